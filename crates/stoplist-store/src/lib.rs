@@ -1,0 +1,229 @@
+//! The store: one [`Store`] trait and its SQLite and PostgreSQL implementations, their
+//! migrations, and nothing else. This is the only crate with SQL in it.
+//!
+//! The store saves what the domain decides. The one place where both meet is
+//! [`Store::apply_optout`]: inside one write transaction it reads the number's current
+//! opt-out and the account's settings, asks [`stoplist_domain::rules::decide`], and writes
+//! the opt-out, the chained ledger event and the contact clean-up together.
+
+mod migrate;
+pub mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+pub mod testing;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use stoplist_domain::names::{ContactFields, GroupName};
+use stoplist_domain::settings::{AccountSettings, SettingChange};
+use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, PhoneNumber, UserId};
+
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// What went wrong in the store. `NotFound` and `Conflict` are the caller's business (they
+/// map to 404 and 409); the rest are faults.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{what} already exists")]
+    Conflict {
+        what: &'static str,
+        field: &'static str,
+    },
+    #[error("the number is opted out")]
+    OptedOut,
+    #[error(
+        "unsupported database URL {0:?}: use sqlite://PATH (for example sqlite://stoplist.db) or postgres://USER@HOST/DB"
+    )]
+    UnsupportedUrl(String),
+    #[error("migration {version} ({description}) was changed after it was applied: migrations are append-only; restore it and add a new one")]
+    MigrationChanged { version: i64, description: String },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Everything stoplist keeps. Every method is scoped by account where the data belongs to
+/// one: an id of another account's row is "not found", never that row.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    // --- accounts -------------------------------------------------------------------
+    /// Creates an account with default settings and a fresh webhook token.
+    async fn create_account(&self, name: &str, webhook_token: &str, now: i64) -> Result<Account>;
+    async fn account(&self, id: AccountId) -> Result<Option<Account>>;
+    async fn account_by_name(&self, name: &str) -> Result<Option<Account>>;
+    async fn list_accounts(&self) -> Result<Vec<Account>>;
+
+    // --- users and sessions ---------------------------------------------------------
+    async fn create_user(
+        &self,
+        account: AccountId,
+        login: &str,
+        password_hash: &str,
+        is_admin: bool,
+        now: i64,
+    ) -> Result<User>;
+    /// The user and their password hash, by login.
+    async fn user_credentials(&self, login: &str) -> Result<Option<(User, String)>>;
+    async fn count_users(&self) -> Result<i64>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        csrf_token: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// A session that has not expired at `now`.
+    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<Session>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    // --- API keys -------------------------------------------------------------------
+    async fn create_api_key(
+        &self,
+        account: AccountId,
+        name: &str,
+        key_hash: &str,
+        prefix: &str,
+        now: i64,
+    ) -> Result<ApiKey>;
+    /// A key that is not revoked, by the hash of the key.
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
+    async fn list_api_keys(&self, account: AccountId) -> Result<Vec<ApiKey>>;
+    async fn revoke_api_key(&self, account: AccountId, id: ApiKeyId, now: i64) -> Result<()>;
+
+    // --- settings -------------------------------------------------------------------
+    async fn settings(&self, account: AccountId) -> Result<AccountSettings>;
+    /// Applies a validated patch in one transaction and records each real change.
+    async fn update_settings(
+        &self,
+        account: AccountId,
+        new: &AccountSettings,
+        changes: &[SettingChange],
+        actor: &Actor,
+        now: i64,
+    ) -> Result<()>;
+    /// Newest first.
+    async fn settings_history(
+        &self,
+        account: AccountId,
+        limit: i64,
+    ) -> Result<Vec<SettingsChangeRecord>>;
+
+    // --- groups ---------------------------------------------------------------------
+    async fn create_group(&self, account: AccountId, name: &GroupName, now: i64) -> Result<Group>;
+    async fn rename_group(&self, account: AccountId, id: GroupId, name: &GroupName)
+    -> Result<Group>;
+    /// Deletes the group and its contacts; the opt-out list is untouched.
+    async fn delete_group(&self, account: AccountId, id: GroupId) -> Result<()>;
+    async fn group(&self, account: AccountId, id: GroupId) -> Result<Option<Group>>;
+    async fn list_groups(&self, account: AccountId) -> Result<Vec<Group>>;
+
+    // --- contacts -------------------------------------------------------------------
+    /// Refused with [`StoreError::OptedOut`] when the number is on the opt-out list (the
+    /// list wins; an import with reset is the only way back in) and with `Conflict` when the
+    /// number is already in the group.
+    async fn create_contact(
+        &self,
+        account: AccountId,
+        group: GroupId,
+        number: &PhoneNumber,
+        fields: &ContactFields,
+        now: i64,
+    ) -> Result<Contact>;
+    async fn update_contact(
+        &self,
+        account: AccountId,
+        id: ContactId,
+        fields: &ContactFields,
+        now: i64,
+    ) -> Result<Contact>;
+    /// Deletes one instance. Never touches the opt-out list.
+    async fn delete_contact(&self, account: AccountId, id: ContactId) -> Result<()>;
+    async fn contact(&self, account: AccountId, id: ContactId) -> Result<Option<Contact>>;
+    /// Contacts by id, after the cursor; in one group or all, matching `search` (digits of
+    /// the number, or part of a name or email) when given.
+    async fn list_contacts(
+        &self,
+        account: AccountId,
+        group: Option<GroupId>,
+        search: Option<&str>,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Page<Contact>>;
+
+    // --- the opt-out list and its ledger ---------------------------------------------
+    /// Decides and applies one opt-out change atomically (see the crate doc).
+    async fn apply_optout(
+        &self,
+        account: AccountId,
+        cmd: &OptOutCommand,
+        now: i64,
+    ) -> Result<OptOutOutcome>;
+    async fn optout(&self, account: AccountId, number: &PhoneNumber) -> Result<Option<OptOut>>;
+    /// Newest first, before the cursor (an opt-out id); `search` matches digits of the number.
+    async fn list_optouts(
+        &self,
+        account: AccountId,
+        search: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Page<OptOut>>;
+    async fn count_optouts(&self, account: AccountId) -> Result<i64>;
+    /// Every opted-out number of the account as [`PhoneNumber::as_u64`] keys, and the ledger
+    /// seq they reflect (to load an in-memory index and then follow the ledger).
+    async fn optout_keys(&self, account: AccountId) -> Result<(Vec<u64>, i64)>;
+    /// A number's events, oldest first.
+    async fn number_events(
+        &self,
+        account: AccountId,
+        number: &PhoneNumber,
+    ) -> Result<Vec<EventRecord>>;
+    /// The account's events with seq greater than `after_seq`, oldest first.
+    async fn events_after(
+        &self,
+        account: AccountId,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRecord>>;
+    /// Bulk-loads opt-outs for tests and benchmarks: plain rows with source `upload`, one
+    /// ledger event each, in large transactions. Numbers already listed are skipped.
+    async fn bulk_add_optouts(
+        &self,
+        account: AccountId,
+        numbers: &[PhoneNumber],
+        actor: &Actor,
+        evidence: &str,
+        now: i64,
+    ) -> Result<u64>;
+}
+
+/// Opens the store a database URL names, creating (SQLite) and migrating it.
+/// `sqlite://PATH` (or `sqlite::memory:`) and `postgres://…`/`postgresql://…` are known.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}

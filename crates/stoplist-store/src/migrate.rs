@@ -1,0 +1,37 @@
+//! Embedded, append-only migrations per backend, applied at start-up.
+//!
+//! A tiny runner instead of `sqlx::migrate!` (which would compile both database drivers a
+//! second time into the macro crate): each migration is applied once, in its own
+//! transaction, and its SHA-256 is kept so that a migration edited after it landed is
+//! refused with a clear error instead of leaving two databases with different schemas.
+
+use sha2::{Digest, Sha256};
+
+/// One schema step: version, description, SQL.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+impl Migration {
+    pub fn checksum(&self) -> String {
+        hex::encode(Sha256::digest(self.sql.as_bytes()))
+    }
+}
+
+/// The table that records applied migrations (same SQL on both backends).
+pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS stoplist_migrations (
+    version BIGINT PRIMARY KEY, description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    description: "init",
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    description: "init",
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];

@@ -1,0 +1,152 @@
+//! What the store hands back: plain records built from rows, with domain types where the
+//! domain has one. Nothing here talks to a database.
+
+use serde::Serialize;
+use stoplist_domain::ledger::{ChainedEvent, EventKind, EventSource};
+use stoplist_domain::names::{ContactFields, Reason};
+use stoplist_domain::rules::{ContactCleanup, Decision, OptOutEvent};
+use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, OptOutSource, PhoneNumber, UserId};
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    /// The secret part of the account's inbound webhook URLs.
+    pub webhook_token: String,
+    pub created_at: i64,
+}
+
+/// A person who logs in to the web UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub account_id: AccountId,
+    pub login: String,
+    pub is_admin: bool,
+    pub created_at: i64,
+}
+
+/// A logged-in web session, looked up by the hash of its cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+    pub expires_at: i64,
+}
+
+/// An API key as stored: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub account_id: AccountId,
+    pub name: String,
+    /// The first characters of the key, to recognise it in lists.
+    pub prefix: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A recorded settings change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingsChangeRecord {
+    pub at: i64,
+    pub actor: Actor,
+    pub field: String,
+    pub old_value: String,
+    pub new_value: String,
+}
+
+/// A named contact list with its number of contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Group {
+    pub id: GroupId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub contact_count: i64,
+    pub created_at: i64,
+}
+
+/// One instance of a number in one group, and whether the number is opted out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Contact {
+    pub id: ContactId,
+    pub group_id: GroupId,
+    pub number: PhoneNumber,
+    #[serde(flatten)]
+    pub fields: ContactFields,
+    pub opted_out: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A number on the opt-out list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OptOut {
+    pub id: i64,
+    pub number: PhoneNumber,
+    pub source: OptOutSource,
+    pub actor: Actor,
+    pub evidence: Option<String>,
+    /// Opted out since (ms). A later reply that replaces a weaker source keeps this time.
+    pub created_at: i64,
+}
+
+/// One stored ledger event (with the database id the chain does not cover).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub id: i64,
+    pub event: ChainedEvent,
+}
+
+impl EventRecord {
+    pub fn kind(&self) -> EventKind {
+        self.event.content.kind
+    }
+
+    pub fn source(&self) -> EventSource {
+        self.event.content.source
+    }
+}
+
+/// A change to a number's place on the opt-out list, as the store is asked to make it.
+#[derive(Debug, Clone)]
+pub struct OptOutCommand {
+    pub number: PhoneNumber,
+    pub event: OptOutEvent,
+    pub actor: Actor,
+    /// Required for lifts by a user or an import reset (the caller checks that).
+    pub reason: Option<Reason>,
+    pub evidence: Option<String>,
+    /// For a reply matched to a campaign: the campaign's groups (cleaned up per settings).
+    pub campaign_groups: Vec<GroupId>,
+}
+
+/// What [`crate::Store::apply_optout`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOutOutcome {
+    pub decision: Decision,
+    /// The number's opt-out after the command, if it is (still) opted out.
+    pub optout: Option<OptOut>,
+    /// The ledger event appended, if any.
+    pub event_seq: Option<i64>,
+    /// Contact instances deleted by the clean-up settings.
+    pub contacts_deleted: u64,
+}
+
+impl OptOutOutcome {
+    /// The clean-up that was applied, if the decision had one.
+    pub fn cleanup(&self) -> ContactCleanup {
+        match self.decision {
+            Decision::Record { cleanup, .. } | Decision::AlreadyOptedOut { cleanup } => cleanup,
+            _ => ContactCleanup::Keep,
+        }
+    }
+}
+
+/// One page of a keyset-paginated list: `next` is the cursor to pass for the next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<i64>,
+}

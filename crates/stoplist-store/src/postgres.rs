@@ -1,0 +1,56 @@
+//! The scale-out backend: PostgreSQL, shared by several stateless stoplist instances.
+
+use crate::{Backend, Result};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The store on PostgreSQL.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to and migrates the database at `url`.
+    pub async fn open(url: &str) -> Result<PgStore> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        let store = PgStore { pool };
+        // Several instances may start at once: serialise their migrations.
+        let mut lock = store.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock(727001)")
+            .execute(&mut *lock)
+            .await?;
+        let migrated = store.migrate(crate::migrate::POSTGRES).await;
+        sqlx::query("SELECT pg_advisory_unlock(727001)")
+            .execute(&mut *lock)
+            .await?;
+        migrated?;
+        Ok(store)
+    }
+
+    /// The pool, for tests that must reach under the store.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn backend_kind(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+// -- the ledger head, locked so that concurrent instances append one after the other.
+const LOCK_LEDGER: &str =
+    "SELECT ledger_seq, ledger_head, settings_json FROM accounts WHERE id = $1 FOR UPDATE";
+
+crate::sql::store_impl!(PgStore, Postgres, LOCK_LEDGER);

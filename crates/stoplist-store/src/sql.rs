@@ -1,0 +1,1055 @@
+//! The SQL of the store, written once for both backends.
+//!
+//! The two dialects agree on everything stoplist asks of them (`$n` parameters, `RETURNING`,
+//! `ON CONFLICT`, `CAST`), so each query is written once and [`store_impl!`] instantiates
+//! the `Store` implementation for each concrete pool type. A macro rather than generics:
+//! sqlx code generic over `Database` needs higher-ranked executor bounds on every function
+//! and loses `Send` inference in async traits; with the macro every instantiation is plain,
+//! concrete code (`SqlitePool`, `PgPool`, as ECOSYSTEM trap 1 advises). What differs per
+//! backend — opening, the write transaction, locking the ledger head — lives in
+//! `sqlite.rs` and `postgres.rs`. Every query carries a one-line comment of intent.
+
+use crate::model::*;
+use crate::{Result, StoreError};
+use stoplist_domain::ledger::{ChainedEvent, Digest32, EventContent, EventKind, EventSource};
+use stoplist_domain::names::ContactFields;
+use stoplist_domain::rules::ActorKind;
+use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, OptOutSource, PhoneNumber, UserId};
+
+pub(crate) fn actor_from(kind: &str, id: Option<i64>, label: String) -> Result<Actor> {
+    Ok(Actor {
+        kind: ActorKind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("actor kind {kind:?}")))?,
+        id,
+        label,
+    })
+}
+
+pub(crate) fn number_from(raw: &str) -> Result<PhoneNumber> {
+    PhoneNumber::from_trusted_e164(raw)
+        .ok_or_else(|| StoreError::Corrupt(format!("stored number is not E.164: {:?}", stoplist_domain::phone::mask_raw(raw))))
+}
+
+/// Maps a unique-constraint violation to `Conflict`.
+pub(crate) fn conflict(e: sqlx::Error, what: &'static str, field: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { what, field },
+        _ => StoreError::Database(e),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    id: i64,
+    name: String,
+    webhook_token: String,
+    created_at: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Account {
+        Account { id: AccountId(r.id), name: r.name, webhook_token: r.webhook_token, created_at: r.created_at }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: i64,
+    account_id: i64,
+    login: String,
+    is_admin: bool,
+    created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> User {
+        User { id: UserId(r.id), account_id: AccountId(r.account_id), login: r.login, is_admin: r.is_admin, created_at: r.created_at }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    id: i64,
+    account_id: i64,
+    name: String,
+    prefix: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(r: ApiKeyRow) -> ApiKey {
+        ApiKey {
+            id: ApiKeyId(r.id),
+            account_id: AccountId(r.account_id),
+            name: r.name,
+            prefix: r.prefix,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SettingsChangeRow {
+    at: i64,
+    actor_kind: String,
+    actor_id: Option<i64>,
+    actor_label: String,
+    field: String,
+    old_value: String,
+    new_value: String,
+}
+
+impl TryFrom<SettingsChangeRow> for SettingsChangeRecord {
+    type Error = StoreError;
+    fn try_from(r: SettingsChangeRow) -> Result<Self> {
+        Ok(SettingsChangeRecord {
+            at: r.at,
+            actor: actor_from(&r.actor_kind, r.actor_id, r.actor_label)?,
+            field: r.field,
+            old_value: r.old_value,
+            new_value: r.new_value,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct GroupRow {
+    id: i64,
+    account_id: i64,
+    name: String,
+    contact_count: i64,
+    created_at: i64,
+}
+
+impl From<GroupRow> for Group {
+    fn from(r: GroupRow) -> Group {
+        Group { id: GroupId(r.id), account_id: AccountId(r.account_id), name: r.name, contact_count: r.contact_count, created_at: r.created_at }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ContactRow {
+    id: i64,
+    group_id: i64,
+    number: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    opted_out: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+    fn try_from(r: ContactRow) -> Result<Self> {
+        Ok(Contact {
+            id: ContactId(r.id),
+            group_id: GroupId(r.group_id),
+            number: number_from(&r.number)?,
+            fields: ContactFields { first_name: r.first_name, last_name: r.last_name, email: r.email },
+            opted_out: r.opted_out,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OptOutRow {
+    id: i64,
+    number: String,
+    source: String,
+    actor_kind: String,
+    actor_id: Option<i64>,
+    actor_label: String,
+    evidence: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<OptOutRow> for OptOut {
+    type Error = StoreError;
+    fn try_from(r: OptOutRow) -> Result<Self> {
+        Ok(OptOut {
+            id: r.id,
+            number: number_from(&r.number)?,
+            source: OptOutSource::parse(&r.source).ok_or_else(|| StoreError::Corrupt(format!("opt-out source {:?}", r.source)))?,
+            actor: actor_from(&r.actor_kind, r.actor_id, r.actor_label)?,
+            evidence: r.evidence,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    id: i64,
+    account_id: i64,
+    seq: i64,
+    number: String,
+    kind: String,
+    source: String,
+    actor_kind: String,
+    actor_id: Option<i64>,
+    actor_label: String,
+    reason: Option<String>,
+    evidence: Option<String>,
+    at: i64,
+    prev_hash: String,
+    hash: String,
+}
+
+impl TryFrom<EventRow> for EventRecord {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> Result<Self> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("ledger event {} of account {}: {what}", r.seq, r.account_id));
+        let content = EventContent {
+            account_id: r.account_id,
+            seq: r.seq,
+            number: r.number.clone(),
+            kind: EventKind::parse(&r.kind).ok_or_else(|| corrupt("kind"))?,
+            source: EventSource::parse(&r.source).ok_or_else(|| corrupt("source"))?,
+            actor: actor_from(&r.actor_kind, r.actor_id, r.actor_label.clone())?,
+            reason: r.reason.clone(),
+            evidence: r.evidence.clone(),
+            at_ms: r.at,
+        };
+        Ok(EventRecord {
+            id: r.id,
+            event: ChainedEvent {
+                content,
+                prev_hash: Digest32::from_hex(&r.prev_hash).ok_or_else(|| corrupt("prev_hash"))?,
+                hash: Digest32::from_hex(&r.hash).ok_or_else(|| corrupt("hash"))?,
+            },
+        })
+    }
+}
+
+// -- the columns of a contact with its opted-out flag (joined to the opt-out list).
+pub(crate) const CONTACT_COLUMNS: &str = "SELECT c.id, c.group_id, c.number, c.first_name, c.last_name, c.email,
+        (o.id IS NOT NULL) AS opted_out, c.created_at, c.updated_at
+   FROM contacts c LEFT JOIN opt_outs o ON o.account_id = c.account_id AND o.number = c.number";
+
+/// Instantiates `Store` for one backend. `$store` must have `pool`, `begin_write()`,
+/// `backend_kind()`; `$lock_ledger` selects (and on PostgreSQL locks) the account's ledger
+/// head and settings.
+macro_rules! store_impl {
+    ($store:ident, $db:ident, $lock_ledger:ident) => {
+        /// The `Store` implementation for this backend, from the shared SQL of `sql.rs`.
+        mod store_impl {
+        use super::{$store, $lock_ledger};
+        use sqlx::$db;
+        use $crate::Result;
+        use $crate::model::*;
+        use $crate::sql::*;
+        use $crate::{StoreError, Store};
+        use stoplist_domain::ledger::{Digest32, EventContent, EventKind, EventSource};
+        use stoplist_domain::names::{ContactFields, GroupName};
+        use stoplist_domain::rules::{self, Decision, OptOutEvent, Policy, ContactCleanup};
+        use stoplist_domain::settings::{AccountSettings, SettingChange};
+        use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, PhoneNumber, UserId};
+        use sqlx::Row as _;
+
+        fn settings_from_json(json: &str) -> Result<AccountSettings> {
+            serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("account settings: {e}")))
+        }
+
+        impl $store {
+            /// Applies the migrations not yet applied, each in its own transaction.
+            pub(super) async fn migrate(&self, migrations: &[$crate::migrate::Migration]) -> Result<()> {
+                sqlx::raw_sql($crate::migrate::CREATE_MIGRATIONS_TABLE).execute(&self.pool).await?;
+                for m in migrations {
+                    // -- was this version applied, and with what checksum?
+                    let applied: Option<String> = sqlx::query_scalar("SELECT checksum FROM stoplist_migrations WHERE version = $1")
+                        .bind(m.version)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    match applied {
+                        Some(sum) if sum == m.checksum() => continue,
+                        Some(_) => {
+                            return Err(StoreError::MigrationChanged { version: m.version, description: m.description.into() });
+                        }
+                        None => {}
+                    }
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql)).execute(&mut *tx).await?;
+                    // -- record the migration as applied
+                    sqlx::query("INSERT INTO stoplist_migrations (version, description, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+                        .bind(m.version)
+                        .bind(m.description)
+                        .bind(m.checksum())
+                        .bind(now_ms())
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    tracing::info!(version = m.version, description = m.description, "applied migration");
+                }
+                Ok(())
+            }
+
+            /// Appends one chained event inside `tx` and moves the ledger head.
+            async fn append_event(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                head: &mut (i64, Digest32),
+                mut content: EventContent,
+            ) -> Result<i64> {
+                content.seq = head.0 + 1;
+                let hash = content.hash(&head.1);
+                // -- append an event to the ledger (never updated or deleted)
+                sqlx::query(
+                    "INSERT INTO optout_events (account_id, seq, number, kind, source, actor_kind, actor_id, actor_label,
+                        reason, evidence, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(content.account_id)
+                .bind(content.seq)
+                .bind(&content.number)
+                .bind(content.kind.as_str())
+                .bind(content.source.as_str())
+                .bind(content.actor.kind.as_str())
+                .bind(content.actor.id)
+                .bind(&content.actor.label)
+                .bind(&content.reason)
+                .bind(&content.evidence)
+                .bind(content.at_ms)
+                .bind(head.1.to_hex())
+                .bind(hash.to_hex())
+                .execute(&mut **tx)
+                .await?;
+                *head = (content.seq, hash);
+                Ok(content.seq)
+            }
+
+            /// Reads and locks the ledger head and the settings of `account`.
+            async fn lock_ledger(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: AccountId,
+            ) -> Result<((i64, Digest32), AccountSettings)> {
+                let row = sqlx::query($lock_ledger)
+                    .bind(account.0)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or(StoreError::NotFound("account"))?;
+                let seq: i64 = row.try_get(0)?;
+                let head: String = row.try_get(1)?;
+                let settings: String = row.try_get(2)?;
+                let head = Digest32::from_hex(&head).ok_or_else(|| StoreError::Corrupt("ledger head".into()))?;
+                Ok(((seq, head), settings_from_json(&settings)?))
+            }
+
+            /// Stores the moved ledger head.
+            async fn save_ledger_head(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: AccountId,
+                head: (i64, Digest32),
+            ) -> Result<()> {
+                // -- move the account's ledger head to its newest event
+                sqlx::query("UPDATE accounts SET ledger_seq = $1, ledger_head = $2 WHERE id = $3")
+                    .bind(head.0)
+                    .bind(head.1.to_hex())
+                    .bind(account.0)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn fetch_optout(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: AccountId,
+                number: &PhoneNumber,
+            ) -> Result<Option<OptOut>> {
+                // -- the number's entry on the opt-out list
+                sqlx::query_as::<_, OptOutRow>(
+                    "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at
+                       FROM opt_outs WHERE account_id = $1 AND number = $2",
+                )
+                .bind(account.0)
+                .bind(number.as_str())
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(OptOut::try_from)
+                .transpose()
+            }
+        }
+
+        fn now_ms() -> i64 {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0)
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            fn backend(&self) -> $crate::Backend {
+                self.backend_kind()
+            }
+
+            async fn ping(&self) -> Result<()> {
+                // -- is the database answering?
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn create_account(&self, name: &str, webhook_token: &str, now: i64) -> Result<Account> {
+                let settings = serde_json::to_string(&AccountSettings::default())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                // -- a new account with default settings and an empty ledger
+                sqlx::query_as::<_, AccountRow>(
+                    "INSERT INTO accounts (name, webhook_token, settings_json, ledger_seq, ledger_head, created_at)
+                     VALUES ($1, $2, $3, 0, $4, $5) RETURNING id, name, webhook_token, created_at",
+                )
+                .bind(name)
+                .bind(webhook_token)
+                .bind(settings)
+                .bind(Digest32::GENESIS.to_hex())
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map(Account::from)
+                .map_err(|e| conflict(e, "an account with this name", "name"))
+            }
+
+            async fn account(&self, id: AccountId) -> Result<Option<Account>> {
+                // -- one account by id
+                Ok(sqlx::query_as::<_, AccountRow>("SELECT id, name, webhook_token, created_at FROM accounts WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Account::from))
+            }
+
+            async fn account_by_name(&self, name: &str) -> Result<Option<Account>> {
+                // -- one account by its unique name
+                Ok(sqlx::query_as::<_, AccountRow>("SELECT id, name, webhook_token, created_at FROM accounts WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Account::from))
+            }
+
+            async fn list_accounts(&self) -> Result<Vec<Account>> {
+                // -- every account, oldest first
+                Ok(sqlx::query_as::<_, AccountRow>("SELECT id, name, webhook_token, created_at FROM accounts ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Account::from)
+                    .collect())
+            }
+
+            async fn create_user(&self, account: AccountId, login: &str, password_hash: &str, is_admin: bool, now: i64) -> Result<User> {
+                // -- a new web user of an account (logins are unique across accounts)
+                sqlx::query_as::<_, UserRow>(
+                    "INSERT INTO users (account_id, login, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)
+                     RETURNING id, account_id, login, is_admin, created_at",
+                )
+                .bind(account.0)
+                .bind(login)
+                .bind(password_hash)
+                .bind(is_admin)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map(User::from)
+                .map_err(|e| conflict(e, "a user with this login", "login"))
+            }
+
+            async fn user_credentials(&self, login: &str) -> Result<Option<(User, String)>> {
+                // -- a user and their password hash, by login
+                let row = sqlx::query("SELECT id, account_id, login, is_admin, created_at, password_hash FROM users WHERE login = $1")
+                    .bind(login)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => {
+                        let hash: String = row.try_get("password_hash")?;
+                        let user = <UserRow as sqlx::FromRow<_>>::from_row(&row)?;
+                        Ok(Some((user.into(), hash)))
+                    }
+                }
+            }
+
+            async fn count_users(&self) -> Result<i64> {
+                // -- how many users exist (zero on a fresh database)
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+            }
+
+            async fn create_session(&self, token_hash: &str, user: UserId, csrf_token: &str, now: i64, expires_at: i64) -> Result<()> {
+                // -- a new web session (only the hash of its cookie is kept)
+                sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(token_hash)
+                    .bind(user.0)
+                    .bind(csrf_token)
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn session(&self, token_hash: &str, now: i64) -> Result<Option<Session>> {
+                // -- a live session and its user
+                let row = sqlx::query(
+                    "SELECT u.id, u.account_id, u.login, u.is_admin, u.created_at, s.csrf_token, s.expires_at
+                       FROM sessions s JOIN users u ON u.id = s.user_id
+                      WHERE s.token_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => Ok(Some(Session {
+                        csrf_token: row.try_get("csrf_token")?,
+                        expires_at: row.try_get("expires_at")?,
+                        user: <UserRow as sqlx::FromRow<_>>::from_row(&row)?.into(),
+                    })),
+                }
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> Result<()> {
+                // -- log out
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn create_api_key(&self, account: AccountId, name: &str, key_hash: &str, prefix: &str, now: i64) -> Result<ApiKey> {
+                // -- a new API key (only its hash is kept)
+                Ok(sqlx::query_as::<_, ApiKeyRow>(
+                    "INSERT INTO api_keys (account_id, name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)
+                     RETURNING id, account_id, name, prefix, created_at, revoked_at",
+                )
+                .bind(account.0)
+                .bind(name)
+                .bind(key_hash)
+                .bind(prefix)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?
+                .into())
+            }
+
+            async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+                // -- a live (not revoked) key by the hash of the presented key
+                Ok(sqlx::query_as::<_, ApiKeyRow>(
+                    "SELECT id, account_id, name, prefix, created_at, revoked_at FROM api_keys
+                      WHERE key_hash = $1 AND revoked_at IS NULL",
+                )
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(ApiKey::from))
+            }
+
+            async fn list_api_keys(&self, account: AccountId) -> Result<Vec<ApiKey>> {
+                // -- the account's keys, newest first
+                Ok(sqlx::query_as::<_, ApiKeyRow>(
+                    "SELECT id, account_id, name, prefix, created_at, revoked_at FROM api_keys WHERE account_id = $1 ORDER BY id DESC",
+                )
+                .bind(account.0)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(ApiKey::from)
+                .collect())
+            }
+
+            async fn revoke_api_key(&self, account: AccountId, id: ApiKeyId, now: i64) -> Result<()> {
+                // -- revoke a key of this account (a revoked key stays listed)
+                let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(id.0)
+                    .bind(account.0)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("API key"));
+                }
+                Ok(())
+            }
+
+            async fn settings(&self, account: AccountId) -> Result<AccountSettings> {
+                // -- the account's settings
+                let json: Option<String> = sqlx::query_scalar("SELECT settings_json FROM accounts WHERE id = $1")
+                    .bind(account.0)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                settings_from_json(&json.ok_or(StoreError::NotFound("account"))?)
+            }
+
+            async fn update_settings(&self, account: AccountId, new: &AccountSettings, changes: &[SettingChange], actor: &Actor, now: i64) -> Result<()> {
+                let json = serde_json::to_string(new).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let mut tx = self.begin_write().await?;
+                // -- replace the settings
+                let done = sqlx::query("UPDATE accounts SET settings_json = $1 WHERE id = $2")
+                    .bind(json)
+                    .bind(account.0)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("account"));
+                }
+                for c in changes {
+                    // -- record who changed what, from what, to what
+                    sqlx::query(
+                        "INSERT INTO settings_changes (account_id, at, actor_kind, actor_id, actor_label, field, old_value, new_value)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(account.0)
+                    .bind(now)
+                    .bind(actor.kind.as_str())
+                    .bind(actor.id)
+                    .bind(&actor.label)
+                    .bind(c.field)
+                    .bind(&c.old)
+                    .bind(&c.new)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn settings_history(&self, account: AccountId, limit: i64) -> Result<Vec<SettingsChangeRecord>> {
+                // -- the account's settings changes, newest first
+                sqlx::query_as::<_, SettingsChangeRow>(
+                    "SELECT at, actor_kind, actor_id, actor_label, field, old_value, new_value FROM settings_changes
+                      WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
+                )
+                .bind(account.0)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(SettingsChangeRecord::try_from)
+                .collect()
+            }
+
+            async fn create_group(&self, account: AccountId, name: &GroupName, now: i64) -> Result<Group> {
+                // -- a new, empty group (names unique per account, ignoring case)
+                sqlx::query_as::<_, GroupRow>(
+                    "INSERT INTO contact_groups (account_id, name, name_key, created_at) VALUES ($1, $2, $3, $4)
+                     RETURNING id, account_id, name, CAST(0 AS BIGINT) AS contact_count, created_at",
+                )
+                .bind(account.0)
+                .bind(name.as_str())
+                .bind(name.as_str().to_lowercase())
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map(Group::from)
+                .map_err(|e| conflict(e, "a group with this name", "name"))
+            }
+
+            async fn rename_group(&self, account: AccountId, id: GroupId, name: &GroupName) -> Result<Group> {
+                // -- rename a group of this account
+                let done = sqlx::query("UPDATE contact_groups SET name = $1, name_key = $2 WHERE id = $3 AND account_id = $4")
+                    .bind(name.as_str())
+                    .bind(name.as_str().to_lowercase())
+                    .bind(id.0)
+                    .bind(account.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| conflict(e, "a group with this name", "name"))?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("group"));
+                }
+                self.group(account, id).await?.ok_or(StoreError::NotFound("group"))
+            }
+
+            async fn delete_group(&self, account: AccountId, id: GroupId) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                // -- the group's contacts go with it; the opt-out list is untouched
+                sqlx::query("DELETE FROM contacts WHERE group_id = $1 AND account_id = $2")
+                    .bind(id.0)
+                    .bind(account.0)
+                    .execute(&mut *tx)
+                    .await?;
+                // -- then the group itself
+                let done = sqlx::query("DELETE FROM contact_groups WHERE id = $1 AND account_id = $2")
+                    .bind(id.0)
+                    .bind(account.0)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("group"));
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn group(&self, account: AccountId, id: GroupId) -> Result<Option<Group>> {
+                // -- one group with its contact count
+                Ok(sqlx::query_as::<_, GroupRow>(
+                    "SELECT g.id, g.account_id, g.name, (SELECT COUNT(*) FROM contacts c WHERE c.group_id = g.id) AS contact_count,
+                            g.created_at
+                       FROM contact_groups g WHERE g.id = $1 AND g.account_id = $2",
+                )
+                .bind(id.0)
+                .bind(account.0)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(Group::from))
+            }
+
+            async fn list_groups(&self, account: AccountId) -> Result<Vec<Group>> {
+                // -- the account's groups by name, with contact counts
+                Ok(sqlx::query_as::<_, GroupRow>(
+                    "SELECT g.id, g.account_id, g.name, (SELECT COUNT(*) FROM contacts c WHERE c.group_id = g.id) AS contact_count,
+                            g.created_at
+                       FROM contact_groups g WHERE g.account_id = $1 ORDER BY g.name_key",
+                )
+                .bind(account.0)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(Group::from)
+                .collect())
+            }
+
+            async fn create_contact(&self, account: AccountId, group: GroupId, number: &PhoneNumber, fields: &ContactFields, now: i64) -> Result<Contact> {
+                let mut tx = self.begin_write().await?;
+                // -- the group must be this account's
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM contact_groups WHERE id = $1 AND account_id = $2")
+                    .bind(group.0)
+                    .bind(account.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound("group"));
+                }
+                if Self::fetch_optout(&mut tx, account, number).await?.is_some() {
+                    return Err(StoreError::OptedOut);
+                }
+                // -- a new contact instance
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+                )
+                .bind(account.0)
+                .bind(group.0)
+                .bind(number.as_str())
+                .bind(&fields.first_name)
+                .bind(&fields.last_name)
+                .bind(&fields.email)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| conflict(e, "a contact with this number in this group", "number"))?;
+                tx.commit().await?;
+                self.contact(account, ContactId(id)).await?.ok_or(StoreError::NotFound("contact"))
+            }
+
+            async fn update_contact(&self, account: AccountId, id: ContactId, fields: &ContactFields, now: i64) -> Result<Contact> {
+                // -- replace a contact's fields
+                let done = sqlx::query(
+                    "UPDATE contacts SET first_name = $1, last_name = $2, email = $3, updated_at = $4 WHERE id = $5 AND account_id = $6",
+                )
+                .bind(&fields.first_name)
+                .bind(&fields.last_name)
+                .bind(&fields.email)
+                .bind(now)
+                .bind(id.0)
+                .bind(account.0)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("contact"));
+                }
+                self.contact(account, id).await?.ok_or(StoreError::NotFound("contact"))
+            }
+
+            async fn delete_contact(&self, account: AccountId, id: ContactId) -> Result<()> {
+                // -- delete one contact instance (never an opt-out)
+                let done = sqlx::query("DELETE FROM contacts WHERE id = $1 AND account_id = $2")
+                    .bind(id.0)
+                    .bind(account.0)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("contact"));
+                }
+                Ok(())
+            }
+
+            async fn contact(&self, account: AccountId, id: ContactId) -> Result<Option<Contact>> {
+                // -- one contact with its opted-out flag
+                let sql = format!("{CONTACT_COLUMNS} WHERE c.id = $1 AND c.account_id = $2");
+                sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(id.0)
+                    .bind(account.0)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Contact::try_from)
+                    .transpose()
+            }
+
+            async fn list_contacts(&self, account: AccountId, group: Option<GroupId>, search: Option<&str>, after: Option<i64>, limit: i64) -> Result<Page<Contact>> {
+                let pattern = search.map(|s| format!("%{}%", s.trim().to_lowercase()));
+                // -- a page of contacts by id, in one group or all, optionally matching a search
+                let sql = format!(
+                    "{CONTACT_COLUMNS} WHERE c.account_id = $1
+                        AND (CAST($2 AS BIGINT) IS NULL OR c.group_id = $2)
+                        AND c.id > $3
+                        AND (CAST($4 AS TEXT) IS NULL OR c.number LIKE $4 OR lower(c.first_name) LIKE $4
+                             OR lower(c.last_name) LIKE $4 OR lower(c.email) LIKE $4)
+                      ORDER BY c.id LIMIT $5"
+                );
+                let rows = sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(account.0)
+                    .bind(group.map(|g| g.0))
+                    .bind(after.unwrap_or(0))
+                    .bind(pattern)
+                    .bind(limit + 1)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut items = rows.into_iter().map(Contact::try_from).collect::<Result<Vec<_>>>()?;
+                let next = if items.len() as i64 > limit {
+                    items.truncate(limit as usize);
+                    items.last().map(|c| c.id.0)
+                } else {
+                    None
+                };
+                Ok(Page { items, next })
+            }
+
+            async fn apply_optout(&self, account: AccountId, cmd: &OptOutCommand, now: i64) -> Result<OptOutOutcome> {
+                let mut tx = self.begin_write().await?;
+                let (mut head, settings) = Self::lock_ledger(&mut tx, account).await?;
+                let current = Self::fetch_optout(&mut tx, account, &cmd.number).await?;
+                let decision = rules::decide(&Policy::from(&settings), current.as_ref().map(|o| o.source), cmd.event);
+                let event = |kind: EventKind, source: EventSource| EventContent {
+                    account_id: account.0,
+                    seq: 0,
+                    number: cmd.number.as_str().to_owned(),
+                    kind,
+                    source,
+                    actor: cmd.actor.clone(),
+                    reason: cmd.reason.as_ref().map(|r| r.as_str().to_owned()),
+                    evidence: cmd.evidence.clone(),
+                    at_ms: now,
+                };
+                let mut event_seq = None;
+                let cleanup = match decision {
+                    Decision::Record { source, cleanup } => {
+                        // -- put the number on the list, or let a reply replace a weaker source (keeping "since")
+                        sqlx::query(
+                            "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                             ON CONFLICT (account_id, number) DO UPDATE SET source = excluded.source,
+                                actor_kind = excluded.actor_kind, actor_id = excluded.actor_id,
+                                actor_label = excluded.actor_label, evidence = excluded.evidence",
+                        )
+                        .bind(account.0)
+                        .bind(cmd.number.as_str())
+                        .bind(source.as_str())
+                        .bind(cmd.actor.kind.as_str())
+                        .bind(cmd.actor.id)
+                        .bind(&cmd.actor.label)
+                        .bind(&cmd.evidence)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        event_seq = Some(Self::append_event(&mut tx, &mut head, event(EventKind::OptedOut, source.into())).await?);
+                        cleanup
+                    }
+                    Decision::AlreadyOptedOut { cleanup } => cleanup,
+                    Decision::Lift | Decision::ImportAndLift => {
+                        // -- take the number off the list (its events stay)
+                        sqlx::query("DELETE FROM opt_outs WHERE account_id = $1 AND number = $2")
+                            .bind(account.0)
+                            .bind(cmd.number.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                        let via = match cmd.event {
+                            OptOutEvent::ReplyOptIn => EventSource::Reply,
+                            OptOutEvent::ImportRow { .. } => EventSource::ImportReset,
+                            _ if cmd.actor.kind == stoplist_domain::ActorKind::ApiKey => EventSource::Api,
+                            _ => EventSource::Manual,
+                        };
+                        event_seq = Some(Self::append_event(&mut tx, &mut head, event(EventKind::OptedIn, via)).await?);
+                        ContactCleanup::Keep
+                    }
+                    Decision::NoChange | Decision::Import | Decision::Skip(_) | Decision::Refuse(_) => ContactCleanup::Keep,
+                };
+                let mut contacts_deleted = 0;
+                match cleanup {
+                    ContactCleanup::Keep => {}
+                    ContactCleanup::AllGroups => {
+                        // -- delete every instance of the number (the opt-out stays)
+                        contacts_deleted = sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND number = $2")
+                            .bind(account.0)
+                            .bind(cmd.number.as_str())
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                    }
+                    ContactCleanup::CampaignGroups => {
+                        for g in &cmd.campaign_groups {
+                            // -- delete the number's instance in one of the campaign's groups
+                            contacts_deleted += sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND number = $2 AND group_id = $3")
+                                .bind(account.0)
+                                .bind(cmd.number.as_str())
+                                .bind(g.0)
+                                .execute(&mut *tx)
+                                .await?
+                                .rows_affected();
+                        }
+                    }
+                }
+                if event_seq.is_some() {
+                    Self::save_ledger_head(&mut tx, account, head).await?;
+                }
+                let optout = Self::fetch_optout(&mut tx, account, &cmd.number).await?;
+                tx.commit().await?;
+                Ok(OptOutOutcome { decision, optout, event_seq, contacts_deleted })
+            }
+
+            async fn optout(&self, account: AccountId, number: &PhoneNumber) -> Result<Option<OptOut>> {
+                // -- is this number on the list? since when, why
+                sqlx::query_as::<_, OptOutRow>(
+                    "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at
+                       FROM opt_outs WHERE account_id = $1 AND number = $2",
+                )
+                .bind(account.0)
+                .bind(number.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(OptOut::try_from)
+                .transpose()
+            }
+
+            async fn list_optouts(&self, account: AccountId, search: Option<&str>, before: Option<i64>, limit: i64) -> Result<Page<OptOut>> {
+                let pattern = search
+                    .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
+                    .filter(|d| !d.is_empty())
+                    .map(|d| format!("%{d}%"));
+                // -- a page of the opt-out list, newest first, optionally by digits of the number
+                let rows = sqlx::query_as::<_, OptOutRow>(
+                    "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at FROM opt_outs
+                      WHERE account_id = $1 AND id < $2 AND (CAST($3 AS TEXT) IS NULL OR number LIKE $3)
+                      ORDER BY id DESC LIMIT $4",
+                )
+                .bind(account.0)
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(pattern)
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut items = rows.into_iter().map(OptOut::try_from).collect::<Result<Vec<_>>>()?;
+                let next = if items.len() as i64 > limit {
+                    items.truncate(limit as usize);
+                    items.last().map(|o| o.id)
+                } else {
+                    None
+                };
+                Ok(Page { items, next })
+            }
+
+            async fn count_optouts(&self, account: AccountId) -> Result<i64> {
+                // -- the size of the opt-out list
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM opt_outs WHERE account_id = $1")
+                    .bind(account.0)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn optout_keys(&self, account: AccountId) -> Result<(Vec<u64>, i64)> {
+                let mut tx = self.pool.begin().await?;
+                // -- the ledger seq that the following snapshot reflects
+                let seq: i64 = sqlx::query_scalar("SELECT ledger_seq FROM accounts WHERE id = $1")
+                    .bind(account.0)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound("account"))?;
+                // -- every opted-out number of the account
+                let numbers: Vec<String> = sqlx::query_scalar("SELECT number FROM opt_outs WHERE account_id = $1")
+                    .bind(account.0)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let keys = numbers.iter().map(|n| number_from(n).map(|p| p.as_u64())).collect::<Result<Vec<_>>>()?;
+                Ok((keys, seq))
+            }
+
+            async fn number_events(&self, account: AccountId, number: &PhoneNumber) -> Result<Vec<EventRecord>> {
+                // -- a number's history, oldest first
+                sqlx::query_as::<_, EventRow>(
+                    "SELECT id, account_id, seq, number, kind, source, actor_kind, actor_id, actor_label, reason, evidence, at,
+                            prev_hash, hash FROM optout_events WHERE account_id = $1 AND number = $2 ORDER BY seq",
+                )
+                .bind(account.0)
+                .bind(number.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(EventRecord::try_from)
+                .collect()
+            }
+
+            async fn events_after(&self, account: AccountId, after_seq: i64, limit: i64) -> Result<Vec<EventRecord>> {
+                // -- the ledger after a seq, oldest first (verification and cache refresh)
+                sqlx::query_as::<_, EventRow>(
+                    "SELECT id, account_id, seq, number, kind, source, actor_kind, actor_id, actor_label, reason, evidence, at,
+                            prev_hash, hash FROM optout_events WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(account.0)
+                .bind(after_seq)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(EventRecord::try_from)
+                .collect()
+            }
+
+            async fn bulk_add_optouts(&self, account: AccountId, numbers: &[PhoneNumber], actor: &Actor, evidence: &str, now: i64) -> Result<u64> {
+                let mut added = 0;
+                for chunk in numbers.chunks(50_000) {
+                    let mut tx = self.begin_write().await?;
+                    let (mut head, _) = Self::lock_ledger(&mut tx, account).await?;
+                    for n in chunk {
+                        // -- add one number unless it is listed already
+                        let done = sqlx::query(
+                            "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at)
+                             VALUES ($1, $2, 'upload', $3, $4, $5, $6, $7) ON CONFLICT (account_id, number) DO NOTHING",
+                        )
+                        .bind(account.0)
+                        .bind(n.as_str())
+                        .bind(actor.kind.as_str())
+                        .bind(actor.id)
+                        .bind(&actor.label)
+                        .bind(evidence)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        if done.rows_affected() == 1 {
+                            added += 1;
+                            let content = EventContent {
+                                account_id: account.0,
+                                seq: 0,
+                                number: n.as_str().to_owned(),
+                                kind: EventKind::OptedOut,
+                                source: EventSource::Upload,
+                                actor: actor.clone(),
+                                reason: None,
+                                evidence: Some(evidence.to_owned()),
+                                at_ms: now,
+                            };
+                            Self::append_event(&mut tx, &mut head, content).await?;
+                        }
+                    }
+                    Self::save_ledger_head(&mut tx, account, head).await?;
+                    tx.commit().await?;
+                }
+                Ok(added)
+            }
+        }
+        }
+    };
+}
+
+pub(crate) use store_impl;

@@ -1,0 +1,56 @@
+//! The embedded default: one SQLite file in WAL mode, created and migrated on first open.
+
+use crate::{Backend, Result, StoreError};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The store on SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database at `url` (`sqlite://PATH`).
+    pub async fn open(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a 2xx or a finished report means the change is on disk (SPEC 4).
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        let store = SqliteStore { pool };
+        store.migrate(crate::migrate::SQLITE).await?;
+        Ok(store)
+    }
+
+    /// The pool, for tests that must reach under the store (tampering with the ledger).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    fn backend_kind(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    /// A write transaction that takes SQLite's write lock at once, so that two writers never
+    /// deadlock upgrading read locks (they queue on the busy timeout instead).
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+// -- the ledger head; the IMMEDIATE transaction already serialises writers.
+const LOCK_LEDGER: &str = "SELECT ledger_seq, ledger_head, settings_json FROM accounts WHERE id = $1";
+
+crate::sql::store_impl!(SqliteStore, Sqlite, LOCK_LEDGER);

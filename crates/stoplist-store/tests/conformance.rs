@@ -1,0 +1,447 @@
+//! The store's conformance story: every test runs against a fresh SQLite file and, when
+//! `STOPLIST_TEST_PG_URL` is set, a fresh PostgreSQL database. Same behaviour on both.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use stoplist_domain::names::{ContactFields, GroupName, Reason};
+use stoplist_domain::rules::{AddedBy, ContactCleanup, Decision, OptOutEvent, Refusal};
+use stoplist_domain::settings::SettingsPatch;
+use stoplist_domain::{AccountId, Actor, GroupId, OptOutSource, PhoneNumber, Region};
+use stoplist_store::testing::fresh_stores;
+use stoplist_store::{OptOutCommand, Store, StoreError};
+
+const NOW: i64 = 1_780_000_000_000;
+
+fn num(raw: &str) -> PhoneNumber {
+    PhoneNumber::parse(raw, Region::AU).expect("valid test number")
+}
+
+async fn account(store: &Arc<dyn Store>, name: &str) -> AccountId {
+    store
+        .create_account(name, &format!("tok-{name}"), NOW)
+        .await
+        .expect("account")
+        .id
+}
+
+fn cmd(number: &PhoneNumber, event: OptOutEvent) -> OptOutCommand {
+    OptOutCommand {
+        number: number.clone(),
+        event,
+        actor: Actor::cli("tester"),
+        reason: None,
+        evidence: Some("test".into()),
+        campaign_groups: vec![],
+    }
+}
+
+async fn contact(store: &Arc<dyn Store>, acc: AccountId, group: GroupId, n: &PhoneNumber) {
+    store
+        .create_contact(acc, group, n, &ContactFields::default(), NOW)
+        .await
+        .expect("contact");
+}
+
+async fn set(store: &Arc<dyn Store>, acc: AccountId, patch: SettingsPatch) {
+    let cur = store.settings(acc).await.unwrap();
+    let (next, changes) = patch.apply(&cur).unwrap();
+    store
+        .update_settings(acc, &next, &changes, &Actor::cli("tester"), NOW)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_manual_opt_out_is_listed_with_its_source_and_one_event() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let n = num("0412 345 678");
+        let out = store
+            .apply_optout(acc, &cmd(&n, OptOutEvent::Added(AddedBy::Manual)), NOW)
+            .await
+            .unwrap();
+        assert!(matches!(out.decision, Decision::Record { .. }));
+        assert_eq!(out.event_seq, Some(1));
+        let listed = store.optout(acc, &n).await.unwrap().expect("listed");
+        assert_eq!(listed.source, OptOutSource::Manual);
+        assert_eq!(listed.created_at, NOW);
+        // Adding it again changes nothing and appends nothing.
+        let again = store
+            .apply_optout(acc, &cmd(&n, OptOutEvent::Added(AddedBy::Api)), NOW + 1)
+            .await
+            .unwrap();
+        assert!(matches!(again.decision, Decision::AlreadyOptedOut { .. }));
+        assert_eq!(again.event_seq, None);
+        assert_eq!(store.number_events(acc, &n).await.unwrap().len(), 1);
+        assert_eq!(store.count_optouts(acc).await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_reply_opt_out_under_enforce_global_cannot_be_removed_by_a_user() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let n = num("+61412345678");
+        let reply = OptOutEvent::ReplyOptOut {
+            matched_campaign: false,
+        };
+        store.apply_optout(acc, &cmd(&n, reply), NOW).await.unwrap();
+        let mut removal = cmd(&n, OptOutEvent::UserRemoval);
+        removal.reason = Some(Reason::parse("asked by phone").unwrap());
+        let out = store.apply_optout(acc, &removal, NOW).await.unwrap();
+        assert_eq!(
+            out.decision,
+            Decision::Refuse(Refusal::EnforcedReplyOptOut)
+        );
+        assert!(store.optout(acc, &n).await.unwrap().is_some());
+        assert_eq!(store.number_events(acc, &n).await.unwrap().len(), 1);
+        // With the setting off, the same removal lifts it and is recorded with its reason.
+        set(
+            &store,
+            acc,
+            SettingsPatch {
+                enforce_global_optouts: Some(false),
+                ..Default::default()
+            },
+        )
+        .await;
+        let out = store.apply_optout(acc, &removal, NOW + 5).await.unwrap();
+        assert_eq!(out.decision, Decision::Lift);
+        assert!(store.optout(acc, &n).await.unwrap().is_none());
+        let events = store.number_events(acc, &n).await.unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            events[1].event.content.reason.as_deref(),
+            Some("asked by phone")
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_numbers_own_opt_in_lifts_an_enforced_reply_opt_out() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let n = num("+61412345678");
+        let reply = OptOutEvent::ReplyOptOut {
+            matched_campaign: false,
+        };
+        store.apply_optout(acc, &cmd(&n, reply), NOW).await.unwrap();
+        let out = store
+            .apply_optout(acc, &cmd(&n, OptOutEvent::ReplyOptIn), NOW)
+            .await
+            .unwrap();
+        assert_eq!(out.decision, Decision::Lift);
+        assert!(out.optout.is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_reply_replaces_a_weaker_source_and_keeps_since() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let n = num("+61412345678");
+        store
+            .apply_optout(acc, &cmd(&n, OptOutEvent::Added(AddedBy::Upload)), NOW)
+            .await
+            .unwrap();
+        let reply = OptOutEvent::ReplyOptOut {
+            matched_campaign: false,
+        };
+        let out = store
+            .apply_optout(acc, &cmd(&n, reply), NOW + 1000)
+            .await
+            .unwrap();
+        let o = out.optout.expect("still listed");
+        assert_eq!(o.source, OptOutSource::Reply);
+        assert_eq!(o.created_at, NOW);
+    }
+}
+
+#[tokio::test]
+async fn deleting_contacts_and_groups_never_deletes_an_opt_out() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let g = store
+            .create_group(acc, &GroupName::parse("VIP").unwrap(), NOW)
+            .await
+            .unwrap();
+        let n = num("0412345678");
+        contact(&store, acc, g.id, &n).await;
+        store
+            .apply_optout(acc, &cmd(&n, OptOutEvent::Added(AddedBy::Manual)), NOW)
+            .await
+            .unwrap();
+        let page = store
+            .list_contacts(acc, Some(g.id), None, None, 10)
+            .await
+            .unwrap();
+        assert!(page.items[0].opted_out, "contacts show as opted out");
+        store.delete_contact(acc, page.items[0].id).await.unwrap();
+        store.delete_group(acc, g.id).await.unwrap();
+        assert!(store.optout(acc, &n).await.unwrap().is_some());
+    }
+}
+
+#[tokio::test]
+async fn reply_clean_up_follows_the_settings() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let g1 = store
+            .create_group(acc, &GroupName::parse("One").unwrap(), NOW)
+            .await
+            .unwrap();
+        let g2 = store
+            .create_group(acc, &GroupName::parse("Two").unwrap(), NOW)
+            .await
+            .unwrap();
+        let n = num("0412345678");
+        contact(&store, acc, g1.id, &n).await;
+        contact(&store, acc, g2.id, &n).await;
+        let matched = OptOutEvent::ReplyOptOut {
+            matched_campaign: true,
+        };
+        let mut c = cmd(&n, matched);
+        c.campaign_groups = vec![g1.id];
+
+        // Auto-delete off: contacts kept, shown as opted out.
+        let out = store.apply_optout(acc, &c, NOW).await.unwrap();
+        assert_eq!(out.contacts_deleted, 0);
+        assert_eq!(out.cleanup(), ContactCleanup::Keep);
+
+        // Auto-delete on: the campaign's group only.
+        set(
+            &store,
+            acc,
+            SettingsPatch {
+                auto_delete_optouts: Some(true),
+                ..Default::default()
+            },
+        )
+        .await;
+        let out = store.apply_optout(acc, &c, NOW).await.unwrap();
+        assert_eq!(out.contacts_deleted, 1);
+        assert_eq!(store.group(acc, g1.id).await.unwrap().unwrap().contact_count, 0);
+        assert_eq!(store.group(acc, g2.id).await.unwrap().unwrap().contact_count, 1);
+
+        // And all groups.
+        set(
+            &store,
+            acc,
+            SettingsPatch {
+                remove_from_all_groups: Some(true),
+                ..Default::default()
+            },
+        )
+        .await;
+        let out = store.apply_optout(acc, &c, NOW).await.unwrap();
+        assert_eq!(out.contacts_deleted, 1);
+        assert_eq!(store.group(acc, g2.id).await.unwrap().unwrap().contact_count, 0);
+        assert!(store.optout(acc, &n).await.unwrap().is_some());
+    }
+}
+
+#[tokio::test]
+async fn an_opted_out_number_cannot_be_added_as_a_contact() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let g = store
+            .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+            .await
+            .unwrap();
+        let n = num("0412345678");
+        store
+            .apply_optout(acc, &cmd(&n, OptOutEvent::Added(AddedBy::Api)), NOW)
+            .await
+            .unwrap();
+        let err = store
+            .create_contact(acc, g.id, &n, &ContactFields::default(), NOW)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::OptedOut));
+        assert_eq!(store.group(acc, g.id).await.unwrap().unwrap().contact_count, 0);
+    }
+}
+
+#[tokio::test]
+async fn accounts_are_isolated() {
+    for store in fresh_stores().await.unwrap() {
+        let a = account(&store, "a").await;
+        let b = account(&store, "b").await;
+        let g = store
+            .create_group(a, &GroupName::parse("Mine").unwrap(), NOW)
+            .await
+            .unwrap();
+        let n = num("0412345678");
+        contact(&store, a, g.id, &n).await;
+        store
+            .apply_optout(a, &cmd(&n, OptOutEvent::Added(AddedBy::Manual)), NOW)
+            .await
+            .unwrap();
+        assert!(store.group(b, g.id).await.unwrap().is_none());
+        assert!(matches!(
+            store.delete_group(b, g.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(store.optout(b, &n).await.unwrap().is_none());
+        assert!(store.list_groups(b).await.unwrap().is_empty());
+        let page = store.list_contacts(b, None, None, None, 10).await.unwrap();
+        assert!(page.items.is_empty());
+        // Same group name in another account is fine; twice in one is a conflict.
+        store
+            .create_group(b, &GroupName::parse("mine").unwrap(), NOW)
+            .await
+            .unwrap();
+        let dup = store
+            .create_group(a, &GroupName::parse("MINE").unwrap(), NOW)
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict { field: "name", .. })));
+    }
+}
+
+#[tokio::test]
+async fn contacts_page_by_keyset_and_search_by_number_or_name() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let g = store
+            .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+            .await
+            .unwrap();
+        for i in 0..25 {
+            let n = num(&format!("04123456{i:02}"));
+            let name = if i == 7 { "Zelda" } else { "Ann" };
+            let f = ContactFields::parse(Some(name), None, None).unwrap();
+            store.create_contact(acc, g.id, &n, &f, NOW).await.unwrap();
+        }
+        let mut seen = 0;
+        let mut after = None;
+        loop {
+            let page = store
+                .list_contacts(acc, Some(g.id), None, after, 10)
+                .await
+                .unwrap();
+            seen += page.items.len();
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, 25);
+        let z = store
+            .list_contacts(acc, None, Some("zel"), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(z.items.len(), 1);
+        let by_digits = store
+            .list_contacts(acc, None, Some("41234561"), None, 50)
+            .await
+            .unwrap();
+        assert_eq!(by_digits.items.len(), 10);
+    }
+}
+
+#[tokio::test]
+async fn the_ledger_chains_every_event_and_refuses_edits() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        for i in 0..5 {
+            let n = num(&format!("04123456{i:02}"));
+            store
+                .apply_optout(acc, &cmd(&n, OptOutEvent::Added(AddedBy::Manual)), NOW + i)
+                .await
+                .unwrap();
+        }
+        let events = store.events_after(acc, 0, 100).await.unwrap();
+        let chain: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
+        let state = stoplist_domain::ledger::verify_chain(
+            (0, stoplist_domain::ledger::Digest32::GENESIS),
+            &chain,
+        )
+        .unwrap();
+        assert_eq!(state.0, 5);
+        assert_eq!(store.optout_keys(acc).await.unwrap().1, 5);
+    }
+}
+
+#[tokio::test]
+async fn settings_changes_are_recorded_with_old_and_new_values() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        set(
+            &store,
+            acc,
+            SettingsPatch {
+                auto_delete_optouts: Some(true),
+                default_region: Some("NZ".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        let s = store.settings(acc).await.unwrap();
+        assert!(s.auto_delete_optouts);
+        assert_eq!(s.default_region.as_str(), "NZ");
+        let h = store.settings_history(acc, 10).await.unwrap();
+        assert_eq!(h.len(), 2);
+        assert!(h.iter().any(|c| c.field == "default_region"
+            && c.old_value == "AU"
+            && c.new_value == "NZ"));
+    }
+}
+
+#[tokio::test]
+async fn api_keys_are_found_by_hash_until_revoked() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let k = store
+            .create_api_key(acc, "ci", "hash1", "sl_abcd", NOW)
+            .await
+            .unwrap();
+        assert_eq!(store.api_key_by_hash("hash1").await.unwrap().unwrap().id, k.id);
+        let other = account(&store, "b").await;
+        assert!(matches!(
+            store.revoke_api_key(other, k.id, NOW).await,
+            Err(StoreError::NotFound(_))
+        ));
+        store.revoke_api_key(acc, k.id, NOW).await.unwrap();
+        assert!(store.api_key_by_hash("hash1").await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn concurrent_opt_outs_keep_one_unbroken_chain() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let n = num(&format!("04123457{i:02}"));
+                store
+                    .apply_optout(acc, &cmd(&n, OptOutEvent::Added(AddedBy::Api)), NOW)
+                    .await
+                    .unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let chain: Vec<_> = store
+            .events_after(acc, 0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert_eq!(chain.len(), 40);
+        stoplist_domain::ledger::verify_chain(
+            (0, stoplist_domain::ledger::Digest32::GENESIS),
+            &chain,
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_database_url_is_refused_with_a_clear_error() {
+    let err = stoplist_store::connect("mysql://x").await.err().unwrap();
+    assert!(err.to_string().contains("sqlite://"), "{err}");
+}

@@ -1,0 +1,436 @@
+//! The `stoplist` command line: `serve`, `migrate`, account, user and API key management,
+//! the opt-out list, `verify-ledger` and `config example`. Every command takes `--database`
+//! (or `STOPLIST_DATABASE_URL`). Commands call the services, never the web layer.
+
+use crate::app::Application;
+use crate::config::{Config, EXAMPLE};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::{accounts, optouts};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use stoplist_domain::ledger::{verify_chain, Digest32};
+use stoplist_domain::rules::AddedBy;
+use stoplist_domain::Actor;
+use stoplist_store::Store;
+
+#[derive(Parser)]
+#[command(name = "stoplist", version, about = "SMS contact lists with opt-out compliance built in")]
+pub struct Cli {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "STOPLIST_DATABASE_URL")]
+    database: Option<String>,
+    /// A TOML config file (see `stoplist config example`).
+    #[arg(long, global = true, env = "STOPLIST_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (web UI, API, webhooks).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "STOPLIST_LISTEN")]
+        listen: Option<String>,
+        /// Public URL of this server (for the webhook URLs shown in Settings).
+        #[arg(long, env = "STOPLIST_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Load sample groups, contacts and opt-outs into the default account (once).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Manage web users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCmd),
+    /// The opt-out list.
+    #[command(subcommand)]
+    Optouts(OptoutsCmd),
+    /// Check every account's opt-out ledger hash chain; exits 1 if any is broken.
+    VerifyLedger {
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Subcommand)]
+enum AccountCmd {
+    /// Create an account; the last line printed is its id.
+    Create { name: String },
+    /// List accounts.
+    List,
+}
+
+#[derive(Args)]
+struct AccountArg {
+    /// The account's name.
+    #[arg(long, env = "STOPLIST_ACCOUNT", default_value = "default")]
+    account: String,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a web user. The password comes from STOPLIST_PASSWORD or --password.
+    Add {
+        #[command(flatten)]
+        account: AccountArg,
+        #[arg(long)]
+        login: String,
+        #[arg(long, env = "STOPLIST_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Give the user administrator rights.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCmd {
+    /// Create an API key; the last line printed is the key (shown only once).
+    Create {
+        #[command(flatten)]
+        account: AccountArg,
+        /// A name to recognise the key by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List an account's keys (never the keys themselves).
+    List {
+        #[command(flatten)]
+        account: AccountArg,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        #[command(flatten)]
+        account: AccountArg,
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum OptoutsCmd {
+    /// Put numbers on the opt-out list (source manual).
+    Add {
+        #[command(flatten)]
+        account: AccountArg,
+        #[arg(required = true)]
+        numbers: Vec<String>,
+        /// Evidence to keep with the opt-out (where the request came from).
+        #[arg(long)]
+        evidence: Option<String>,
+    },
+    /// Lift a number's opt-out, with a reason.
+    Remove {
+        #[command(flatten)]
+        account: AccountArg,
+        number: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Is each number opted out? Prints one line per number; exits 0.
+    Check {
+        #[command(flatten)]
+        account: AccountArg,
+        #[arg(required = true)]
+        numbers: Vec<String>,
+    },
+    /// List the opt-out list, newest first (tab-separated: number, since, source, actor).
+    List {
+        #[command(flatten)]
+        account: AccountArg,
+        /// Digits to search for.
+        #[arg(long)]
+        search: Option<String>,
+        /// How many to show (0 for all).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print a commented example config file.
+    Example,
+}
+
+/// Parses the command line, runs the command, and turns errors into a message and exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut c = Config::load(cli.config.as_deref())?;
+    if let Some(db) = &cli.database {
+        c.database_url = db.clone();
+    }
+    Ok(c)
+}
+
+async fn state(config: Config) -> anyhow::Result<AppState> {
+    let store = stoplist_store::connect(&config.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", crate::app::redact(&config.database_url)))?;
+    Ok(AppState::new(store, config))
+}
+
+fn operator() -> Actor {
+    Actor::cli(&std::env::var("USER").unwrap_or_else(|_| "operator".into()))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = config(&cli)?;
+    match cli.command {
+        Command::Config(ConfigCmd::Example) => {
+            print!("{EXAMPLE}");
+        }
+        Command::Serve { listen, public_url, demo } => {
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            if public_url.is_some() {
+                config.public_url = public_url;
+            }
+            serve(config, demo).await?;
+        }
+        Command::Migrate => {
+            state(config).await?;
+            println!("database is up to date");
+        }
+        Command::Account(cmd) => {
+            let st = state(config).await?;
+            match cmd {
+                AccountCmd::Create { name } => {
+                    let a = accounts::create_account(st.store.as_ref(), &name).await?;
+                    println!("created account {:?} (id {})", a.name, a.id);
+                    println!("{}", a.id);
+                }
+                AccountCmd::List => {
+                    for a in st.store.list_accounts().await? {
+                        println!("{}\t{}\t{}", a.id, a.name, crate::rfc3339(a.created_at));
+                    }
+                }
+            }
+        }
+        Command::User(UserCmd::Add { account, login, password, admin }) => {
+            let st = state(config).await?;
+            let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+            let u = accounts::create_user(st.store.as_ref(), a.id, &login, &password, admin).await?;
+            println!("created user {:?} in account {:?}", u.login, a.name);
+            println!("{}", u.id);
+        }
+        Command::ApiKey(cmd) => {
+            let st = state(config).await?;
+            match cmd {
+                ApiKeyCmd::Create { account, name } => {
+                    let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+                    let (k, key) = accounts::create_api_key(st.store.as_ref(), a.id, &name).await?;
+                    println!("created API key {} ({:?}) for account {:?}; it is shown only once:", k.id, k.name, a.name);
+                    println!("{key}");
+                }
+                ApiKeyCmd::List { account } => {
+                    let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+                    for k in st.store.list_api_keys(a.id).await? {
+                        let state = k.revoked_at.map(|t| format!("revoked {}", crate::rfc3339(t))).unwrap_or_else(|| "active".into());
+                        println!("{}\t{}\t{}…\t{}", k.id, k.name, k.prefix, state);
+                    }
+                }
+                ApiKeyCmd::Revoke { account, id } => {
+                    let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+                    st.store
+                        .revoke_api_key(a.id, stoplist_domain::ApiKeyId(id), crate::now_ms())
+                        .await
+                        .map_err(AppError::from)?;
+                    println!("revoked API key {id}");
+                }
+            }
+        }
+        Command::Optouts(cmd) => return optouts_cmd(state(config).await?, cmd).await,
+        Command::VerifyLedger { account } => {
+            let st = state(config).await?;
+            return verify_ledger(st.store.as_ref(), account.as_deref()).await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    let store = app.state().store.clone();
+    let url = format!("http://{}/", app.address());
+    let first = accounts::bootstrap(store.as_ref()).await?;
+    if demo {
+        let loaded = crate::demo::load(app.state()).await?;
+        if loaded {
+            println!("Loaded demo data into the \"default\" account.");
+        }
+    }
+    println!("stoplist is listening on {url}");
+    match first {
+        Some(b) => {
+            println!("First start: created account {:?} and administrator:", b.account.name);
+            println!("  log in at {url}login  with user: {}  password: {}", b.login, b.password);
+            println!("  (shown only this once; add users with `stoplist user add`)");
+        }
+        None => println!("Log in at {url}login"),
+    }
+    tracing::info!(address = %app.address(), "serving");
+    app.run_until(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn optouts_cmd(st: AppState, cmd: OptoutsCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        OptoutsCmd::Add { account, numbers, evidence } => {
+            let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+            let mut failed = false;
+            for raw in numbers {
+                match optouts::parse_number(&st, a.id, &raw).await {
+                    Ok(n) => {
+                        let out = optouts::add(&st, a.id, &n, AddedBy::Manual, operator(), evidence.clone()).await?;
+                        let what = if out.event_seq.is_some() { "opted out" } else { "already opted out" };
+                        println!("{n}\t{what}");
+                    }
+                    Err(e) => {
+                        eprintln!("{raw:?}: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+        }
+        OptoutsCmd::Remove { account, number, reason } => {
+            let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+            let n = optouts::parse_number(&st, a.id, &number).await?;
+            optouts::remove(&st, a.id, &n, operator(), &reason).await?;
+            println!("{n}\topt-out lifted");
+        }
+        OptoutsCmd::Check { account, numbers } => {
+            let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+            for raw in numbers {
+                match optouts::parse_number(&st, a.id, &raw).await {
+                    Ok(n) => match st.store.optout(a.id, &n).await? {
+                        Some(o) => println!(
+                            "{n}\topted out since {} ({}, by {})",
+                            crate::rfc3339(o.created_at),
+                            o.source,
+                            o.actor
+                        ),
+                        None => println!("{n}\tnot opted out"),
+                    },
+                    Err(e) => println!("{raw}\tinvalid: {e}"),
+                }
+            }
+        }
+        OptoutsCmd::List { account, search, limit } => {
+            let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+            let mut before = None;
+            let mut shown = 0;
+            loop {
+                let page_size = if limit == 0 { 1000 } else { (limit - shown).min(1000) };
+                if page_size <= 0 {
+                    break;
+                }
+                let page = st.store.list_optouts(a.id, search.as_deref(), before, page_size).await?;
+                for o in &page.items {
+                    println!("{}\t{}\t{}\t{}", o.number, crate::rfc3339(o.created_at), o.source, o.actor);
+                }
+                shown += page.items.len() as i64;
+                match page.next {
+                    Some(n) => before = Some(n),
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Walks each account's ledger in batches, checking every link and hash.
+pub async fn verify_ledger(store: &dyn Store, only: Option<&str>) -> anyhow::Result<ExitCode> {
+    let accounts = match only {
+        Some(name) => vec![accounts::account_named(store, name).await?],
+        None => store.list_accounts().await?,
+    };
+    let mut broken = false;
+    for a in accounts {
+        let mut state = (0, Digest32::GENESIS);
+        let result = loop {
+            let batch = store.events_after(a.id, state.0, 10_000).await?;
+            if batch.is_empty() {
+                break Ok(state);
+            }
+            let chain: Vec<_> = batch.into_iter().map(|e| e.event).collect();
+            match verify_chain(state, &chain) {
+                Ok(s) => state = s,
+                Err(e) => break Err(e),
+            }
+        };
+        match result {
+            Ok((seq, head)) => println!("account {:?}: ledger intact ({seq} events, head {head})", a.name),
+            Err(e) => {
+                broken = true;
+                println!("account {:?}: LEDGER BROKEN: {e}", a.name);
+            }
+        }
+    }
+    Ok(if broken { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

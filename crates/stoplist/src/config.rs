@@ -1,0 +1,142 @@
+//! Typed, layered configuration: defaults, then an optional TOML file (`--config FILE` or
+//! `STOPLIST_CONFIG`), then `STOPLIST_*` environment variables and command-line flags (clap
+//! reads both). Passed into [`crate::app::Application::build`]; never a global.
+
+use serde::Deserialize;
+use std::path::Path;
+
+/// The server's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://PATH` (default `sqlite://stoplist.db`) or `postgres://…`.
+    pub database_url: String,
+    /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free port).
+    pub listen: String,
+    /// The URL the public reaches this server at (for webhook URLs shown in Settings).
+    pub public_url: Option<String>,
+    /// Largest JSON request body, in bytes (bulk checks have their own, larger limit).
+    pub max_body_bytes: usize,
+    /// Largest bulk-check request body, in bytes.
+    pub max_bulk_body_bytes: usize,
+    /// How long a web session lasts, in hours.
+    pub session_hours: i64,
+    /// Mark the session cookie `Secure` (set it when serving over HTTPS).
+    pub secure_cookies: bool,
+    /// How long a verified API key is trusted from memory, in seconds (a key revoked through
+    /// this instance is forgotten at once; through another instance or the CLI, within this).
+    pub api_key_cache_seconds: u64,
+    /// How often the in-memory opt-out index follows the ledger, in milliseconds (for changes
+    /// made by other instances or the CLI; this instance's own changes apply at once).
+    pub index_follow_ms: u64,
+    /// Failed logins allowed per login name and client address in 5 minutes.
+    pub login_attempts: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://stoplist.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            max_body_bytes: 2 * 1024 * 1024,
+            max_bulk_body_bytes: 64 * 1024 * 1024,
+            session_hours: 12,
+            secure_cookies: false,
+            api_key_cache_seconds: 10,
+            index_follow_ms: 1000,
+            login_attempts: 5,
+        }
+    }
+}
+
+/// The config file: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub max_body_bytes: Option<usize>,
+    pub max_bulk_body_bytes: Option<usize>,
+    pub session_hours: Option<i64>,
+    pub secure_cookies: Option<bool>,
+    pub api_key_cache_seconds: Option<u64>,
+    pub index_follow_ms: Option<u64>,
+    pub login_attempts: Option<u32>,
+}
+
+impl Config {
+    /// Defaults overlaid with the file at `path`, if given.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut c = Config::default();
+        let Some(path) = path else { return Ok(c) };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        let f: FileConfig = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+        macro_rules! overlay {
+            ($($field:ident),*) => { $( if let Some(v) = f.$field { c.$field = v; } )* };
+        }
+        overlay!(
+            database_url,
+            listen,
+            max_body_bytes,
+            max_bulk_body_bytes,
+            session_hours,
+            secure_cookies,
+            api_key_cache_seconds,
+            index_follow_ms,
+            login_attempts
+        );
+        if f.public_url.is_some() {
+            c.public_url = f.public_url;
+        }
+        Ok(c)
+    }
+}
+
+/// What `stoplist config example` prints.
+pub const EXAMPLE: &str = r#"# stoplist configuration (TOML). Pass it with --config FILE or STOPLIST_CONFIG=FILE.
+# Every key is optional; STOPLIST_<KEY> environment variables and flags override the file
+# for the keys they name (STOPLIST_DATABASE_URL, STOPLIST_LISTEN, STOPLIST_PUBLIC_URL).
+
+# Where the data lives: an SQLite file (created on first start) or a PostgreSQL database.
+database_url = "sqlite://stoplist.db"
+# database_url = "postgres://stoplist@127.0.0.1:5432/stoplist"
+
+# Address and port to listen on.
+listen = "127.0.0.1:8080"
+
+# The public URL of this server, used to show the webhook URLs providers must call.
+# public_url = "https://sms.example.com"
+
+# Request body limits in bytes: JSON requests, and bulk opt-out checks.
+max_body_bytes = 2097152
+max_bulk_body_bytes = 67108864
+
+# Web sessions last this many hours; set secure_cookies when serving over HTTPS.
+session_hours = 12
+secure_cookies = false
+
+# A verified API key is trusted from memory this long (revocations through another
+# instance or the CLI take effect within it).
+api_key_cache_seconds = 10
+
+# How often the in-memory opt-out index reads changes made by other instances (ms).
+index_follow_ms = 1000
+
+# Failed logins allowed per login and client address in 5 minutes.
+login_attempts = 5
+"#;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let f: super::FileConfig = toml::from_str(super::EXAMPLE).expect("example parses");
+        let d = super::Config::default();
+        assert_eq!(f.database_url.as_deref(), Some(d.database_url.as_str()));
+        assert_eq!(f.max_body_bytes, Some(d.max_body_bytes));
+        assert_eq!(f.login_attempts, Some(d.login_attempts));
+    }
+}

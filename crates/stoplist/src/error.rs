@@ -1,0 +1,81 @@
+//! The application's error: what a caller did wrong (with the field at fault) or what broke.
+//! `web::errors` turns it into a JSON or HTML response in one place; the CLI prints it.
+
+use stoplist_domain::names::TextError;
+use stoplist_domain::rules::Refusal;
+use stoplist_domain::settings::SettingsError;
+use stoplist_domain::PhoneError;
+use stoplist_store::StoreError;
+
+/// Everything a service call can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input is wrong; `code` is stable for scripts, `field` names where.
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{what} already exists")]
+    Conflict { what: &'static str, field: &'static str },
+    #[error("{0} is opted out: the opt-out list wins (import with reset to bring it back)")]
+    OptedOut(String),
+    #[error("{0}")]
+    Refused(Refusal),
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("too many attempts; try again in a few minutes")]
+    TooManyRequests,
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn invalid(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            code,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An invalid phone number in `field`, with the typed reason.
+    pub fn phone(field: impl Into<String>, e: PhoneError) -> Self {
+        let field = field.into();
+        AppError::Invalid {
+            code: "invalid_number",
+            message: format!("{field}: invalid number ({e})"),
+            field,
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => AppError::NotFound(what),
+            StoreError::Conflict { what, field } => AppError::Conflict { what, field },
+            StoreError::OptedOut => AppError::OptedOut("the number".into()),
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<TextError> for AppError {
+    fn from(e: TextError) -> Self {
+        AppError::invalid("invalid_field", e.field(), e.to_string())
+    }
+}
+
+impl From<SettingsError> for AppError {
+    fn from(e: SettingsError) -> Self {
+        AppError::invalid("invalid_field", e.field(), e.to_string())
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,252 @@
+//! The in-memory opt-out index: per account, the set of opted-out numbers (as
+//! [`PhoneNumber::as_u64`] keys), so that "is this number opted out?" and bulk checks are
+//! answered without a database round trip.
+//!
+//! Correctness before speed. The index is a *superset hint* checked by the caller:
+//! - a key absent from the index means "not opted out" only if no opt-out committed by this
+//!   instance is missing from it: [`OptOutIndex::begin_add`] puts the key in *before* the
+//!   store commits, so there is no window after a commit where the key is absent;
+//! - a key present is confirmed against the store before anything is said about it (since
+//!   when, source), and a stale positive costs one query, never a wrong answer;
+//! - removals are applied only in ledger order (each key remembers the seq of the event that
+//!   added it; a lift removes it only if that event is older), so a lift and an add racing
+//!   each other cannot leave the key out while the number is opted out.
+//!
+//! Changes made elsewhere (another instance on the same PostgreSQL, the CLI) arrive by
+//! following the ledger every `index_follow_ms`; until then they are not seen here.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, RwLock};
+use stoplist_domain::ledger::EventKind;
+use stoplist_domain::AccountId;
+use stoplist_store::{Store, StoreError};
+use tokio::sync::OnceCell;
+
+/// The seq used for a key whose event is not committed yet.
+const PENDING: i64 = i64::MAX;
+
+/// Multiplicative hashing for u64 phone keys (they are not attacker-inserted: keys come from
+/// committed opt-outs), several times faster than SipHash for this one job.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        self.0 ^= self.0 >> 32;
+    }
+}
+
+type KeyMap = HashMap<u64, i64, BuildHasherDefault<KeyHasher>>;
+
+/// One account's opted-out keys and the ledger seq they reflect.
+#[derive(Default)]
+pub struct AccountIndex {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    keys: KeyMap,
+    applied_seq: i64,
+}
+
+impl AccountIndex {
+    /// Whether the key may be opted out (confirm positives with the store).
+    pub fn maybe_contains(&self, key: u64) -> bool {
+        self.read().keys.contains_key(&key)
+    }
+
+    /// Checks many keys under one lock.
+    pub fn contains_many(&self, keys: impl Iterator<Item = Option<u64>>) -> Vec<Option<bool>> {
+        let inner = self.read();
+        keys.map(|k| k.map(|k| inner.keys.contains_key(&k))).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Before an opt-out is committed: mark the key as (possibly) opted out.
+    pub fn begin_add(&self, key: u64) {
+        self.write().keys.insert(key, PENDING);
+    }
+
+    /// After the store answered: the key's real state and the event seq that made it.
+    pub fn settle(&self, key: u64, opted_out: bool, seq: Option<i64>) {
+        let mut inner = self.write();
+        match (opted_out, inner.keys.get(&key).copied()) {
+            (true, Some(PENDING) | None) => {
+                inner.keys.insert(key, seq.unwrap_or(0));
+            }
+            (true, Some(old)) => {
+                inner.keys.insert(key, old.max(seq.unwrap_or(0)));
+            }
+            (false, Some(old)) if seq.is_some_and(|s| s > old) || old == PENDING => {
+                inner.keys.remove(&key);
+            }
+            (false, _) => {}
+        }
+    }
+
+    /// Applies ledger events in seq order (from the follower).
+    fn apply(&self, events: &[(i64, u64, EventKind)]) {
+        let mut inner = self.write();
+        for &(seq, key, kind) in events {
+            if seq <= inner.applied_seq {
+                continue;
+            }
+            match kind {
+                EventKind::OptedOut => {
+                    let e = inner.keys.entry(key).or_insert(seq);
+                    if *e != PENDING {
+                        *e = (*e).max(seq);
+                    }
+                }
+                EventKind::OptedIn => {
+                    if inner.keys.get(&key).is_some_and(|&s| s < seq) {
+                        inner.keys.remove(&key);
+                    }
+                }
+            }
+            inner.applied_seq = seq;
+        }
+    }
+
+    fn applied_seq(&self) -> i64 {
+        self.read().applied_seq
+    }
+}
+
+/// The indexes of every account this instance has served, loaded on first use.
+#[derive(Default)]
+pub struct OptOutIndex {
+    accounts: RwLock<HashMap<AccountId, Arc<OnceCell<Arc<AccountIndex>>>>>,
+}
+
+impl OptOutIndex {
+    /// The account's index, loading it from the store the first time.
+    pub async fn account(
+        &self,
+        store: &dyn Store,
+        account: AccountId,
+    ) -> Result<Arc<AccountIndex>, StoreError> {
+        let cell = {
+            let map = self.accounts.read().unwrap_or_else(|p| p.into_inner());
+            map.get(&account).cloned()
+        };
+        let cell = match cell {
+            Some(c) => c,
+            None => {
+                let mut map = self.accounts.write().unwrap_or_else(|p| p.into_inner());
+                map.entry(account).or_default().clone()
+            }
+        };
+        cell.get_or_try_init(|| async {
+            let (keys, seq) = store.optout_keys(account).await?;
+            let mut map = KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
+            for k in keys {
+                map.insert(k, 0);
+            }
+            tracing::info!(account = %account, numbers = map.len(), "loaded opt-out index");
+            Ok(Arc::new(AccountIndex {
+                inner: RwLock::new(Inner {
+                    keys: map,
+                    applied_seq: seq,
+                }),
+            }))
+        })
+        .await
+        .cloned()
+    }
+
+    /// Reads the ledger after each loaded index's seq and applies it (changes made by other
+    /// instances and the CLI).
+    pub async fn follow(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let loaded: Vec<(AccountId, Arc<AccountIndex>)> = {
+            let map = self.accounts.read().unwrap_or_else(|p| p.into_inner());
+            map.iter()
+                .filter_map(|(a, c)| c.get().map(|i| (*a, i.clone())))
+                .collect()
+        };
+        for (account, index) in loaded {
+            loop {
+                let events = store
+                    .events_after(account, index.applied_seq(), 10_000)
+                    .await?;
+                if events.is_empty() {
+                    break;
+                }
+                let batch: Vec<(i64, u64, EventKind)> = events
+                    .iter()
+                    .filter_map(|e| {
+                        let c = &e.event.content;
+                        stoplist_domain::PhoneNumber::from_trusted_e164(&c.number)
+                            .map(|n| (c.seq, n.as_u64(), c.kind))
+                    })
+                    .collect();
+                index.apply(&batch);
+                if events.len() < 10_000 {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_add_is_visible_before_it_settles() {
+        let i = AccountIndex::default();
+        i.begin_add(42);
+        assert!(i.maybe_contains(42));
+        i.settle(42, true, Some(7));
+        assert!(i.maybe_contains(42));
+    }
+
+    #[test]
+    fn an_older_lift_never_removes_a_newer_add() {
+        let i = AccountIndex::default();
+        i.begin_add(42);
+        i.settle(42, true, Some(9));
+        // The follower replays a lift at seq 5 (older than the add at 9).
+        i.apply(&[(5, 42, EventKind::OptedIn)]);
+        assert!(i.maybe_contains(42));
+        // A newer lift removes it.
+        i.apply(&[(10, 42, EventKind::OptedIn)]);
+        assert!(!i.maybe_contains(42));
+    }
+
+    #[test]
+    fn a_failed_add_is_withdrawn() {
+        let i = AccountIndex::default();
+        i.begin_add(42);
+        i.settle(42, false, None);
+        assert!(!i.maybe_contains(42));
+    }
+}

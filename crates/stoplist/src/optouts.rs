@@ -1,0 +1,150 @@
+//! The opt-out service: the one way the API, the web UI and the CLI change or read the
+//! opt-out list. It parses numbers with the account's region, asks the store to apply the
+//! domain's decision, keeps the in-memory index in step, and turns refusals into errors.
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use serde::Serialize;
+use stoplist_domain::names::Reason;
+use stoplist_domain::rules::{AddedBy, Decision, OptOutEvent, Refusal};
+use stoplist_domain::{AccountId, Actor, PhoneError, PhoneNumber, Region};
+use stoplist_store::{OptOut, OptOutCommand, OptOutOutcome};
+
+/// Parses a number the way the account reads numbers.
+pub async fn parse_number(state: &AppState, account: AccountId, raw: &str) -> AppResult<PhoneNumber> {
+    let region = region(state, account).await?;
+    PhoneNumber::parse(raw, region).map_err(|e| AppError::phone("number", e))
+}
+
+/// The account's default region.
+pub async fn region(state: &AppState, account: AccountId) -> AppResult<Region> {
+    Ok(state.store.settings(account).await?.default_region)
+}
+
+/// Puts a number on the list (or finds it there already).
+pub async fn add(
+    state: &AppState,
+    account: AccountId,
+    number: &PhoneNumber,
+    by: AddedBy,
+    actor: Actor,
+    evidence: Option<String>,
+) -> AppResult<OptOutOutcome> {
+    let cmd = OptOutCommand {
+        number: number.clone(),
+        event: OptOutEvent::Added(by),
+        actor,
+        reason: None,
+        evidence,
+        campaign_groups: vec![],
+    };
+    apply(state, account, &cmd).await
+}
+
+/// Lifts a number's opt-out at a user's request, with a reason; refused per SPEC 3.3.
+pub async fn remove(
+    state: &AppState,
+    account: AccountId,
+    number: &PhoneNumber,
+    actor: Actor,
+    reason: &str,
+) -> AppResult<OptOutOutcome> {
+    let reason = Reason::parse(reason)?;
+    let cmd = OptOutCommand {
+        number: number.clone(),
+        event: OptOutEvent::UserRemoval,
+        actor,
+        reason: Some(reason),
+        evidence: None,
+        campaign_groups: vec![],
+    };
+    let out = apply(state, account, &cmd).await?;
+    match out.decision {
+        Decision::Refuse(r) => Err(AppError::Refused(r)),
+        _ => Ok(out),
+    }
+}
+
+/// Applies any command through the store, keeping the index in step (see `index`).
+pub async fn apply(state: &AppState, account: AccountId, cmd: &OptOutCommand) -> AppResult<OptOutOutcome> {
+    let index = state.index.account(state.store.as_ref(), account).await?;
+    let key = cmd.number.as_u64();
+    let may_add = matches!(cmd.event, OptOutEvent::Added(_) | OptOutEvent::ReplyOptOut { .. });
+    if may_add {
+        index.begin_add(key);
+    }
+    let result = state.store.apply_optout(account, cmd, crate::now_ms()).await;
+    match &result {
+        Ok(out) => {
+            index.settle(key, out.optout.is_some(), out.event_seq);
+            if out.event_seq.is_some() {
+                state.metrics.optout_change(if out.optout.is_some() { "opted_out" } else { "opted_in" });
+                tracing::info!(
+                    account = %account,
+                    number = %cmd.number.masked(),
+                    decision = ?out.decision,
+                    actor = %cmd.actor,
+                    "opt-out list changed"
+                );
+            }
+        }
+        Err(_) if may_add => index.settle(key, false, None),
+        Err(_) => {}
+    }
+    Ok(result?)
+}
+
+/// The number's opt-out, if any: answered from the index when it is not there, confirmed
+/// with the store when it may be.
+pub async fn status(state: &AppState, account: AccountId, number: &PhoneNumber) -> AppResult<Option<OptOut>> {
+    let index = state.index.account(state.store.as_ref(), account).await?;
+    if !index.maybe_contains(number.as_u64()) {
+        return Ok(None);
+    }
+    Ok(state.store.optout(account, number).await?)
+}
+
+/// One result of a bulk check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum CheckResult {
+    Valid { input: String, number: String, opted_out: bool },
+    Invalid { input: String, invalid: &'static str, reason: String },
+}
+
+/// Checks many numbers at once, in order. Opted-out answers come from the index (which
+/// never misses an opt-out this instance committed); see `index` for what that promises.
+pub async fn check_many(
+    state: &AppState,
+    account: AccountId,
+    inputs: Vec<String>,
+) -> AppResult<Vec<CheckResult>> {
+    let region = region(state, account).await?;
+    let index = state.index.account(state.store.as_ref(), account).await?;
+    let parsed: Vec<Result<PhoneNumber, PhoneError>> =
+        inputs.iter().map(|raw| PhoneNumber::parse(raw, region)).collect();
+    let hits = index.contains_many(parsed.iter().map(|p| p.as_ref().ok().map(PhoneNumber::as_u64)));
+    state.metrics.checks(inputs.len() as u64);
+    Ok(inputs
+        .into_iter()
+        .zip(parsed)
+        .zip(hits)
+        .map(|((input, p), hit)| match p {
+            Ok(n) => CheckResult::Valid {
+                input,
+                number: n.as_str().to_owned(),
+                opted_out: hit.unwrap_or(false),
+            },
+            Err(e) => CheckResult::Invalid {
+                input,
+                invalid: e.code(),
+                reason: e.to_string(),
+            },
+        })
+        .collect())
+}
+
+/// The message for a refused removal, for every interface.
+pub fn refusal_message(r: Refusal) -> String {
+    r.to_string()
+}

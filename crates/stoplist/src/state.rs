@@ -1,0 +1,73 @@
+//! The state every request shares: the store, the opt-out index, the API key cache, the
+//! login limiter, metrics and the configuration. Built once by `app`, passed in, cloned
+//! cheaply (everything is behind `Arc`).
+
+use crate::auth::LoginLimiter;
+use crate::config::Config;
+use crate::index::OptOutIndex;
+use crate::metrics::Metrics;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use stoplist_store::{ApiKey, Store};
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub index: Arc<OptOutIndex>,
+    pub keys: Arc<KeyCache>,
+    pub logins: Arc<LoginLimiter>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
+        AppState {
+            store,
+            keys: Arc::new(KeyCache::new(Duration::from_secs(config.api_key_cache_seconds))),
+            logins: Arc::new(LoginLimiter::new(config.login_attempts)),
+            config: Arc::new(config),
+            index: Arc::new(OptOutIndex::default()),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+/// Verified API keys by the hash of the key, trusted for a short time so that each API
+/// request does not need a database round trip. Wrong keys are never cached.
+pub struct KeyCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<String, (ApiKey, Instant)>>,
+}
+
+impl KeyCache {
+    pub fn new(ttl: Duration) -> Self {
+        KeyCache {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, key_hash: &str) -> Option<ApiKey> {
+        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        map.get(key_hash)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(k, _)| k.clone())
+    }
+
+    pub fn put(&self, key_hash: String, key: ApiKey) {
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (_, at)| at.elapsed() < self.ttl);
+        }
+        map.insert(key_hash, (key, Instant::now()));
+    }
+
+    /// Forgets a key at once (revocation through this instance).
+    pub fn forget(&self, id: stoplist_domain::ApiKeyId) {
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, (k, _)| k.id != id);
+    }
+}

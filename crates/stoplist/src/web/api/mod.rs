@@ -1,0 +1,155 @@
+//! The REST API at `/api/v1`: JSON, API keys as bearer tokens, an OpenAPI document at
+//! `/api/v1/openapi.json`. Handlers parse input into domain types and call the services and
+//! the store; errors become JSON in `web::errors`.
+
+mod groups;
+mod optouts;
+mod settings;
+
+use crate::auth::secret_hash;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::errors::ApiError;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use stoplist_domain::{AccountId, Actor};
+use stoplist_store::ApiKey;
+use utoipa::OpenApi;
+
+/// The caller, authenticated by `Authorization: Bearer <key>`.
+pub struct ApiAuth {
+    pub key: ApiKey,
+}
+
+impl ApiAuth {
+    pub fn account(&self) -> AccountId {
+        self.key.account_id
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::api_key(self.key.id.0, &self.key.name)
+    }
+}
+
+impl FromRequestParts<AppState> for ApiAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(AppError::Unauthorized)?;
+        let key = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or(AppError::Unauthorized)?;
+        let hash = secret_hash(key);
+        if let Some(key) = state.keys.get(&hash) {
+            return Ok(ApiAuth { key });
+        }
+        let found = state.store.api_key_by_hash(&hash).await.map_err(AppError::from)?;
+        match found {
+            Some(k) => {
+                state.keys.put(hash, k.clone());
+                Ok(ApiAuth { key: k })
+            }
+            None => Err(ApiError(AppError::Unauthorized)),
+        }
+    }
+}
+
+/// A page of items and the cursor of the next page (absent on the last page).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PageOf<T> {
+    pub items: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<i64>,
+}
+
+/// Parses an id from a path segment.
+pub(crate) fn path_id(raw: &str, what: &'static str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| ApiError(AppError::NotFound(what)))
+}
+
+/// Clamps a page size to 1..=1000 (default 100).
+pub(crate) fn limit(raw: Option<i64>) -> i64 {
+    raw.unwrap_or(100).clamp(1, 1000)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "stoplist API", description = "SMS contact lists with opt-out compliance built in. \
+        Authenticate with `Authorization: Bearer <API key>` (create one with `stoplist api-key create`). \
+        Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."),
+    paths(
+        optouts::get_optout, optouts::add_optout, optouts::remove_optout, optouts::list_optouts,
+        optouts::number_events, optouts::check,
+        groups::list_groups, groups::create_group, groups::get_group, groups::rename_group, groups::delete_group,
+        groups::list_group_contacts, groups::create_contact, groups::search_contacts,
+        groups::get_contact, groups::update_contact, groups::delete_contact,
+        settings::get_settings, settings::update_settings, settings::settings_history,
+    ),
+    components(schemas(crate::web::errors::ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The `/api/v1` router.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let bulk = Router::new()
+        .route("/optouts/check", post(optouts::check))
+        .layer(DefaultBodyLimit::max(state.config.max_bulk_body_bytes));
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/optouts", get(optouts::list_optouts).post(optouts::add_optout))
+        .route("/optouts/{number}", get(optouts::get_optout).delete(optouts::remove_optout))
+        .route("/optouts/{number}/events", get(optouts::number_events))
+        .route("/groups", get(groups::list_groups).post(groups::create_group))
+        .route(
+            "/groups/{id}",
+            get(groups::get_group).patch(groups::rename_group).delete(groups::delete_group),
+        )
+        .route(
+            "/groups/{id}/contacts",
+            get(groups::list_group_contacts).post(groups::create_contact),
+        )
+        .route("/contacts", get(groups::search_contacts))
+        .route(
+            "/contacts/{id}",
+            get(groups::get_contact).patch(groups::update_contact).delete(groups::delete_contact),
+        )
+        .route("/settings", get(settings::get_settings).patch(settings::update_settings))
+        .route("/settings/history", get(settings::settings_history))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .merge(bulk)
+        .fallback(|| async {
+            ApiError(AppError::NotFound("API route"))
+        })
+}

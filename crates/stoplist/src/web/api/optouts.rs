@@ -1,0 +1,315 @@
+//! `/api/v1/optouts`: the opt-out list — is a number opted out, add, remove with a reason,
+//! list and search, a number's history, and the bulk check.
+
+use super::{limit, ApiAuth, PageOf};
+use crate::error::AppError;
+use crate::optouts::{self, CheckResult};
+use crate::rfc3339;
+use crate::state::AppState;
+use crate::web::errors::{ApiError, ApiJson};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use stoplist_domain::rules::AddedBy;
+use stoplist_domain::PhoneNumber;
+use stoplist_store::{EventRecord, OptOut};
+use utoipa::{IntoParams, ToSchema};
+
+/// Who made a change.
+#[derive(Serialize, ToSchema)]
+pub struct ActorView {
+    /// `user`, `api_key`, `inbound`, `cli` or `system`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    pub label: String,
+}
+
+impl From<&stoplist_domain::Actor> for ActorView {
+    fn from(a: &stoplist_domain::Actor) -> Self {
+        ActorView { kind: a.kind.as_str().into(), id: a.id, label: a.label.clone() }
+    }
+}
+
+/// A number's place on the opt-out list.
+#[derive(Serialize, ToSchema)]
+pub struct OptOutStatus {
+    /// E.164.
+    pub number: String,
+    pub opted_out: bool,
+    /// Opted out since (RFC 3339), when opted out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// `reply`, `manual`, `upload`, `api` or `carrier`, when opted out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<ActorView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+}
+
+impl OptOutStatus {
+    fn of(number: &PhoneNumber, o: Option<&OptOut>) -> Self {
+        OptOutStatus {
+            number: number.as_str().to_owned(),
+            opted_out: o.is_some(),
+            since: o.map(|o| rfc3339(o.created_at)),
+            source: o.map(|o| o.source.as_str().to_owned()),
+            actor: o.map(|o| ActorView::from(&o.actor)),
+            evidence: o.and_then(|o| o.evidence.clone()),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/optouts/{number}", tag = "opt-outs",
+    params(("number" = String, Path, description = "Any written form; read with the account's default region")),
+    responses((status = 200, body = OptOutStatus), (status = 422, body = crate::web::errors::ErrorBody)))]
+/// Is this number opted out? Since when, and why.
+pub async fn get_optout(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<OptOutStatus>, ApiError> {
+    let number = optouts::parse_number(&state, auth.account(), &raw).await?;
+    let o = optouts::status(&state, auth.account(), &number).await?;
+    Ok(Json(OptOutStatus::of(&number, o.as_ref())))
+}
+
+/// Add a number to the opt-out list.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddOptOut {
+    pub number: String,
+    /// `api` (default) or `manual`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Free text kept as evidence (where the request came from).
+    #[serde(default)]
+    pub evidence: Option<String>,
+}
+
+/// The answer to an add: the status and whether this request added it.
+#[derive(Serialize, ToSchema)]
+pub struct AddedOptOut {
+    #[serde(flatten)]
+    pub status: OptOutStatus,
+    /// False when the number was already on the list.
+    pub created: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/optouts", tag = "opt-outs", request_body = AddOptOut,
+    responses((status = 201, body = AddedOptOut, description = "added"),
+              (status = 200, body = AddedOptOut, description = "already opted out"),
+              (status = 422, body = crate::web::errors::ErrorBody)))]
+/// Put a number on the opt-out list (source `api` or `manual`).
+pub async fn add_optout(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<AddOptOut>,
+) -> Result<(StatusCode, Json<AddedOptOut>), ApiError> {
+    let by = match body.source.as_deref() {
+        None | Some("api") => AddedBy::Api,
+        Some("manual") => AddedBy::Manual,
+        Some(other) => {
+            return Err(ApiError(AppError::invalid(
+                "invalid_field",
+                "source",
+                format!("source must be \"api\" or \"manual\", not {other:?}"),
+            )));
+        }
+    };
+    let evidence = stoplist_domain::names::optional_line(body.evidence.as_deref(), "evidence", 500)?;
+    let number = optouts::parse_number(&state, auth.account(), &body.number)
+        .await
+        .map_err(|e| relabel(e, "number"))?;
+    let out = optouts::add(&state, auth.account(), &number, by, auth.actor(), evidence).await?;
+    let created = out.event_seq.is_some();
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(AddedOptOut { status: OptOutStatus::of(&number, out.optout.as_ref()), created })))
+}
+
+fn relabel(e: AppError, field: &str) -> AppError {
+    match e {
+        AppError::Invalid { code, message, .. } => AppError::Invalid { code, field: field.into(), message },
+        other => other,
+    }
+}
+
+/// Why an opt-out is lifted.
+#[derive(Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveOptOut {
+    /// Required: kept in the evidence ledger.
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(delete, path = "/api/v1/optouts/{number}", tag = "opt-outs",
+    params(("number" = String, Path), RemoveOptOut), request_body(content = RemoveOptOut, description = "or ?reason="),
+    responses((status = 200, body = OptOutStatus),
+              (status = 409, body = crate::web::errors::ErrorBody, description = "not opted out, or a reply opt-out under Enforce Global Optouts"),
+              (status = 422, body = crate::web::errors::ErrorBody)))]
+/// Lift a number's opt-out, with a reason. Refused for a reply opt-out while Enforce Global
+/// Optouts is on (only the number itself can lift it, by replying START).
+pub async fn remove_optout(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    Query(q): Query<RemoveOptOut>,
+    body: axum::body::Bytes,
+) -> Result<Json<OptOutStatus>, ApiError> {
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let parsed: RemoveOptOut = serde_json::from_slice(&body).map_err(|e| {
+            AppError::invalid("invalid_json", "reason", format!("request body: {e}"))
+        })?;
+        parsed.reason
+    };
+    let reason = from_body.or(q.reason).unwrap_or_default();
+    let number = optouts::parse_number(&state, auth.account(), &raw).await?;
+    let out = optouts::remove(&state, auth.account(), &number, auth.actor(), &reason).await?;
+    Ok(Json(OptOutStatus::of(&number, out.optout.as_ref())))
+}
+
+/// Paging and search of the opt-out list.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Digits to find anywhere in the number.
+    pub q: Option<String>,
+    /// The `next` cursor of the previous page.
+    pub before: Option<i64>,
+    /// 1 to 1000, default 100.
+    pub limit: Option<i64>,
+}
+
+/// One opt-out in a list.
+#[derive(Serialize, ToSchema)]
+pub struct OptOutItem {
+    pub id: i64,
+    pub number: String,
+    pub since: String,
+    pub source: String,
+    pub actor: ActorView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+}
+
+impl From<&OptOut> for OptOutItem {
+    fn from(o: &OptOut) -> Self {
+        OptOutItem {
+            id: o.id,
+            number: o.number.as_str().to_owned(),
+            since: rfc3339(o.created_at),
+            source: o.source.as_str().to_owned(),
+            actor: ActorView::from(&o.actor),
+            evidence: o.evidence.clone(),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/optouts", tag = "opt-outs", params(ListQuery),
+    responses((status = 200, body = PageOf<OptOutItem>)))]
+/// The opt-out list, newest first, with keyset pagination.
+pub async fn list_optouts(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<PageOf<OptOutItem>>, ApiError> {
+    let page = state
+        .store
+        .list_optouts(auth.account(), q.q.as_deref(), q.before, limit(q.limit))
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(PageOf { items: page.items.iter().map(OptOutItem::from).collect(), next: page.next }))
+}
+
+/// One ledger event.
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    pub seq: i64,
+    /// `opted_out` or `opted_in`.
+    pub kind: String,
+    /// `reply`, `manual`, `upload`, `api`, `carrier` or `import_reset`.
+    pub source: String,
+    pub actor: ActorView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    pub at: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<&EventRecord> for EventView {
+    fn from(e: &EventRecord) -> Self {
+        let c = &e.event.content;
+        EventView {
+            seq: c.seq,
+            kind: c.kind.as_str().into(),
+            source: c.source.as_str().into(),
+            actor: ActorView::from(&c.actor),
+            reason: c.reason.clone(),
+            evidence: c.evidence.clone(),
+            at: rfc3339(c.at_ms),
+            prev_hash: e.event.prev_hash.to_hex(),
+            hash: e.event.hash.to_hex(),
+        }
+    }
+}
+
+/// A number's history.
+#[derive(Serialize, ToSchema)]
+pub struct NumberHistory {
+    pub number: String,
+    pub opted_out: bool,
+    pub events: Vec<EventView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/optouts/{number}/events", tag = "opt-outs",
+    params(("number" = String, Path)), responses((status = 200, body = NumberHistory)))]
+/// Every change to a number's place on the list, oldest first, with the ledger's hashes.
+pub async fn number_events(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<NumberHistory>, ApiError> {
+    let number = optouts::parse_number(&state, auth.account(), &raw).await?;
+    let events = state.store.number_events(auth.account(), &number).await.map_err(AppError::from)?;
+    let opted_out = state.store.optout(auth.account(), &number).await.map_err(AppError::from)?.is_some();
+    Ok(Json(NumberHistory {
+        number: number.as_str().to_owned(),
+        opted_out,
+        events: events.iter().map(EventView::from).collect(),
+    }))
+}
+
+/// Many numbers to check.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// Any written forms, read with the account's default region.
+    pub numbers: Vec<String>,
+}
+
+/// One result per input, in order: `{input, number, opted_out}` or `{input, invalid, reason}`.
+#[derive(Serialize, ToSchema)]
+pub struct CheckResponse {
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<CheckResult>,
+}
+
+#[utoipa::path(post, path = "/api/v1/optouts/check", tag = "opt-outs", request_body = CheckRequest,
+    responses((status = 200, body = CheckResponse), (status = 413, body = crate::web::errors::ErrorBody)))]
+/// Checks many numbers in one request.
+pub async fn check(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CheckRequest>,
+) -> Result<Json<CheckResponse>, ApiError> {
+    let results = optouts::check_many(&state, auth.account(), body.numbers).await?;
+    Ok(Json(CheckResponse { results }))
+}

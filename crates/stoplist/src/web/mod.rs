@@ -1,0 +1,57 @@
+//! The HTTP layer: the router (API, web UI, health and metrics), request logging with route
+//! templates (never raw URIs: they carry phone numbers) and metrics, and error responses.
+
+pub mod api;
+pub mod errors;
+pub mod ops;
+pub mod ui;
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use std::time::Instant;
+
+/// The whole application's router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", api::router(&state))
+        .merge(ops::router())
+        .merge(ui::router(&state))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Logs and counts every request by its route template.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = method_label(req.method());
+    let resp = next.run(req).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    let status = resp.status().as_u16();
+    state.metrics.request(&route, method, status, elapsed);
+    if status >= 500 {
+        tracing::warn!(%route, method, status, ms = elapsed * 1000.0, "request failed");
+    } else {
+        tracing::debug!(%route, method, status, ms = elapsed * 1000.0, "request");
+    }
+    resp
+}
+
+fn method_label(m: &axum::http::Method) -> &'static str {
+    match *m {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::PATCH => "PATCH",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::HEAD => "HEAD",
+        _ => "OTHER",
+    }
+}
