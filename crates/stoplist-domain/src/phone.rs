@@ -14,7 +14,7 @@
 //!
 //! [`PhoneNumber::parse_with_library`] is the reference: the library's `parse`, then
 //! `is_valid_number`, `get_number_type` and `is_possible_number_with_reason`. It costs about
-//! 1.6 µs a number. [`PhoneNumber::parse`] first tries a fast path (see the private `fast`
+//! 1 to 1.6 µs a number. [`PhoneNumber::parse`] first tries a fast path (see the private `fast`
 //! module below) that replays the library's algorithm for plain input (ASCII digits, spaces,
 //! `-`, `.`, `(`, `)` and one leading `+`) on a few prepared calling codes, using the library's
 //! own metadata patterns compiled into small digit DFAs. Whenever the fast path is not sure it
@@ -31,8 +31,9 @@ use rlibphonenumber::{
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Longest raw input looked at, in bytes; longer input is [`PhoneError::TooLong`]. (The
-/// reference libphonenumber rejects input over 250 characters the same way.)
+/// Longest raw input looked at, in bytes; longer input is [`PhoneError::TooLong`]. (Google's
+/// libphonenumber rejects input over 250 characters as too long; the Rust port does not check,
+/// so both our paths do.)
 const MAX_RAW_LEN: usize = 250;
 /// Fewest digits in an E.164 number we accept: Niue (+683) mobiles have 4-digit national
 /// numbers, so a real mobile can be 7 digits long in all.
@@ -261,14 +262,12 @@ impl PhoneNumber {
     pub fn parse_with_library(raw: &str, region: Region) -> Result<PhoneNumber, PhoneError> {
         precheck(raw)?;
         let util = &*PHONE_NUMBER_UTIL;
-        let number = util
-            .parse(raw, Some(region.lib()))
-            .map_err(|e| match e {
-                ParseError::InvalidCountryCode => PhoneError::UnknownCountryCode,
-                ParseError::NotANumber(_) => PhoneError::NotANumber,
-                ParseError::TooShortAfterIdd | ParseError::TooShortNsn => PhoneError::TooShort,
-                ParseError::TooLongNsn => PhoneError::TooLong,
-            })?;
+        let number = util.parse(raw, Some(region.lib())).map_err(|e| match e {
+            ParseError::InvalidCountryCode => PhoneError::UnknownCountryCode,
+            ParseError::NotANumber(_) => PhoneError::NotANumber,
+            ParseError::TooShortAfterIdd | ParseError::TooShortNsn => PhoneError::TooShort,
+            ParseError::TooLongNsn => PhoneError::TooLong,
+        })?;
         // A number with an extension ("… ext 12", "…#12#") cannot be texted.
         if number.extension.is_some() {
             return Err(PhoneError::NotANumber);
@@ -358,7 +357,13 @@ impl PhoneNumber {
         let mut n = 0;
         // Below 1000, so every element is a single digit.
         let cc_text = [cc / 100, cc / 10 % 10, cc % 10].map(|d| b'0' + d as u8);
-        let cc_len = if cc >= 100 { 3 } else if cc >= 10 { 2 } else { 1 };
+        let cc_len = if cc >= 100 {
+            3
+        } else if cc >= 10 {
+            2
+        } else {
+            1
+        };
         for b in cc_text[3 - cc_len..].iter().copied().chain(nsn) {
             if n == digits.len() {
                 return Err(PhoneError::TooLong);
@@ -420,8 +425,9 @@ impl Serialize for PhoneNumber {
 impl<'de> Deserialize<'de> for PhoneNumber {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        PhoneNumber::from_trusted_e164(&s)
-            .ok_or_else(|| serde::de::Error::custom("expected an E.164 number such as +61412345678"))
+        PhoneNumber::from_trusted_e164(&s).ok_or_else(|| {
+            serde::de::Error::custom("expected an E.164 number such as +61412345678")
+        })
     }
 }
 
@@ -493,7 +499,8 @@ fn write_masked(w: &mut impl fmt::Write, chars: &[char]) -> fmt::Result {
 /// region among those sharing the calling code and classify the national number by the
 /// metadata's number descriptions in a fixed order. Each regex step is answered by a DFA built
 /// from the very same pattern string, so the answers agree by construction; the library's
-/// control flow around them is mirrored line by line below, citing the function it mirrors.
+/// control flow around them is mirrored below, each step naming the library function it
+/// mirrors.
 ///
 /// What declines (returns `None`, the library decides): any other character (letters,
 /// tabs, Unicode digits, `#`, `/`, `*`…), a second `+`, a `+` after a digit, fewer than 3 or
@@ -725,7 +732,11 @@ mod fast {
 
     /// `RegexTriplets::anchor_start` / `anchor_full` of a wrapped base "^(?:…)$".
     fn anchor_start(base: &str) -> &str {
-        if base.len() >= 6 { &base[..base.len() - 1] } else { "" }
+        if base.len() >= 6 {
+            &base[..base.len() - 1]
+        } else {
+            ""
+        }
     }
 
     fn is_wrapped(base: &str) -> bool {
@@ -785,7 +796,9 @@ mod fast {
         }
 
         fn country_for_default(&self, region: LibRegion) -> Option<&Country> {
-            self.countries.iter().find(|c| c.regions[0].region == region)
+            self.countries
+                .iter()
+                .find(|c| c.regions[0].region == region)
         }
 
         /// `extract_country_code`: the first 1 to 3 digits that are a known calling code.
@@ -806,8 +819,9 @@ mod fast {
         fn build(cc: u16) -> Option<Country> {
             let util = &*PHONE_NUMBER_UTIL;
             let inner = util.as_original();
-            let regions: Vec<LibRegion> =
-                util.get_regions_for_country_calling_code(i32::from(cc))?.collect();
+            let regions: Vec<LibRegion> = util
+                .get_regions_for_country_calling_code(i32::from(cc))?
+                .collect();
             let main = *regions.first()?;
             if util.get_region_for_country_code(i32::from(cc)) != Some(main) {
                 return None;
@@ -1055,11 +1069,7 @@ mod fast {
         };
 
         // parse_helper, after the country code.
-        let country = if cc == 0 {
-            home
-        } else {
-            tables.country(cc)?
-        };
+        let country = if cc == 0 { home } else { tables.country(cc)? };
         let cc = country.cc;
         if national.len() < MIN_NSN {
             return Some(Err(PhoneError::TooShort));
@@ -1148,7 +1158,10 @@ mod tests {
     fn both(raw: &str, r: &str) -> Result<String, PhoneError> {
         let fast = PhoneNumber::parse(raw, region(r));
         let lib = PhoneNumber::parse_with_library(raw, region(r));
-        assert_eq!(fast, lib, "fast and library paths differ for {raw:?} in {r}");
+        assert_eq!(
+            fast, lib,
+            "fast and library paths differ for {raw:?} in {r}"
+        );
         fast.map(|p| p.to_string())
     }
 
@@ -1346,7 +1359,10 @@ mod tests {
         assert_eq!(PhoneNumber::from_u64(p.as_u64()), Some(p));
         assert_eq!(PhoneNumber::from_u64(0), None);
         assert_eq!(PhoneNumber::from_u64(123_456), None);
-        assert_eq!(PhoneNumber::from_u64(999_999_999_999_999).unwrap().as_u64(), 999_999_999_999_999);
+        assert_eq!(
+            PhoneNumber::from_u64(999_999_999_999_999).unwrap().as_u64(),
+            999_999_999_999_999
+        );
         assert_eq!(PhoneNumber::from_u64(1_000_000_000_000_000), None);
     }
 

@@ -341,6 +341,7 @@ fn reply_cleanup(policy: &Policy, matched_campaign: bool) -> ContactCleanup {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     //! The rule table: every combination of the three settings, every event kind and every
     //! current state is matched by exactly one row, and the row's decision is what `decide`
