@@ -100,5 +100,6 @@ pub async fn apply_settings_patch(
             tracing::info!(account = %account, field = c.field, old = %c.old, new = %c.new, actor = %actor, "setting changed");
         }
     }
+    state.settings.put(account, std::sync::Arc::new(next.clone()));
     Ok(next)
 }

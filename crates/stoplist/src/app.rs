@@ -81,6 +81,7 @@ pub fn redact(url: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     #[test]
     fn passwords_in_database_urls_are_hidden() {

@@ -365,8 +365,9 @@ async fn optouts_cmd(st: AppState, cmd: OptoutsCmd) -> anyhow::Result<ExitCode> 
         }
         OptoutsCmd::Check { account, numbers } => {
             let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+            let region = optouts::region(&st, a.id).await?;
             for raw in numbers {
-                match optouts::parse_number(&st, a.id, &raw).await {
+                match stoplist_domain::PhoneNumber::parse(&raw, region) {
                     Ok(n) => match st.store.optout(a.id, &n).await? {
                         Some(o) => println!(
                             "{n}\topted out since {} ({}, by {})",

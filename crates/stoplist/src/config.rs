@@ -130,6 +130,7 @@ login_attempts = 5
 "#;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     #[test]
     fn the_example_config_parses_and_matches_the_defaults() {

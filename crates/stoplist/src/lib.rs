@@ -48,6 +48,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     #[test]
     fn rfc3339_formats_utc() {

@@ -18,7 +18,7 @@ pub async fn parse_number(state: &AppState, account: AccountId, raw: &str) -> Ap
 
 /// The account's default region.
 pub async fn region(state: &AppState, account: AccountId) -> AppResult<Region> {
-    Ok(state.store.settings(account).await?.default_region)
+    Ok(state.account_settings(account).await?.default_region)
 }
 
 /// Puts a number on the list (or finds it there already).
@@ -108,7 +108,7 @@ pub async fn status(state: &AppState, account: AccountId, number: &PhoneNumber) 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum CheckResult {
-    Valid { input: String, number: String, opted_out: bool },
+    Valid { input: String, number: PhoneNumber, opted_out: bool },
     Invalid { input: String, invalid: &'static str, reason: String },
 }
 
@@ -121,27 +121,32 @@ pub async fn check_many(
 ) -> AppResult<Vec<CheckResult>> {
     let region = region(state, account).await?;
     let index = state.index.account(state.store.as_ref(), account).await?;
+    state.metrics.checks(inputs.len() as u64);
+    // Large batches are CPU work: keep them off the async threads.
+    let large = inputs.len() > 10_000;
+    let work = move || check_with(&index, region, inputs);
+    if large {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("bulk check task: {e}")))
+    } else {
+        Ok(work())
+    }
+}
+
+fn check_with(index: &crate::index::AccountIndex, region: Region, inputs: Vec<String>) -> Vec<CheckResult> {
     let parsed: Vec<Result<PhoneNumber, PhoneError>> =
         inputs.iter().map(|raw| PhoneNumber::parse(raw, region)).collect();
     let hits = index.contains_many(parsed.iter().map(|p| p.as_ref().ok().map(PhoneNumber::as_u64)));
-    state.metrics.checks(inputs.len() as u64);
-    Ok(inputs
+    inputs
         .into_iter()
         .zip(parsed)
         .zip(hits)
         .map(|((input, p), hit)| match p {
-            Ok(n) => CheckResult::Valid {
-                input,
-                number: n.as_str().to_owned(),
-                opted_out: hit.unwrap_or(false),
-            },
-            Err(e) => CheckResult::Invalid {
-                input,
-                invalid: e.code(),
-                reason: e.to_string(),
-            },
+            Ok(number) => CheckResult::Valid { input, number, opted_out: hit.unwrap_or(false) },
+            Err(e) => CheckResult::Invalid { input, invalid: e.code(), reason: e.to_string() },
         })
-        .collect())
+        .collect()
 }
 
 /// The message for a refused removal, for every interface.

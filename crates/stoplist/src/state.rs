@@ -9,6 +9,8 @@ use crate::metrics::Metrics;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use stoplist_domain::AccountId;
+use stoplist_domain::settings::AccountSettings;
 use stoplist_store::{ApiKey, Store};
 
 /// Shared by every handler.
@@ -20,6 +22,7 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     pub logins: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
+    pub settings: Arc<SettingsCache>,
 }
 
 impl AppState {
@@ -31,7 +34,46 @@ impl AppState {
             config: Arc::new(config),
             index: Arc::new(OptOutIndex::default()),
             metrics: Arc::new(Metrics::default()),
+            settings: Arc::new(SettingsCache::default()),
         }
+    }
+
+    /// The account's settings, from memory when read less than [`SETTINGS_TTL`] ago (every
+    /// request parses numbers with the account's region). Updates through this instance
+    /// replace the cached copy at once; through another instance, within the TTL.
+    pub async fn account_settings(
+        &self,
+        account: AccountId,
+    ) -> Result<Arc<AccountSettings>, stoplist_store::StoreError> {
+        if let Some(s) = self.settings.get(account) {
+            return Ok(s);
+        }
+        let s = Arc::new(self.store.settings(account).await?);
+        self.settings.put(account, s.clone());
+        Ok(s)
+    }
+}
+
+/// How long settings read from the store are trusted.
+pub const SETTINGS_TTL: Duration = Duration::from_secs(5);
+
+/// Account settings recently read or written by this instance.
+#[derive(Default)]
+pub struct SettingsCache {
+    entries: RwLock<HashMap<AccountId, (Arc<AccountSettings>, Instant)>>,
+}
+
+impl SettingsCache {
+    pub fn get(&self, account: AccountId) -> Option<Arc<AccountSettings>> {
+        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        map.get(&account)
+            .filter(|(_, at)| at.elapsed() < SETTINGS_TTL)
+            .map(|(s, _)| s.clone())
+    }
+
+    pub fn put(&self, account: AccountId, settings: Arc<AccountSettings>) {
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        map.insert(account, (settings, Instant::now()));
     }
 }
 

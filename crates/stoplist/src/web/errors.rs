@@ -187,6 +187,7 @@ pub fn html_escape(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     #[test]
     fn unknown_fields_are_named() {
