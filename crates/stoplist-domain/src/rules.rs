@@ -401,43 +401,151 @@ mod tests {
             (F, X, X, reply(false), Cur::NotListed, rec(Keep)),
             (F, X, X, reply(true), Cur::NotReply, rec(Keep)),
             (F, X, X, reply(false), Cur::NotReply, rec(Keep)),
-            (F, X, X, reply(true), Cur::ReplyOptOut, AlreadyOptedOut { cleanup: Keep }),
-            (F, X, X, reply(false), Cur::ReplyOptOut, AlreadyOptedOut { cleanup: Keep }),
+            (
+                F,
+                X,
+                X,
+                reply(true),
+                Cur::ReplyOptOut,
+                AlreadyOptedOut { cleanup: Keep },
+            ),
+            (
+                F,
+                X,
+                X,
+                reply(false),
+                Cur::ReplyOptOut,
+                AlreadyOptedOut { cleanup: Keep },
+            ),
             // Auto-delete on, all groups off: the campaign's groups, or every instance.
             (T, F, X, reply(true), Cur::NotListed, rec(CampaignGroups)),
             (T, F, X, reply(false), Cur::NotListed, rec(AllGroups)),
             (T, F, X, reply(true), Cur::NotReply, rec(CampaignGroups)),
             (T, F, X, reply(false), Cur::NotReply, rec(AllGroups)),
-            (T, F, X, reply(true), Cur::ReplyOptOut, AlreadyOptedOut { cleanup: CampaignGroups }),
-            (T, F, X, reply(false), Cur::ReplyOptOut, AlreadyOptedOut { cleanup: AllGroups }),
+            (
+                T,
+                F,
+                X,
+                reply(true),
+                Cur::ReplyOptOut,
+                AlreadyOptedOut {
+                    cleanup: CampaignGroups,
+                },
+            ),
+            (
+                T,
+                F,
+                X,
+                reply(false),
+                Cur::ReplyOptOut,
+                AlreadyOptedOut { cleanup: AllGroups },
+            ),
             // Auto-delete on, all groups on: every instance.
             (T, T, X, reply(true), Cur::NotListed, rec(AllGroups)),
             (T, T, X, reply(false), Cur::NotListed, rec(AllGroups)),
             (T, T, X, reply(true), Cur::NotReply, rec(AllGroups)),
             (T, T, X, reply(false), Cur::NotReply, rec(AllGroups)),
-            (T, T, X, reply(true), Cur::ReplyOptOut, AlreadyOptedOut { cleanup: AllGroups }),
-            (T, T, X, reply(false), Cur::ReplyOptOut, AlreadyOptedOut { cleanup: AllGroups }),
+            (
+                T,
+                T,
+                X,
+                reply(true),
+                Cur::ReplyOptOut,
+                AlreadyOptedOut { cleanup: AllGroups },
+            ),
+            (
+                T,
+                T,
+                X,
+                reply(false),
+                Cur::ReplyOptOut,
+                AlreadyOptedOut { cleanup: AllGroups },
+            ),
             // The number's own opt-in lifts any opt-out, whatever the settings.
             (X, X, X, ReplyOptIn, Cur::Listed, Lift),
             (X, X, X, ReplyOptIn, Cur::NotListed, NoChange),
             // Imports: without reset, opted-out rows are skipped.
             (X, X, X, ImportRow { reset: false }, Cur::NotListed, Import),
-            (X, X, X, ImportRow { reset: false }, Cur::Listed, Skip(SkipReason::OptedOut)),
+            (
+                X,
+                X,
+                X,
+                ImportRow { reset: false },
+                Cur::Listed,
+                Skip(SkipReason::OptedOut),
+            ),
             // With reset: lifted, except a reply opt-out under Enforce Global Optouts.
             (X, X, X, ImportRow { reset: true }, Cur::NotListed, Import),
-            (X, X, X, ImportRow { reset: true }, Cur::NotReply, ImportAndLift),
-            (X, X, F, ImportRow { reset: true }, Cur::ReplyOptOut, ImportAndLift),
-            (X, X, T, ImportRow { reset: true }, Cur::ReplyOptOut, Skip(SkipReason::EnforcedReplyOptOut)),
+            (
+                X,
+                X,
+                X,
+                ImportRow { reset: true },
+                Cur::NotReply,
+                ImportAndLift,
+            ),
+            (
+                X,
+                X,
+                F,
+                ImportRow { reset: true },
+                Cur::ReplyOptOut,
+                ImportAndLift,
+            ),
+            (
+                X,
+                X,
+                T,
+                ImportRow { reset: true },
+                Cur::ReplyOptOut,
+                Skip(SkipReason::EnforcedReplyOptOut),
+            ),
             // A user's removal: refused for enforced reply opt-outs.
-            (X, X, X, UserRemoval, Cur::NotListed, Refuse(Refusal::NotOptedOut)),
+            (
+                X,
+                X,
+                X,
+                UserRemoval,
+                Cur::NotListed,
+                Refuse(Refusal::NotOptedOut),
+            ),
             (X, X, X, UserRemoval, Cur::NotReply, Lift),
             (X, X, F, UserRemoval, Cur::ReplyOptOut, Lift),
-            (X, X, T, UserRemoval, Cur::ReplyOptOut, Refuse(Refusal::EnforcedReplyOptOut)),
+            (
+                X,
+                X,
+                T,
+                UserRemoval,
+                Cur::ReplyOptOut,
+                Refuse(Refusal::EnforcedReplyOptOut),
+            ),
         ];
         // Added by someone else: recorded with its own source, never cleans up contacts.
-        for by in [AddedBy::Manual, AddedBy::Upload, AddedBy::Api, AddedBy::Carrier] {
-            rows.push((X, X, X, Added(by), Cur::NotListed, Record { source: by.into(), cleanup: Keep }));
-            rows.push((X, X, X, Added(by), Cur::Listed, AlreadyOptedOut { cleanup: Keep }));
+        for by in [
+            AddedBy::Manual,
+            AddedBy::Upload,
+            AddedBy::Api,
+            AddedBy::Carrier,
+        ] {
+            rows.push((
+                X,
+                X,
+                X,
+                Added(by),
+                Cur::NotListed,
+                Record {
+                    source: by.into(),
+                    cleanup: Keep,
+                },
+            ));
+            rows.push((
+                X,
+                X,
+                X,
+                Added(by),
+                Cur::Listed,
+                AlreadyOptedOut { cleanup: Keep },
+            ));
         }
         rows
     }
@@ -452,8 +560,13 @@ mod tests {
             OptOutEvent::UserRemoval,
         ];
         v.extend(
-            [AddedBy::Manual, AddedBy::Upload, AddedBy::Api, AddedBy::Carrier]
-                .map(OptOutEvent::Added),
+            [
+                AddedBy::Manual,
+                AddedBy::Upload,
+                AddedBy::Api,
+                AddedBy::Carrier,
+            ]
+            .map(OptOutEvent::Added),
         );
         v
     }

@@ -158,7 +158,11 @@ impl SettingsPatch {
             &mut next.confirmation_enabled,
             self.confirmation_enabled,
         );
-        flag("footer_enabled", &mut next.footer_enabled, self.footer_enabled);
+        flag(
+            "footer_enabled",
+            &mut next.footer_enabled,
+            self.footer_enabled,
+        );
         flag(
             "unclear_counts_as_optout",
             &mut next.unclear_counts_as_optout,

@@ -40,7 +40,9 @@ pub enum StoreError {
         "unsupported database URL {0:?}: use sqlite://PATH (for example sqlite://stoplist.db) or postgres://USER@HOST/DB"
     )]
     UnsupportedUrl(String),
-    #[error("migration {version} ({description}) was changed after it was applied: migrations are append-only; restore it and add a new one")]
+    #[error(
+        "migration {version} ({description}) was changed after it was applied: migrations are append-only; restore it and add a new one"
+    )]
     MigrationChanged { version: i64, description: String },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -130,8 +132,12 @@ pub trait Store: Send + Sync + 'static {
 
     // --- groups ---------------------------------------------------------------------
     async fn create_group(&self, account: AccountId, name: &GroupName, now: i64) -> Result<Group>;
-    async fn rename_group(&self, account: AccountId, id: GroupId, name: &GroupName)
-    -> Result<Group>;
+    async fn rename_group(
+        &self,
+        account: AccountId,
+        id: GroupId,
+        name: &GroupName,
+    ) -> Result<Group>;
     /// Deletes the group and its contacts; the opt-out list is untouched.
     async fn delete_group(&self, account: AccountId, id: GroupId) -> Result<()>;
     async fn group(&self, account: AccountId, id: GroupId) -> Result<Option<Group>>;

@@ -5,7 +5,9 @@ use serde::Serialize;
 use stoplist_domain::ledger::{ChainedEvent, EventKind, EventSource};
 use stoplist_domain::names::{ContactFields, Reason};
 use stoplist_domain::rules::{ContactCleanup, Decision, OptOutEvent};
-use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, OptOutSource, PhoneNumber, UserId};
+use stoplist_domain::{
+    AccountId, Actor, ApiKeyId, ContactId, GroupId, OptOutSource, PhoneNumber, UserId,
+};
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

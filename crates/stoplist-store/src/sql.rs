@@ -14,25 +14,34 @@ use crate::{Result, StoreError};
 use stoplist_domain::ledger::{ChainedEvent, Digest32, EventContent, EventKind, EventSource};
 use stoplist_domain::names::ContactFields;
 use stoplist_domain::rules::ActorKind;
-use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, OptOutSource, PhoneNumber, UserId};
+use stoplist_domain::{
+    AccountId, Actor, ApiKeyId, ContactId, GroupId, OptOutSource, PhoneNumber, UserId,
+};
 
 pub(crate) fn actor_from(kind: &str, id: Option<i64>, label: String) -> Result<Actor> {
     Ok(Actor {
-        kind: ActorKind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("actor kind {kind:?}")))?,
+        kind: ActorKind::parse(kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("actor kind {kind:?}")))?,
         id,
         label,
     })
 }
 
 pub(crate) fn number_from(raw: &str) -> Result<PhoneNumber> {
-    PhoneNumber::from_trusted_e164(raw)
-        .ok_or_else(|| StoreError::Corrupt(format!("stored number is not E.164: {:?}", stoplist_domain::phone::mask_raw(raw))))
+    PhoneNumber::from_trusted_e164(raw).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "stored number is not E.164: {:?}",
+            stoplist_domain::phone::mask_raw(raw)
+        ))
+    })
 }
 
 /// Maps a unique-constraint violation to `Conflict`.
 pub(crate) fn conflict(e: sqlx::Error, what: &'static str, field: &'static str) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { what, field },
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict { what, field }
+        }
         _ => StoreError::Database(e),
     }
 }
@@ -47,7 +56,12 @@ pub(crate) struct AccountRow {
 
 impl From<AccountRow> for Account {
     fn from(r: AccountRow) -> Account {
-        Account { id: AccountId(r.id), name: r.name, webhook_token: r.webhook_token, created_at: r.created_at }
+        Account {
+            id: AccountId(r.id),
+            name: r.name,
+            webhook_token: r.webhook_token,
+            created_at: r.created_at,
+        }
     }
 }
 
@@ -62,7 +76,13 @@ pub(crate) struct UserRow {
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> User {
-        User { id: UserId(r.id), account_id: AccountId(r.account_id), login: r.login, is_admin: r.is_admin, created_at: r.created_at }
+        User {
+            id: UserId(r.id),
+            account_id: AccountId(r.account_id),
+            login: r.login,
+            is_admin: r.is_admin,
+            created_at: r.created_at,
+        }
     }
 }
 
@@ -124,7 +144,13 @@ pub(crate) struct GroupRow {
 
 impl From<GroupRow> for Group {
     fn from(r: GroupRow) -> Group {
-        Group { id: GroupId(r.id), account_id: AccountId(r.account_id), name: r.name, contact_count: r.contact_count, created_at: r.created_at }
+        Group {
+            id: GroupId(r.id),
+            account_id: AccountId(r.account_id),
+            name: r.name,
+            contact_count: r.contact_count,
+            created_at: r.created_at,
+        }
     }
 }
 
@@ -148,7 +174,11 @@ impl TryFrom<ContactRow> for Contact {
             id: ContactId(r.id),
             group_id: GroupId(r.group_id),
             number: number_from(&r.number)?,
-            fields: ContactFields { first_name: r.first_name, last_name: r.last_name, email: r.email },
+            fields: ContactFields {
+                first_name: r.first_name,
+                last_name: r.last_name,
+                email: r.email,
+            },
             opted_out: r.opted_out,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -174,7 +204,8 @@ impl TryFrom<OptOutRow> for OptOut {
         Ok(OptOut {
             id: r.id,
             number: number_from(&r.number)?,
-            source: OptOutSource::parse(&r.source).ok_or_else(|| StoreError::Corrupt(format!("opt-out source {:?}", r.source)))?,
+            source: OptOutSource::parse(&r.source)
+                .ok_or_else(|| StoreError::Corrupt(format!("opt-out source {:?}", r.source)))?,
             actor: actor_from(&r.actor_kind, r.actor_id, r.actor_label)?,
             evidence: r.evidence,
             created_at: r.created_at,
@@ -203,7 +234,12 @@ pub(crate) struct EventRow {
 impl TryFrom<EventRow> for EventRecord {
     type Error = StoreError;
     fn try_from(r: EventRow) -> Result<Self> {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("ledger event {} of account {}: {what}", r.seq, r.account_id));
+        let corrupt = |what: &str| {
+            StoreError::Corrupt(format!(
+                "ledger event {} of account {}: {what}",
+                r.seq, r.account_id
+            ))
+        };
         let content = EventContent {
             account_id: r.account_id,
             seq: r.seq,
@@ -227,7 +263,8 @@ impl TryFrom<EventRow> for EventRecord {
 }
 
 // -- the columns of a contact with its opted-out flag (joined to the opt-out list).
-pub(crate) const CONTACT_COLUMNS: &str = "SELECT c.id, c.group_id, c.number, c.first_name, c.last_name, c.email,
+pub(crate) const CONTACT_COLUMNS: &str =
+    "SELECT c.id, c.group_id, c.number, c.first_name, c.last_name, c.email,
         (o.id IS NOT NULL) AS opted_out, c.created_at, c.updated_at
    FROM contacts c LEFT JOIN opt_outs o ON o.account_id = c.account_id AND o.number = c.number";
 

@@ -51,6 +51,7 @@ impl SqliteStore {
 }
 
 // -- the ledger head; the IMMEDIATE transaction already serialises writers.
-const LOCK_LEDGER: &str = "SELECT ledger_seq, ledger_head, settings_json FROM accounts WHERE id = $1";
+const LOCK_LEDGER: &str =
+    "SELECT ledger_seq, ledger_head, settings_json FROM accounts WHERE id = $1";
 
 crate::sql::store_impl!(SqliteStore, Sqlite, LOCK_LEDGER);

@@ -89,10 +89,7 @@ async fn a_reply_opt_out_under_enforce_global_cannot_be_removed_by_a_user() {
         let mut removal = cmd(&n, OptOutEvent::UserRemoval);
         removal.reason = Some(Reason::parse("asked by phone").unwrap());
         let out = store.apply_optout(acc, &removal, NOW).await.unwrap();
-        assert_eq!(
-            out.decision,
-            Decision::Refuse(Refusal::EnforcedReplyOptOut)
-        );
+        assert_eq!(out.decision, Decision::Refuse(Refusal::EnforcedReplyOptOut));
         assert!(store.optout(acc, &n).await.unwrap().is_some());
         assert_eq!(store.number_events(acc, &n).await.unwrap().len(), 1);
         // With the setting off, the same removal lifts it and is recorded with its reason.
@@ -220,8 +217,24 @@ async fn reply_clean_up_follows_the_settings() {
         .await;
         let out = store.apply_optout(acc, &c, NOW).await.unwrap();
         assert_eq!(out.contacts_deleted, 1);
-        assert_eq!(store.group(acc, g1.id).await.unwrap().unwrap().contact_count, 0);
-        assert_eq!(store.group(acc, g2.id).await.unwrap().unwrap().contact_count, 1);
+        assert_eq!(
+            store
+                .group(acc, g1.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .contact_count,
+            0
+        );
+        assert_eq!(
+            store
+                .group(acc, g2.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .contact_count,
+            1
+        );
 
         // And all groups.
         set(
@@ -235,7 +248,15 @@ async fn reply_clean_up_follows_the_settings() {
         .await;
         let out = store.apply_optout(acc, &c, NOW).await.unwrap();
         assert_eq!(out.contacts_deleted, 1);
-        assert_eq!(store.group(acc, g2.id).await.unwrap().unwrap().contact_count, 0);
+        assert_eq!(
+            store
+                .group(acc, g2.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .contact_count,
+            0
+        );
         assert!(store.optout(acc, &n).await.unwrap().is_some());
     }
 }
@@ -258,7 +279,10 @@ async fn an_opted_out_number_cannot_be_added_as_a_contact() {
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::OptedOut));
-        assert_eq!(store.group(acc, g.id).await.unwrap().unwrap().contact_count, 0);
+        assert_eq!(
+            store.group(acc, g.id).await.unwrap().unwrap().contact_count,
+            0
+        );
     }
 }
 
@@ -294,7 +318,10 @@ async fn accounts_are_isolated() {
         let dup = store
             .create_group(a, &GroupName::parse("MINE").unwrap(), NOW)
             .await;
-        assert!(matches!(dup, Err(StoreError::Conflict { field: "name", .. })));
+        assert!(matches!(
+            dup,
+            Err(StoreError::Conflict { field: "name", .. })
+        ));
     }
 }
 
@@ -381,9 +408,10 @@ async fn settings_changes_are_recorded_with_old_and_new_values() {
         assert_eq!(s.default_region.as_str(), "NZ");
         let h = store.settings_history(acc, 10).await.unwrap();
         assert_eq!(h.len(), 2);
-        assert!(h.iter().any(|c| c.field == "default_region"
-            && c.old_value == "AU"
-            && c.new_value == "NZ"));
+        assert!(
+            h.iter()
+                .any(|c| c.field == "default_region" && c.old_value == "AU" && c.new_value == "NZ")
+        );
     }
 }
 
@@ -395,7 +423,10 @@ async fn api_keys_are_found_by_hash_until_revoked() {
             .create_api_key(acc, "ci", "hash1", "sl_abcd", NOW)
             .await
             .unwrap();
-        assert_eq!(store.api_key_by_hash("hash1").await.unwrap().unwrap().id, k.id);
+        assert_eq!(
+            store.api_key_by_hash("hash1").await.unwrap().unwrap().id,
+            k.id
+        );
         let other = account(&store, "b").await;
         assert!(matches!(
             store.revoke_api_key(other, k.id, NOW).await,

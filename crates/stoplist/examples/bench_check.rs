@@ -6,20 +6,33 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 fn number(i: u64) -> String {
-    let x = i.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    let x = i
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
     format!("+614{:08}", (x >> 33) % 100_000_000)
 }
 
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let base = args.next().expect("usage: bench_check BASE_URL KEY BATCH RUNS");
+    let base = args
+        .next()
+        .expect("usage: bench_check BASE_URL KEY BATCH RUNS");
     let key = args.next().expect("KEY");
-    let batch: u64 = args.next().map(|s| s.parse().expect("BATCH")).unwrap_or(1_000_000);
+    let batch: u64 = args
+        .next()
+        .map(|s| s.parse().expect("BATCH"))
+        .unwrap_or(1_000_000);
     let runs: usize = args.next().map(|s| s.parse().expect("RUNS")).unwrap_or(5);
     // Half seeded numbers (opted out), half from far beyond the seeded range.
     let numbers: Vec<String> = (0..batch)
-        .map(|i| if i % 2 == 0 { number(i / 2) } else { number(10_000_000_000 + i) })
+        .map(|i| {
+            if i % 2 == 0 {
+                number(i / 2)
+            } else {
+                number(10_000_000_000 + i)
+            }
+        })
         .collect();
     let body = serde_json::to_vec(&serde_json::json!({ "numbers": numbers })).unwrap();
     let client = reqwest::Client::new();
@@ -47,5 +60,8 @@ async fn main() {
         rates.push(rate);
     }
     rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!("bulk check median: {:.0} numbers/s (batch {batch}, {runs} runs)", rates[rates.len() / 2]);
+    println!(
+        "bulk check median: {:.0} numbers/s (batch {batch}, {runs} runs)",
+        rates[rates.len() / 2]
+    );
 }

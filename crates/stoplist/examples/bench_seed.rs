@@ -8,7 +8,9 @@ use stoplist_domain::{Actor, PhoneNumber};
 
 /// The numbers the benchmarks use: +614 followed by 8 digits from a fixed LCG.
 pub fn number(i: u64) -> String {
-    let x = i.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    let x = i
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
     format!("+614{:08}", (x >> 33) % 100_000_000)
 }
 
@@ -16,11 +18,16 @@ pub fn number(i: u64) -> String {
 async fn main() {
     let mut args = std::env::args().skip(1);
     let url = args.next().expect("usage: bench_seed DATABASE_URL N");
-    let n: u64 = args.next().map(|s| s.parse().expect("N")).unwrap_or(1_000_000);
+    let n: u64 = args
+        .next()
+        .map(|s| s.parse().expect("N"))
+        .unwrap_or(1_000_000);
     let store = stoplist_store::connect(&url).await.expect("database");
     let account = match store.account_by_name("bench").await.unwrap() {
         Some(a) => a,
-        None => stoplist::accounts::create_account(store.as_ref(), "bench").await.unwrap(),
+        None => stoplist::accounts::create_account(store.as_ref(), "bench")
+            .await
+            .unwrap(),
     };
     let have = store.count_optouts(account.id).await.unwrap() as u64;
     if have < n {
@@ -29,11 +36,22 @@ async fn main() {
             .collect();
         let start = std::time::Instant::now();
         let added = store
-            .bulk_add_optouts(account.id, &numbers, &Actor::system("bench"), "bench seed", stoplist::now_ms())
+            .bulk_add_optouts(
+                account.id,
+                &numbers,
+                &Actor::system("bench"),
+                "bench seed",
+                stoplist::now_ms(),
+            )
             .await
             .unwrap();
-        eprintln!("seeded {added} opt-outs in {:.1}s", start.elapsed().as_secs_f64());
+        eprintln!(
+            "seeded {added} opt-outs in {:.1}s",
+            start.elapsed().as_secs_f64()
+        );
     }
-    let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "bench").await.unwrap();
+    let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "bench")
+        .await
+        .unwrap();
     println!("{key}");
 }

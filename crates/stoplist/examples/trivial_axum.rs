@@ -9,7 +9,9 @@ use axum::{Json, Router};
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18081".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18081".into());
     let app = Router::new().route(
         "/api/v1/optouts/{number}",
         get(|| async { Json(serde_json::json!({"number": "+61412345678", "opted_out": false})) }),

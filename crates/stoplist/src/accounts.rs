@@ -11,7 +11,9 @@ use stoplist_store::{Account, ApiKey, Store, User};
 /// Creates an account with default settings and a fresh webhook token.
 pub async fn create_account(store: &dyn Store, name: &str) -> AppResult<Account> {
     let name = stoplist_domain::names::single_line(name, "name", 100)?;
-    Ok(store.create_account(&name, &auth::random_hex(16), crate::now_ms()).await?)
+    Ok(store
+        .create_account(&name, &auth::random_hex(16), crate::now_ms())
+        .await?)
 }
 
 /// Finds an account by name, with an error that says how to list them.
@@ -42,15 +44,27 @@ pub async fn create_user(
         ));
     }
     let hash = auth::hash_password(password.to_owned()).await?;
-    Ok(store.create_user(account, &login, &hash, is_admin, crate::now_ms()).await?)
+    Ok(store
+        .create_user(account, &login, &hash, is_admin, crate::now_ms())
+        .await?)
 }
 
 /// Creates an API key; the key itself is returned once and never stored.
-pub async fn create_api_key(store: &dyn Store, account: AccountId, name: &str) -> AppResult<(ApiKey, String)> {
+pub async fn create_api_key(
+    store: &dyn Store,
+    account: AccountId,
+    name: &str,
+) -> AppResult<(ApiKey, String)> {
     let name = stoplist_domain::names::single_line(name, "name", 100)?;
     let (key, prefix) = auth::new_api_key();
     let record = store
-        .create_api_key(account, &name, &auth::secret_hash(&key), &prefix, crate::now_ms())
+        .create_api_key(
+            account,
+            &name,
+            &auth::secret_hash(&key),
+            &prefix,
+            crate::now_ms(),
+        )
         .await?;
     Ok((record, key))
 }
@@ -100,6 +114,8 @@ pub async fn apply_settings_patch(
             tracing::info!(account = %account, field = c.field, old = %c.old, new = %c.new, actor = %actor, "setting changed");
         }
     }
-    state.settings.put(account, std::sync::Arc::new(next.clone()));
+    state
+        .settings
+        .put(account, std::sync::Arc::new(next.clone()));
     Ok(next)
 }

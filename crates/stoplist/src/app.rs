@@ -22,21 +22,34 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let store = stoplist_store::connect(&config.database_url)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", redact(&config.database_url)))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the database {}: {e}",
+                    redact(&config.database_url)
+                )
+            })?;
         Self::with_store(store, config).await
     }
 
     /// Like `build`, with a store already opened.
     pub async fn with_store(store: Arc<dyn Store>, config: Config) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(&config.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e} (is another server using it? pick another with --listen)", config.listen))?;
-        Ok(Application { listener, state: AppState::new(store, config) })
+        let listener = TcpListener::bind(&config.listen).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {}: {e} (is another server using it? pick another with --listen)",
+                config.listen
+            )
+        })?;
+        Ok(Application {
+            listener,
+            state: AppState::new(store, config),
+        })
     }
 
     pub fn address(&self) -> SocketAddr {
         // A bound listener always has a local address.
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn state(&self) -> &AppState {
@@ -44,7 +57,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let state = self.state.clone();
         let follow_every = Duration::from_millis(state.config.index_follow_ms.max(50));
         let follower = tokio::spawn(async move {
@@ -58,9 +74,12 @@ impl Application {
             }
         });
         let app = crate::web::router(self.state.clone());
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         follower.abort();
         served.map_err(|e| anyhow::anyhow!("server error: {e}"))
     }
@@ -85,7 +104,13 @@ pub fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn passwords_in_database_urls_are_hidden() {
-        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:****@h/db");
-        assert_eq!(super::redact("sqlite://stoplist.db"), "sqlite://stoplist.db");
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:****@h/db"
+        );
+        assert_eq!(
+            super::redact("sqlite://stoplist.db"),
+            "sqlite://stoplist.db"
+        );
     }
 }

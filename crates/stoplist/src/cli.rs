@@ -10,13 +10,17 @@ use crate::{accounts, optouts};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use stoplist_domain::ledger::{verify_chain, Digest32};
-use stoplist_domain::rules::AddedBy;
 use stoplist_domain::Actor;
+use stoplist_domain::ledger::{Digest32, verify_chain};
+use stoplist_domain::rules::AddedBy;
 use stoplist_store::Store;
 
 #[derive(Parser)]
-#[command(name = "stoplist", version, about = "SMS contact lists with opt-out compliance built in")]
+#[command(
+    name = "stoplist",
+    version,
+    about = "SMS contact lists with opt-out compliance built in"
+)]
 pub struct Cli {
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
     #[arg(long, global = true, env = "STOPLIST_DATABASE_URL")]
@@ -171,7 +175,10 @@ enum ConfigCmd {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -207,7 +214,12 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
 async fn state(config: Config) -> anyhow::Result<AppState> {
     let store = stoplist_store::connect(&config.database_url)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", crate::app::redact(&config.database_url)))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the database {}: {e}",
+                crate::app::redact(&config.database_url)
+            )
+        })?;
     Ok(AppState::new(store, config))
 }
 
@@ -221,7 +233,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCmd::Example) => {
             print!("{EXAMPLE}");
         }
-        Command::Serve { listen, public_url, demo } => {
+        Command::Serve {
+            listen,
+            public_url,
+            demo,
+        } => {
             if let Some(l) = listen {
                 config.listen = l;
             }
@@ -249,10 +265,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::User(UserCmd::Add { account, login, password, admin }) => {
+        Command::User(UserCmd::Add {
+            account,
+            login,
+            password,
+            admin,
+        }) => {
             let st = state(config).await?;
             let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
-            let u = accounts::create_user(st.store.as_ref(), a.id, &login, &password, admin).await?;
+            let u =
+                accounts::create_user(st.store.as_ref(), a.id, &login, &password, admin).await?;
             println!("created user {:?} in account {:?}", u.login, a.name);
             println!("{}", u.id);
         }
@@ -262,13 +284,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ApiKeyCmd::Create { account, name } => {
                     let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
                     let (k, key) = accounts::create_api_key(st.store.as_ref(), a.id, &name).await?;
-                    println!("created API key {} ({:?}) for account {:?}; it is shown only once:", k.id, k.name, a.name);
+                    println!(
+                        "created API key {} ({:?}) for account {:?}; it is shown only once:",
+                        k.id, k.name, a.name
+                    );
                     println!("{key}");
                 }
                 ApiKeyCmd::List { account } => {
                     let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
                     for k in st.store.list_api_keys(a.id).await? {
-                        let state = k.revoked_at.map(|t| format!("revoked {}", crate::rfc3339(t))).unwrap_or_else(|| "active".into());
+                        let state = k
+                            .revoked_at
+                            .map(|t| format!("revoked {}", crate::rfc3339(t)))
+                            .unwrap_or_else(|| "active".into());
                         println!("{}\t{}\t{}…\t{}", k.id, k.name, k.prefix, state);
                     }
                 }
@@ -305,8 +333,14 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     println!("stoplist is listening on {url}");
     match first {
         Some(b) => {
-            println!("First start: created account {:?} and administrator:", b.account.name);
-            println!("  log in at {url}login  with user: {}  password: {}", b.login, b.password);
+            println!(
+                "First start: created account {:?} and administrator:",
+                b.account.name
+            );
+            println!(
+                "  log in at {url}login  with user: {}  password: {}",
+                b.login, b.password
+            );
             println!("  (shown only this once; add users with `stoplist user add`)");
         }
         None => println!("Log in at {url}login"),
@@ -339,14 +373,30 @@ async fn shutdown_signal() {
 
 async fn optouts_cmd(st: AppState, cmd: OptoutsCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        OptoutsCmd::Add { account, numbers, evidence } => {
+        OptoutsCmd::Add {
+            account,
+            numbers,
+            evidence,
+        } => {
             let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
             let mut failed = false;
             for raw in numbers {
                 match optouts::parse_number(&st, a.id, &raw).await {
                     Ok(n) => {
-                        let out = optouts::add(&st, a.id, &n, AddedBy::Manual, operator(), evidence.clone()).await?;
-                        let what = if out.event_seq.is_some() { "opted out" } else { "already opted out" };
+                        let out = optouts::add(
+                            &st,
+                            a.id,
+                            &n,
+                            AddedBy::Manual,
+                            operator(),
+                            evidence.clone(),
+                        )
+                        .await?;
+                        let what = if out.event_seq.is_some() {
+                            "opted out"
+                        } else {
+                            "already opted out"
+                        };
                         println!("{n}\t{what}");
                     }
                     Err(e) => {
@@ -355,9 +405,17 @@ async fn optouts_cmd(st: AppState, cmd: OptoutsCmd) -> anyhow::Result<ExitCode> 
                     }
                 }
             }
-            return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+            return Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            });
         }
-        OptoutsCmd::Remove { account, number, reason } => {
+        OptoutsCmd::Remove {
+            account,
+            number,
+            reason,
+        } => {
             let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
             let n = optouts::parse_number(&st, a.id, &number).await?;
             optouts::remove(&st, a.id, &n, operator(), &reason).await?;
@@ -381,18 +439,35 @@ async fn optouts_cmd(st: AppState, cmd: OptoutsCmd) -> anyhow::Result<ExitCode> 
                 }
             }
         }
-        OptoutsCmd::List { account, search, limit } => {
+        OptoutsCmd::List {
+            account,
+            search,
+            limit,
+        } => {
             let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
             let mut before = None;
             let mut shown = 0;
             loop {
-                let page_size = if limit == 0 { 1000 } else { (limit - shown).min(1000) };
+                let page_size = if limit == 0 {
+                    1000
+                } else {
+                    (limit - shown).min(1000)
+                };
                 if page_size <= 0 {
                     break;
                 }
-                let page = st.store.list_optouts(a.id, search.as_deref(), before, page_size).await?;
+                let page = st
+                    .store
+                    .list_optouts(a.id, search.as_deref(), before, page_size)
+                    .await?;
                 for o in &page.items {
-                    println!("{}\t{}\t{}\t{}", o.number, crate::rfc3339(o.created_at), o.source, o.actor);
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        o.number,
+                        crate::rfc3339(o.created_at),
+                        o.source,
+                        o.actor
+                    );
                 }
                 shown += page.items.len() as i64;
                 match page.next {
@@ -426,12 +501,19 @@ pub async fn verify_ledger(store: &dyn Store, only: Option<&str>) -> anyhow::Res
             }
         };
         match result {
-            Ok((seq, head)) => println!("account {:?}: ledger intact ({seq} events, head {head})", a.name),
+            Ok((seq, head)) => println!(
+                "account {:?}: ledger intact ({seq} events, head {head})",
+                a.name
+            ),
             Err(e) => {
                 broken = true;
                 println!("account {:?}: LEDGER BROKEN: {e}", a.name);
             }
         }
     }
-    Ok(if broken { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if broken {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -33,30 +33,62 @@ pub async fn load(state: &AppState) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let now = crate::now_ms();
-    let customers = store.create_group(account.id, &GroupName::parse("Customers")?, now).await?;
-    let vip = store.create_group(account.id, &GroupName::parse("VIP")?, now).await?;
+    let customers = store
+        .create_group(account.id, &GroupName::parse("Customers")?, now)
+        .await?;
+    let vip = store
+        .create_group(account.id, &GroupName::parse("VIP")?, now)
+        .await?;
     for (i, (raw, first, last)) in PEOPLE.iter().enumerate() {
-        let n = PhoneNumber::parse(raw, Region::AU).map_err(|e| anyhow::anyhow!("demo number {raw}: {e}"))?;
-        let email = format!("{}.{}@example.com", first.to_lowercase(), last.to_lowercase());
+        let n = PhoneNumber::parse(raw, Region::AU)
+            .map_err(|e| anyhow::anyhow!("demo number {raw}: {e}"))?;
+        let email = format!(
+            "{}.{}@example.com",
+            first.to_lowercase(),
+            last.to_lowercase()
+        );
         let f = ContactFields::parse(Some(first), Some(last), Some(&email))?;
-        store.create_contact(account.id, customers.id, &n, &f, now).await?;
+        store
+            .create_contact(account.id, customers.id, &n, &f, now)
+            .await?;
         if i % 3 == 0 {
-            store.create_contact(account.id, vip.id, &n, &f, now).await?;
+            store
+                .create_contact(account.id, vip.id, &n, &f, now)
+                .await?;
         }
     }
     // Two opt-outs among the contacts (one by reply), and two numbers opted out elsewhere.
     let reply = OptOutCommand {
         number: PhoneNumber::parse(PEOPLE[1].0, Region::AU).map_err(|e| anyhow::anyhow!("{e}"))?,
-        event: OptOutEvent::ReplyOptOut { matched_campaign: false },
-        actor: Actor { kind: stoplist_domain::ActorKind::Inbound, id: None, label: "demo reply".into() },
+        event: OptOutEvent::ReplyOptOut {
+            matched_campaign: false,
+        },
+        actor: Actor {
+            kind: stoplist_domain::ActorKind::Inbound,
+            id: None,
+            label: "demo reply".into(),
+        },
         reason: None,
         evidence: Some("STOP".into()),
         campaign_groups: vec![],
     };
     optouts::apply(state, account.id, &reply).await?;
-    for (raw, by) in [(PEOPLE[4].0, AddedBy::Manual), ("0498 765 432", AddedBy::Upload), ("+64 21 123 4567", AddedBy::Api)] {
-        let n = PhoneNumber::parse(raw, Region::AU).map_err(|e| anyhow::anyhow!("demo number {raw}: {e}"))?;
-        optouts::add(state, account.id, &n, by, Actor::system("demo"), Some("demo data".into())).await?;
+    for (raw, by) in [
+        (PEOPLE[4].0, AddedBy::Manual),
+        ("0498 765 432", AddedBy::Upload),
+        ("+64 21 123 4567", AddedBy::Api),
+    ] {
+        let n = PhoneNumber::parse(raw, Region::AU)
+            .map_err(|e| anyhow::anyhow!("demo number {raw}: {e}"))?;
+        optouts::add(
+            state,
+            account.id,
+            &n,
+            by,
+            Actor::system("demo"),
+            Some("demo data".into()),
+        )
+        .await?;
     }
     Ok(true)
 }

@@ -1,10 +1,10 @@
 //! The application's error: what a caller did wrong (with the field at fault) or what broke.
 //! `web::errors` turns it into a JSON or HTML response in one place; the CLI prints it.
 
+use stoplist_domain::PhoneError;
 use stoplist_domain::names::TextError;
 use stoplist_domain::rules::Refusal;
 use stoplist_domain::settings::SettingsError;
-use stoplist_domain::PhoneError;
 use stoplist_store::StoreError;
 
 /// Everything a service call can answer besides success.
@@ -20,7 +20,10 @@ pub enum AppError {
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{what} already exists")]
-    Conflict { what: &'static str, field: &'static str },
+    Conflict {
+        what: &'static str,
+        field: &'static str,
+    },
     #[error("{0} is opted out: the opt-out list wins (import with reset to bring it back)")]
     OptedOut(String),
     #[error("{0}")]
@@ -36,7 +39,11 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn invalid(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         AppError::Invalid {
             code,
             field: field.into(),

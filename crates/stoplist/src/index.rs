@@ -1,10 +1,10 @@
 //! The in-memory opt-out index: per account, the set of opted-out numbers (as
-//! [`PhoneNumber::as_u64`] keys), so that "is this number opted out?" and bulk checks are
+//! [`stoplist_domain::PhoneNumber::as_u64`] keys), so that "is this number opted out?" and bulk checks are
 //! answered without a database round trip.
 //!
 //! Correctness before speed. The index is a *superset hint* checked by the caller:
 //! - a key absent from the index means "not opted out" only if no opt-out committed by this
-//!   instance is missing from it: [`OptOutIndex::begin_add`] puts the key in *before* the
+//!   instance is missing from it: [`AccountIndex::begin_add`] puts the key in *before* the
 //!   store commits, so there is no window after a commit where the key is absent;
 //! - a key present is confirmed against the store before anything is said about it (since
 //!   when, source), and a stale positive costs one query, never a wrong answer;
@@ -18,8 +18,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
-use stoplist_domain::ledger::EventKind;
 use stoplist_domain::AccountId;
+use stoplist_domain::ledger::EventKind;
 use stoplist_store::{Store, StoreError};
 use tokio::sync::OnceCell;
 
@@ -69,7 +69,8 @@ impl AccountIndex {
     /// Checks many keys under one lock.
     pub fn contains_many(&self, keys: impl Iterator<Item = Option<u64>>) -> Vec<Option<bool>> {
         let inner = self.read();
-        keys.map(|k| k.map(|k| inner.keys.contains_key(&k))).collect()
+        keys.map(|k| k.map(|k| inner.keys.contains_key(&k)))
+            .collect()
     }
 
     pub fn len(&self) -> usize {

@@ -2,8 +2,8 @@
 //! rules with the store (opt-outs, accounts), the web layer (REST API, web UI, health and
 //! metrics) and the CLI. SQL lives in `stoplist-store`; the rules in `stoplist-domain`.
 
-pub mod app;
 pub mod accounts;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Upper bounds of the request-duration histogram, in seconds.
-const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
 
 #[derive(Default)]
 struct Series {
@@ -56,7 +58,10 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP stoplist_http_requests_total HTTP requests answered, by route template, method and status.");
+        let _ = writeln!(
+            out,
+            "# HELP stoplist_http_requests_total HTTP requests answered, by route template, method and status."
+        );
         let _ = writeln!(out, "# TYPE stoplist_http_requests_total counter");
         let map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         for ((route, method, status), s) in map.iter() {
@@ -66,8 +71,14 @@ impl Metrics {
                 s.count
             );
         }
-        let _ = writeln!(out, "# HELP stoplist_http_request_duration_seconds Time to answer, by route template.");
-        let _ = writeln!(out, "# TYPE stoplist_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP stoplist_http_request_duration_seconds Time to answer, by route template."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE stoplist_http_request_duration_seconds histogram"
+        );
         let mut by_route: BTreeMap<(&str, &str), Series> = BTreeMap::new();
         for ((route, method, _), s) in map.iter() {
             let agg = by_route.entry((route.as_str(), method)).or_default();
@@ -86,19 +97,46 @@ impl Metrics {
                     s.buckets[i]
                 );
             }
-            let _ = writeln!(out, "stoplist_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "stoplist_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
-            let _ = writeln!(out, "stoplist_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "stoplist_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "stoplist_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "stoplist_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
         drop(map);
-        let _ = writeln!(out, "# HELP stoplist_optout_changes_total Changes to opt-out lists made by this instance.");
+        let _ = writeln!(
+            out,
+            "# HELP stoplist_optout_changes_total Changes to opt-out lists made by this instance."
+        );
         let _ = writeln!(out, "# TYPE stoplist_optout_changes_total counter");
-        for (kind, n) in self.optout_changes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (kind, n) in self
+            .optout_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let _ = writeln!(out, "stoplist_optout_changes_total{{kind=\"{kind}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP stoplist_optout_checks_total Numbers checked against opt-out lists.");
+        let _ = writeln!(
+            out,
+            "# HELP stoplist_optout_checks_total Numbers checked against opt-out lists."
+        );
         let _ = writeln!(out, "# TYPE stoplist_optout_checks_total counter");
-        let _ = writeln!(out, "stoplist_optout_checks_total {}", self.checks.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "stoplist_optout_checks_total {}",
+            self.checks.load(Ordering::Relaxed)
+        );
         out
     }
 }

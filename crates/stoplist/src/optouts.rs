@@ -11,7 +11,11 @@ use stoplist_domain::{AccountId, Actor, PhoneError, PhoneNumber, Region};
 use stoplist_store::{OptOut, OptOutCommand, OptOutOutcome};
 
 /// Parses a number the way the account reads numbers.
-pub async fn parse_number(state: &AppState, account: AccountId, raw: &str) -> AppResult<PhoneNumber> {
+pub async fn parse_number(
+    state: &AppState,
+    account: AccountId,
+    raw: &str,
+) -> AppResult<PhoneNumber> {
     let region = region(state, account).await?;
     PhoneNumber::parse(raw, region).map_err(|e| AppError::phone("number", e))
 }
@@ -66,19 +70,33 @@ pub async fn remove(
 }
 
 /// Applies any command through the store, keeping the index in step (see `index`).
-pub async fn apply(state: &AppState, account: AccountId, cmd: &OptOutCommand) -> AppResult<OptOutOutcome> {
+pub async fn apply(
+    state: &AppState,
+    account: AccountId,
+    cmd: &OptOutCommand,
+) -> AppResult<OptOutOutcome> {
     let index = state.index.account(state.store.as_ref(), account).await?;
     let key = cmd.number.as_u64();
-    let may_add = matches!(cmd.event, OptOutEvent::Added(_) | OptOutEvent::ReplyOptOut { .. });
+    let may_add = matches!(
+        cmd.event,
+        OptOutEvent::Added(_) | OptOutEvent::ReplyOptOut { .. }
+    );
     if may_add {
         index.begin_add(key);
     }
-    let result = state.store.apply_optout(account, cmd, crate::now_ms()).await;
+    let result = state
+        .store
+        .apply_optout(account, cmd, crate::now_ms())
+        .await;
     match &result {
         Ok(out) => {
             index.settle(key, out.optout.is_some(), out.event_seq);
             if out.event_seq.is_some() {
-                state.metrics.optout_change(if out.optout.is_some() { "opted_out" } else { "opted_in" });
+                state.metrics.optout_change(if out.optout.is_some() {
+                    "opted_out"
+                } else {
+                    "opted_in"
+                });
                 tracing::info!(
                     account = %account,
                     number = %cmd.number.masked(),
@@ -96,7 +114,11 @@ pub async fn apply(state: &AppState, account: AccountId, cmd: &OptOutCommand) ->
 
 /// The number's opt-out, if any: answered from the index when it is not there, confirmed
 /// with the store when it may be.
-pub async fn status(state: &AppState, account: AccountId, number: &PhoneNumber) -> AppResult<Option<OptOut>> {
+pub async fn status(
+    state: &AppState,
+    account: AccountId,
+    number: &PhoneNumber,
+) -> AppResult<Option<OptOut>> {
     let index = state.index.account(state.store.as_ref(), account).await?;
     if !index.maybe_contains(number.as_u64()) {
         return Ok(None);
@@ -108,8 +130,16 @@ pub async fn status(state: &AppState, account: AccountId, number: &PhoneNumber) 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum CheckResult {
-    Valid { input: String, number: PhoneNumber, opted_out: bool },
-    Invalid { input: String, invalid: &'static str, reason: String },
+    Valid {
+        input: String,
+        number: PhoneNumber,
+        opted_out: bool,
+    },
+    Invalid {
+        input: String,
+        invalid: &'static str,
+        reason: String,
+    },
 }
 
 /// Checks many numbers at once, in order. Opted-out answers come from the index (which
@@ -134,17 +164,35 @@ pub async fn check_many(
     }
 }
 
-fn check_with(index: &crate::index::AccountIndex, region: Region, inputs: Vec<String>) -> Vec<CheckResult> {
-    let parsed: Vec<Result<PhoneNumber, PhoneError>> =
-        inputs.iter().map(|raw| PhoneNumber::parse(raw, region)).collect();
-    let hits = index.contains_many(parsed.iter().map(|p| p.as_ref().ok().map(PhoneNumber::as_u64)));
+fn check_with(
+    index: &crate::index::AccountIndex,
+    region: Region,
+    inputs: Vec<String>,
+) -> Vec<CheckResult> {
+    let parsed: Vec<Result<PhoneNumber, PhoneError>> = inputs
+        .iter()
+        .map(|raw| PhoneNumber::parse(raw, region))
+        .collect();
+    let hits = index.contains_many(
+        parsed
+            .iter()
+            .map(|p| p.as_ref().ok().map(PhoneNumber::as_u64)),
+    );
     inputs
         .into_iter()
         .zip(parsed)
         .zip(hits)
         .map(|((input, p), hit)| match p {
-            Ok(number) => CheckResult::Valid { input, number, opted_out: hit.unwrap_or(false) },
-            Err(e) => CheckResult::Invalid { input, invalid: e.code(), reason: e.to_string() },
+            Ok(number) => CheckResult::Valid {
+                input,
+                number,
+                opted_out: hit.unwrap_or(false),
+            },
+            Err(e) => CheckResult::Invalid {
+                input,
+                invalid: e.code(),
+                reason: e.to_string(),
+            },
         })
         .collect()
 }

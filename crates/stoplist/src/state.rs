@@ -29,7 +29,9 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
         AppState {
             store,
-            keys: Arc::new(KeyCache::new(Duration::from_secs(config.api_key_cache_seconds))),
+            keys: Arc::new(KeyCache::new(Duration::from_secs(
+                config.api_key_cache_seconds,
+            ))),
             logins: Arc::new(LoginLimiter::new(config.login_attempts)),
             config: Arc::new(config),
             index: Arc::new(OptOutIndex::default()),

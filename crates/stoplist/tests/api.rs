@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use stoplist::app::Application;
 use stoplist::config::Config;
@@ -28,23 +28,46 @@ impl TestApp {
 
     async fn spawn_with(url: &str, config: Config) -> TestApp {
         let store = stoplist_store::connect(url).await.expect("store");
-        let config = Config { listen: "127.0.0.1:0".into(), database_url: url.into(), ..config };
-        let app = Application::with_store(store.clone(), config).await.expect("bind");
+        let config = Config {
+            listen: "127.0.0.1:0".into(),
+            database_url: url.into(),
+            ..config
+        };
+        let app = Application::with_store(store.clone(), config)
+            .await
+            .expect("bind");
         let base = format!("http://{}", app.address());
         tokio::spawn(app.run_until(std::future::pending()));
-        let account = stoplist::accounts::create_account(store.as_ref(), "acme").await.unwrap();
-        let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "tests").await.unwrap();
-        TestApp { base, key, account: account.id, store, http: reqwest::Client::new() }
+        let account = stoplist::accounts::create_account(store.as_ref(), "acme")
+            .await
+            .unwrap();
+        let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "tests")
+            .await
+            .unwrap();
+        TestApp {
+            base,
+            key,
+            account: account.id,
+            store,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// A second account with its own key, on the same server.
     async fn other_key(&self) -> String {
-        let other = stoplist::accounts::create_account(self.store.as_ref(), "other").await.unwrap();
-        stoplist::accounts::create_api_key(self.store.as_ref(), other.id, "other").await.unwrap().1
+        let other = stoplist::accounts::create_account(self.store.as_ref(), "other")
+            .await
+            .unwrap();
+        stoplist::accounts::create_api_key(self.store.as_ref(), other.id, "other")
+            .await
+            .unwrap()
+            .1
     }
 
     fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key)
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -72,13 +95,22 @@ impl TestApp {
     async fn reply_opt_out(&self, raw: &str) {
         let cmd = OptOutCommand {
             number: PhoneNumber::parse(raw, Region::AU).unwrap(),
-            event: OptOutEvent::ReplyOptOut { matched_campaign: false },
-            actor: Actor { kind: stoplist_domain::ActorKind::Inbound, id: None, label: "test".into() },
+            event: OptOutEvent::ReplyOptOut {
+                matched_campaign: false,
+            },
+            actor: Actor {
+                kind: stoplist_domain::ActorKind::Inbound,
+                id: None,
+                label: "test".into(),
+            },
             reason: None,
             evidence: Some("STOP".into()),
             campaign_groups: vec![],
         };
-        self.store.apply_optout(self.account, &cmd, stoplist::now_ms()).await.unwrap();
+        self.store
+            .apply_optout(self.account, &cmd, stoplist::now_ms())
+            .await
+            .unwrap();
     }
 }
 
@@ -91,7 +123,9 @@ async fn send(r: reqwest::RequestBuilder) -> (StatusCode, Value) {
 }
 
 async fn each_backend() -> Vec<String> {
-    stoplist_store::testing::fresh_urls().await.expect("test databases")
+    stoplist_store::testing::fresh_urls()
+        .await
+        .expect("test databases")
 }
 
 fn code(body: &Value) -> &str {
@@ -110,17 +144,29 @@ async fn a_number_added_through_the_api_is_reported_opted_out_in_any_written_for
         assert_eq!(s, StatusCode::OK);
         assert_eq!(b, json!({"number": "+61412345678", "opted_out": false}));
 
-        let (s, b) = app.post("/api/v1/optouts", json!({"number": "0412 345 678"})).await;
+        let (s, b) = app
+            .post("/api/v1/optouts", json!({"number": "0412 345 678"}))
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         assert_eq!(b["created"], true);
         assert_eq!(b["source"], "api");
 
-        let (s, b) = app.post("/api/v1/optouts", json!({"number": "+61412345678", "source": "manual"})).await;
+        let (s, b) = app
+            .post(
+                "/api/v1/optouts",
+                json!({"number": "+61412345678", "source": "manual"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(b["created"], false);
         assert_eq!(b["source"], "api", "the first source stays");
 
-        for form in ["+61412345678", "61412345678", "0412%20345%20678", "%2B61%20(0)412%20345%20678"] {
+        for form in [
+            "+61412345678",
+            "61412345678",
+            "0412%20345%20678",
+            "%2B61%20(0)412%20345%20678",
+        ] {
             let (s, b) = app.get(&format!("/api/v1/optouts/{form}")).await;
             assert_eq!(s, StatusCode::OK, "{form}");
             assert_eq!(b["opted_out"], true, "{form}");
@@ -135,14 +181,24 @@ async fn a_number_added_through_the_api_is_reported_opted_out_in_any_written_for
 async fn removing_needs_a_reason_and_is_recorded_in_the_history() {
     for url in each_backend().await {
         let app = TestApp::spawn(&url).await;
-        app.post("/api/v1/optouts", json!({"number": "0412345678"})).await;
+        app.post("/api/v1/optouts", json!({"number": "0412345678"}))
+            .await;
         let (s, b) = app.delete("/api/v1/optouts/0412345678", None).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(field(&b), "reason");
         let (s, b) = app.get("/api/v1/optouts/0412345678").await;
-        assert_eq!((s, &b["opted_out"]), (StatusCode::OK, &json!(true)), "nothing changed");
+        assert_eq!(
+            (s, &b["opted_out"]),
+            (StatusCode::OK, &json!(true)),
+            "nothing changed"
+        );
 
-        let (s, b) = app.delete("/api/v1/optouts/0412345678", Some(json!({"reason": "customer asked by phone"}))).await;
+        let (s, b) = app
+            .delete(
+                "/api/v1/optouts/0412345678",
+                Some(json!({"reason": "customer asked by phone"})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(b["opted_out"], false);
         let (_, b) = app.get("/api/v1/optouts/0412345678").await;
@@ -159,7 +215,9 @@ async fn removing_needs_a_reason_and_is_recorded_in_the_history() {
         assert_eq!(events[1]["prev_hash"], events[0]["hash"]);
 
         // Removing again: nothing to lift.
-        let (s, b) = app.delete("/api/v1/optouts/0412345678?reason=again", None).await;
+        let (s, b) = app
+            .delete("/api/v1/optouts/0412345678?reason=again", None)
+            .await;
         assert_eq!(s, StatusCode::CONFLICT);
         assert_eq!(code(&b), "not_opted_out");
     }
@@ -170,7 +228,12 @@ async fn a_reply_opt_out_cannot_be_removed_while_enforce_global_optouts_is_on() 
     for url in each_backend().await {
         let app = TestApp::spawn(&url).await;
         app.reply_opt_out("0412345678").await;
-        let (s, b) = app.delete("/api/v1/optouts/0412345678", Some(json!({"reason": "import cleanup"}))).await;
+        let (s, b) = app
+            .delete(
+                "/api/v1/optouts/0412345678",
+                Some(json!({"reason": "import cleanup"})),
+            )
+            .await;
         assert_eq!(s, StatusCode::CONFLICT);
         assert_eq!(code(&b), "enforced_reply_opt_out");
         assert!(b["error"]["message"].as_str().unwrap().contains("START"));
@@ -178,9 +241,16 @@ async fn a_reply_opt_out_cannot_be_removed_while_enforce_global_optouts_is_on() 
         assert_eq!(b["opted_out"], true);
         assert_eq!(b["source"], "reply");
 
-        let (s, _) = app.patch("/api/v1/settings", json!({"enforce_global_optouts": false})).await;
+        let (s, _) = app
+            .patch("/api/v1/settings", json!({"enforce_global_optouts": false}))
+            .await;
         assert_eq!(s, StatusCode::OK);
-        let (s, _) = app.delete("/api/v1/optouts/0412345678", Some(json!({"reason": "customer asked"}))).await;
+        let (s, _) = app
+            .delete(
+                "/api/v1/optouts/0412345678",
+                Some(json!({"reason": "customer asked"})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
     }
 }
@@ -189,7 +259,8 @@ async fn a_reply_opt_out_cannot_be_removed_while_enforce_global_optouts_is_on() 
 async fn the_bulk_check_answers_every_input_in_order() {
     for url in each_backend().await {
         let app = TestApp::spawn(&url).await;
-        app.post("/api/v1/optouts", json!({"number": "+61412345678"})).await;
+        app.post("/api/v1/optouts", json!({"number": "+61412345678"}))
+            .await;
         let (s, b) = app
             .post(
                 "/api/v1/optouts/check",
@@ -199,7 +270,10 @@ async fn the_bulk_check_answers_every_input_in_order() {
         assert_eq!(s, StatusCode::OK, "{b}");
         let r = b["results"].as_array().unwrap();
         assert_eq!(r.len(), 6);
-        assert_eq!(r[0], json!({"input": "0412 345 678", "number": "+61412345678", "opted_out": true}));
+        assert_eq!(
+            r[0],
+            json!({"input": "0412 345 678", "number": "+61412345678", "opted_out": true})
+        );
         assert_eq!(r[1]["opted_out"], false);
         assert_eq!(r[2]["invalid"], "not_a_number");
         assert_eq!(r[3]["invalid"], "too_short");
@@ -214,14 +288,21 @@ async fn the_opt_out_list_pages_by_keyset_and_searches_by_digits() {
     for url in each_backend().await {
         let app = TestApp::spawn(&url).await;
         for i in 0..7 {
-            let (s, _) = app.post("/api/v1/optouts", json!({"number": format!("04123456{i:02}")})).await;
+            let (s, _) = app
+                .post(
+                    "/api/v1/optouts",
+                    json!({"number": format!("04123456{i:02}")}),
+                )
+                .await;
             assert_eq!(s, StatusCode::CREATED);
         }
         let (_, p1) = app.get("/api/v1/optouts?limit=5").await;
         assert_eq!(p1["items"].as_array().unwrap().len(), 5);
         assert_eq!(p1["items"][0]["number"], "+61412345606", "newest first");
         let next = p1["next"].as_i64().unwrap();
-        let (_, p2) = app.get(&format!("/api/v1/optouts?limit=5&before={next}")).await;
+        let (_, p2) = app
+            .get(&format!("/api/v1/optouts?limit=5&before={next}"))
+            .await;
         assert_eq!(p2["items"].as_array().unwrap().len(), 2);
         assert!(p2.get("next").is_none());
         let (_, found) = app.get("/api/v1/optouts?q=345603").await;
@@ -233,39 +314,81 @@ async fn the_opt_out_list_pages_by_keyset_and_searches_by_digits() {
 async fn groups_and_contacts_round_trip_and_opted_out_numbers_are_refused() {
     for url in each_backend().await {
         let app = TestApp::spawn(&url).await;
-        let (s, g) = app.post("/api/v1/groups", json!({"name": " Customers "})).await;
+        let (s, g) = app
+            .post("/api/v1/groups", json!({"name": " Customers "}))
+            .await;
         assert_eq!(s, StatusCode::CREATED);
         assert_eq!(g["name"], "Customers");
         let gid = g["id"].as_i64().unwrap();
 
-        let (s, b) = app.post("/api/v1/groups", json!({"name": "customers"})).await;
-        assert_eq!((s, code(&b), field(&b)), (StatusCode::CONFLICT, "conflict", "name"));
+        let (s, b) = app
+            .post("/api/v1/groups", json!({"name": "customers"}))
+            .await;
+        assert_eq!(
+            (s, code(&b), field(&b)),
+            (StatusCode::CONFLICT, "conflict", "name")
+        );
         let (s, b) = app.post("/api/v1/groups", json!({"name": "  "})).await;
         assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "name"));
 
         let (s, c) = app
-            .post(&format!("/api/v1/groups/{gid}/contacts"), json!({"number": "0412 345 678", "first_name": "Ann"}))
+            .post(
+                &format!("/api/v1/groups/{gid}/contacts"),
+                json!({"number": "0412 345 678", "first_name": "Ann"}),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{c}");
         assert_eq!(c["number"], "+61412345678");
         assert_eq!(c["opted_out"], false);
         let cid = c["id"].as_i64().unwrap();
 
-        let (s, b) = app.post(&format!("/api/v1/groups/{gid}/contacts"), json!({"number": "61412345678"})).await;
-        assert_eq!((s, field(&b)), (StatusCode::CONFLICT, "number"), "same number twice in a group");
-        let (s, b) = app.post(&format!("/api/v1/groups/{gid}/contacts"), json!({"number": "02 9876 5432"})).await;
-        assert_eq!((s, code(&b), field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_number", "number"));
+        let (s, b) = app
+            .post(
+                &format!("/api/v1/groups/{gid}/contacts"),
+                json!({"number": "61412345678"}),
+            )
+            .await;
+        assert_eq!(
+            (s, field(&b)),
+            (StatusCode::CONFLICT, "number"),
+            "same number twice in a group"
+        );
+        let (s, b) = app
+            .post(
+                &format!("/api/v1/groups/{gid}/contacts"),
+                json!({"number": "02 9876 5432"}),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&b), field(&b)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_number", "number")
+        );
 
-        app.post("/api/v1/optouts", json!({"number": "0499 999 999"})).await;
-        let (s, b) = app.post(&format!("/api/v1/groups/{gid}/contacts"), json!({"number": "0499999999"})).await;
+        app.post("/api/v1/optouts", json!({"number": "0499 999 999"}))
+            .await;
+        let (s, b) = app
+            .post(
+                &format!("/api/v1/groups/{gid}/contacts"),
+                json!({"number": "0499999999"}),
+            )
+            .await;
         assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "opted_out"));
 
-        let (s, c) = app.patch(&format!("/api/v1/contacts/{cid}"), json!({"last_name": "Lee"})).await;
+        let (s, c) = app
+            .patch(
+                &format!("/api/v1/contacts/{cid}"),
+                json!({"last_name": "Lee"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
-        assert_eq!((c["first_name"].as_str(), c["last_name"].as_str()), (Some("Ann"), Some("Lee")));
+        assert_eq!(
+            (c["first_name"].as_str(), c["last_name"].as_str()),
+            (Some("Ann"), Some("Lee"))
+        );
 
         // The contact shows as opted out once the number opts out; deleting it keeps the opt-out.
-        app.post("/api/v1/optouts", json!({"number": "+61412345678"})).await;
+        app.post("/api/v1/optouts", json!({"number": "+61412345678"}))
+            .await;
         let (_, page) = app.get(&format!("/api/v1/groups/{gid}/contacts")).await;
         assert_eq!(page["items"][0]["opted_out"], true);
         let (_, found) = app.get("/api/v1/contacts?q=ann").await;
@@ -273,12 +396,20 @@ async fn groups_and_contacts_round_trip_and_opted_out_numbers_are_refused() {
 
         let (s, _) = app.delete(&format!("/api/v1/contacts/{cid}"), None).await;
         assert_eq!(s, StatusCode::NO_CONTENT);
-        let (s, g) = app.patch(&format!("/api/v1/groups/{gid}"), json!({"name": "Former customers"})).await;
+        let (s, g) = app
+            .patch(
+                &format!("/api/v1/groups/{gid}"),
+                json!({"name": "Former customers"}),
+            )
+            .await;
         assert_eq!((s, g["contact_count"].as_i64()), (StatusCode::OK, Some(0)));
         let (s, _) = app.delete(&format!("/api/v1/groups/{gid}"), None).await;
         assert_eq!(s, StatusCode::NO_CONTENT);
         let (_, b) = app.get("/api/v1/optouts/0412345678").await;
-        assert_eq!(b["opted_out"], true, "deleting contacts and groups never deletes an opt-out");
+        assert_eq!(
+            b["opted_out"], true,
+            "deleting contacts and groups never deletes an opt-out"
+        );
     }
 }
 
@@ -289,11 +420,21 @@ async fn contacts_page_with_a_cursor() {
         let (_, g) = app.post("/api/v1/groups", json!({"name": "G"})).await;
         let gid = g["id"].as_i64().unwrap();
         for i in 0..5 {
-            app.post(&format!("/api/v1/groups/{gid}/contacts"), json!({"number": format!("04123456{i:02}")})).await;
+            app.post(
+                &format!("/api/v1/groups/{gid}/contacts"),
+                json!({"number": format!("04123456{i:02}")}),
+            )
+            .await;
         }
-        let (_, p1) = app.get(&format!("/api/v1/groups/{gid}/contacts?limit=3")).await;
+        let (_, p1) = app
+            .get(&format!("/api/v1/groups/{gid}/contacts?limit=3"))
+            .await;
         let next = p1["next"].as_i64().unwrap();
-        let (_, p2) = app.get(&format!("/api/v1/groups/{gid}/contacts?limit=3&after={next}")).await;
+        let (_, p2) = app
+            .get(&format!(
+                "/api/v1/groups/{gid}/contacts?limit=3&after={next}"
+            ))
+            .await;
         let mut all: Vec<_> = p1["items"].as_array().unwrap().clone();
         all.extend(p2["items"].as_array().unwrap().iter().cloned());
         assert_eq!(all.len(), 5);
@@ -310,20 +451,57 @@ async fn settings_update_validates_everything_and_records_history() {
         assert_eq!(b["enforce_global_optouts"], true);
         assert_eq!(b["auto_delete_optouts"], false);
         assert_eq!(b["default_region"], "AU");
-        assert!(b["webhooks"]["urls"]["twilio"].as_str().unwrap().contains("/webhooks/twilio/"));
+        assert!(
+            b["webhooks"]["urls"]["twilio"]
+                .as_str()
+                .unwrap()
+                .contains("/webhooks/twilio/")
+        );
 
-        let (s, b) = app.patch("/api/v1/settings", json!({"auto_delete_optouts": true, "default_region": "ZZ"})).await;
-        assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "default_region"));
-        let (s, b) = app.patch("/api/v1/settings", json!({"auto_delete": true})).await;
-        assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "auto_delete"));
-        let (s, b) = app.patch("/api/v1/settings", json!({"help_text": ""})).await;
-        assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "help_text"));
+        let (s, b) = app
+            .patch(
+                "/api/v1/settings",
+                json!({"auto_delete_optouts": true, "default_region": "ZZ"}),
+            )
+            .await;
+        assert_eq!(
+            (s, field(&b)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "default_region")
+        );
+        let (s, b) = app
+            .patch("/api/v1/settings", json!({"auto_delete": true}))
+            .await;
+        assert_eq!(
+            (s, field(&b)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "auto_delete")
+        );
+        let (s, b) = app
+            .patch("/api/v1/settings", json!({"help_text": ""}))
+            .await;
+        assert_eq!(
+            (s, field(&b)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "help_text")
+        );
         let (_, b) = app.get("/api/v1/settings").await;
-        assert_eq!(b["auto_delete_optouts"], false, "a rejected patch changes nothing");
+        assert_eq!(
+            b["auto_delete_optouts"], false,
+            "a rejected patch changes nothing"
+        );
 
-        let (s, b) = app.patch("/api/v1/settings", json!({"auto_delete_optouts": true, "default_region": "nz"})).await;
+        let (s, b) = app
+            .patch(
+                "/api/v1/settings",
+                json!({"auto_delete_optouts": true, "default_region": "nz"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
-        assert_eq!((b["auto_delete_optouts"].as_bool(), b["default_region"].as_str()), (Some(true), Some("NZ")));
+        assert_eq!(
+            (
+                b["auto_delete_optouts"].as_bool(),
+                b["default_region"].as_str()
+            ),
+            (Some(true), Some("NZ"))
+        );
         // NZ numbers are now read as local.
         let (_, b) = app.get("/api/v1/optouts/021%20123%204567").await;
         assert_eq!(b["number"], "+64211234567");
@@ -331,7 +509,9 @@ async fn settings_update_validates_everything_and_records_history() {
         let (_, h) = app.get("/api/v1/settings/history").await;
         let h = h.as_array().unwrap();
         assert_eq!(h.len(), 2);
-        assert!(h.iter().any(|c| c["field"] == "default_region" && c["old_value"] == "AU" && c["new_value"] == "NZ"));
+        assert!(h.iter().any(|c| c["field"] == "default_region"
+            && c["old_value"] == "AU"
+            && c["new_value"] == "NZ"));
         assert_eq!(h[0]["actor"]["kind"], "api_key");
     }
 }
@@ -339,45 +519,95 @@ async fn settings_update_validates_everything_and_records_history() {
 #[tokio::test]
 async fn bad_requests_name_the_problem_and_the_field() {
     for url in each_backend().await {
-        let app = TestApp::spawn_with(&url, Config { max_body_bytes: 1024, ..Default::default() }).await;
+        let app = TestApp::spawn_with(
+            &url,
+            Config {
+                max_body_bytes: 1024,
+                ..Default::default()
+            },
+        )
+        .await;
         let raw = |body: &'static str| {
-            app.req(reqwest::Method::POST, "/api/v1/optouts").header("content-type", "application/json").body(body)
+            app.req(reqwest::Method::POST, "/api/v1/optouts")
+                .header("content-type", "application/json")
+                .body(body)
         };
         let (s, b) = send(raw("{\"number\": ")).await;
-        assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_json"));
+        assert_eq!(
+            (s, code(&b)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_json")
+        );
         let (s, b) = send(raw("{\"numbr\": \"0412345678\"}")).await;
         assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "numbr"));
         let (s, b) = send(raw("{\"number\": 412345678}")).await;
         assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "number"));
         let (s, b) = send(raw("{}")).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(b["error"]["message"].as_str().unwrap().contains("number"), "{b}");
-        let (s, b) = app.post("/api/v1/optouts", json!({"number": "0412 345"})).await;
-        assert_eq!((s, code(&b), field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_number", "number"));
-        assert!(b["error"]["message"].as_str().unwrap().contains("invalid number"), "{b}");
-        let (s, b) = app.post("/api/v1/optouts", json!({"number": "x".repeat(2000)})).await;
-        assert_eq!((s, code(&b)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains("number"),
+            "{b}"
+        );
+        let (s, b) = app
+            .post("/api/v1/optouts", json!({"number": "0412 345"}))
+            .await;
+        assert_eq!(
+            (s, code(&b), field(&b)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_number", "number")
+        );
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("invalid number"),
+            "{b}"
+        );
+        let (s, b) = app
+            .post("/api/v1/optouts", json!({"number": "x".repeat(2000)}))
+            .await;
+        assert_eq!(
+            (s, code(&b)),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        );
         let (s, b) = app.get("/api/v1/groups/abc").await;
         assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"));
-        assert_eq!(app.store.count_optouts(app.account).await.unwrap(), 0, "nothing was stored");
+        assert_eq!(
+            app.store.count_optouts(app.account).await.unwrap(),
+            0,
+            "nothing was stored"
+        );
     }
 }
 
 #[tokio::test]
 async fn missing_wrong_and_revoked_keys_are_401() {
     for url in each_backend().await {
-        let app = TestApp::spawn_with(&url, Config { api_key_cache_seconds: 0, ..Default::default() }).await;
+        let app = TestApp::spawn_with(
+            &url,
+            Config {
+                api_key_cache_seconds: 0,
+                ..Default::default()
+            },
+        )
+        .await;
         let url = format!("{}/api/v1/optouts/0412345678", app.base);
         let (s, b) = send(app.http.get(&url)).await;
         assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthorized"));
-        let (s, _) = send(app.http.get(&url).bearer_auth("sl_0000000000000000000000000000000000000000")).await;
+        let (s, _) = send(
+            app.http
+                .get(&url)
+                .bearer_auth("sl_0000000000000000000000000000000000000000"),
+        )
+        .await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
         let (s, _) = send(app.http.get(&url).header("authorization", "Basic abc")).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
         let (s, _) = app.get("/api/v1/optouts/0412345678").await;
         assert_eq!(s, StatusCode::OK);
         let keys = app.store.list_api_keys(app.account).await.unwrap();
-        app.store.revoke_api_key(app.account, keys[0].id, 1).await.unwrap();
+        app.store
+            .revoke_api_key(app.account, keys[0].id, 1)
+            .await
+            .unwrap();
         let (s, _) = app.get("/api/v1/optouts/0412345678").await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
     }
@@ -389,12 +619,22 @@ async fn another_accounts_key_sees_nothing_of_this_account() {
         let app = TestApp::spawn(&url).await;
         let (_, g) = app.post("/api/v1/groups", json!({"name": "Mine"})).await;
         let gid = g["id"].as_i64().unwrap();
-        let (_, c) = app.post(&format!("/api/v1/groups/{gid}/contacts"), json!({"number": "0412345678"})).await;
+        let (_, c) = app
+            .post(
+                &format!("/api/v1/groups/{gid}/contacts"),
+                json!({"number": "0412345678"}),
+            )
+            .await;
         let cid = c["id"].as_i64().unwrap();
-        app.post("/api/v1/optouts", json!({"number": "0412345699"})).await;
+        app.post("/api/v1/optouts", json!({"number": "0412345699"}))
+            .await;
 
         let other = app.other_key().await;
-        let as_other = |m: reqwest::Method, p: &str| app.http.request(m, format!("{}{p}", app.base)).bearer_auth(&other);
+        let as_other = |m: reqwest::Method, p: &str| {
+            app.http
+                .request(m, format!("{}{p}", app.base))
+                .bearer_auth(&other)
+        };
         use reqwest::Method as M;
         for (m, p) in [
             (M::GET, format!("/api/v1/groups/{gid}")),
@@ -412,7 +652,11 @@ async fn another_accounts_key_sees_nothing_of_this_account() {
                 _ => json!({"number": "0412345677"}),
             };
             let r = as_other(m.clone(), &p);
-            let r = if m == M::GET || m == M::DELETE { r } else { r.json(&body) };
+            let r = if m == M::GET || m == M::DELETE {
+                r
+            } else {
+                r.json(&body)
+            };
             let (s, b) = send(r).await;
             assert_eq!(s, StatusCode::NOT_FOUND, "{m} {p}: {b}");
         }
@@ -442,9 +686,19 @@ async fn health_readiness_metrics_and_the_openapi_document_answer() {
     let m = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(m.contains("route=\"/api/v1/optouts/{number}\""), "{m}");
     assert!(!m.contains("0412345678"), "metrics never carry numbers");
-    let doc: Value = get("/api/v1/openapi.json").await.unwrap().json().await.unwrap();
+    let doc: Value = get("/api/v1/openapi.json")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for p in ["/api/v1/optouts/{number}", "/api/v1/optouts/check", "/api/v1/groups/{id}/contacts", "/api/v1/settings"] {
+    for p in [
+        "/api/v1/optouts/{number}",
+        "/api/v1/optouts/check",
+        "/api/v1/groups/{id}/contacts",
+        "/api/v1/settings",
+    ] {
         assert!(doc["paths"].get(p).is_some(), "{p} documented");
     }
 }
@@ -452,7 +706,14 @@ async fn health_readiness_metrics_and_the_openapi_document_answer() {
 #[tokio::test]
 async fn an_opt_out_made_elsewhere_reaches_the_index_by_following_the_ledger() {
     let url = stoplist_store::testing::sqlite_url();
-    let app = TestApp::spawn_with(&url, Config { index_follow_ms: 50, ..Default::default() }).await;
+    let app = TestApp::spawn_with(
+        &url,
+        Config {
+            index_follow_ms: 50,
+            ..Default::default()
+        },
+    )
+    .await;
     // Load the index, then change the list behind the server's back (as the CLI would).
     let (_, b) = app.get("/api/v1/optouts/0412345678").await;
     assert_eq!(b["opted_out"], false);

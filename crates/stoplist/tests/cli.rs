@@ -30,13 +30,30 @@ fn account_and_api_key_creation_end_with_the_id_and_the_key() {
     let db = stoplist_store::testing::sqlite_url();
     let o = run(&db, &["account", "create", "Acme Pty Ltd"]);
     assert!(o.status.success(), "{o:?}");
-    assert!(last_line(&o).parse::<i64>().is_ok(), "last line is the id: {:?}", stdout(&o));
-    let o = run(&db, &["api-key", "create", "--account", "Acme Pty Ltd", "--name", "crm"]);
+    assert!(
+        last_line(&o).parse::<i64>().is_ok(),
+        "last line is the id: {:?}",
+        stdout(&o)
+    );
+    let o = run(
+        &db,
+        &[
+            "api-key",
+            "create",
+            "--account",
+            "Acme Pty Ltd",
+            "--name",
+            "crm",
+        ],
+    );
     assert!(o.status.success(), "{o:?}");
     let key = last_line(&o);
     assert!(key.starts_with("sl_") && key.len() == 43, "{key}");
     let o = run(&db, &["api-key", "list", "--account", "Acme Pty Ltd"]);
-    assert!(stdout(&o).contains("crm") && !stdout(&o).contains(&key), "keys are never shown again");
+    assert!(
+        stdout(&o).contains("crm") && !stdout(&o).contains(&key),
+        "keys are never shown again"
+    );
     let o = run(&db, &["account", "list"]);
     assert!(stdout(&o).contains("Acme Pty Ltd"));
     let o = run(&db, &["api-key", "create", "--account", "Nobody"]);
@@ -48,15 +65,31 @@ fn account_and_api_key_creation_end_with_the_id_and_the_key() {
 fn opt_outs_are_added_checked_listed_and_removed_from_the_cli() {
     let db = stoplist_store::testing::sqlite_url();
     run(&db, &["account", "create", "default"]);
-    let o = run(&db, &["optouts", "add", "0412 345 678", "+64 21 123 4567", "--evidence", "phone call"]);
+    let o = run(
+        &db,
+        &[
+            "optouts",
+            "add",
+            "0412 345 678",
+            "+64 21 123 4567",
+            "--evidence",
+            "phone call",
+        ],
+    );
     assert!(o.status.success(), "{o:?}");
     assert!(stdout(&o).contains("+61412345678\topted out"));
     let o = run(&db, &["optouts", "add", "0412345678", "12"]);
     assert!(!o.status.success(), "an invalid number fails the command");
     assert!(stdout(&o).contains("already opted out"));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("too short"), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("too short"),
+        "{o:?}"
+    );
 
-    let o = run(&db, &["optouts", "check", "61412345678", "0499000111", "hello"]);
+    let o = run(
+        &db,
+        &["optouts", "check", "61412345678", "0499000111", "hello"],
+    );
     let out = stdout(&o);
     assert!(out.contains("+61412345678\topted out since"), "{out}");
     assert!(out.contains("+61499000111\tnot opted out"));
@@ -67,7 +100,16 @@ fn opt_outs_are_added_checked_listed_and_removed_from_the_cli() {
 
     let o = run(&db, &["optouts", "remove", "0412345678", "--reason", ""]);
     assert!(!o.status.success(), "a reason is required");
-    let o = run(&db, &["optouts", "remove", "0412345678", "--reason", "asked to resubscribe"]);
+    let o = run(
+        &db,
+        &[
+            "optouts",
+            "remove",
+            "0412345678",
+            "--reason",
+            "asked to resubscribe",
+        ],
+    );
     assert!(o.status.success(), "{o:?}");
     let o = run(&db, &["optouts", "check", "0412345678"]);
     assert!(stdout(&o).contains("not opted out"));
@@ -77,10 +119,17 @@ fn opt_outs_are_added_checked_listed_and_removed_from_the_cli() {
 fn verify_ledger_passes_an_intact_chain_and_catches_tampering() {
     let path = stoplist_store::testing::sqlite_url();
     run(&path, &["account", "create", "default"]);
-    run(&path, &["optouts", "add", "0412345601", "0412345602", "0412345603"]);
+    run(
+        &path,
+        &["optouts", "add", "0412345601", "0412345602", "0412345603"],
+    );
     let o = run(&path, &["verify-ledger"]);
     assert!(o.status.success(), "{o:?}");
-    assert!(stdout(&o).contains("ledger intact (3 events"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("ledger intact (3 events"),
+        "{}",
+        stdout(&o)
+    );
 
     // An attacker with write access to the file drops the guard and edits an event.
     let file = path.trim_start_matches("sqlite://");
@@ -95,7 +144,11 @@ fn verify_ledger_passes_an_intact_chain_and_catches_tampering() {
     assert!(std::path::Path::new(file).exists());
     let o = run(&path, &["verify-ledger"]);
     assert!(!o.status.success());
-    assert!(stdout(&o).contains("LEDGER BROKEN: event seq 2"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("LEDGER BROKEN: event seq 2"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -106,7 +159,10 @@ fn the_ledger_refuses_edits_while_its_guard_is_in_place() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let err = rt.block_on(async {
         let store = stoplist_store::SqliteStore::open(&path).await.unwrap();
-        sqlx::query("DELETE FROM optout_events").execute(store.pool()).await.unwrap_err()
+        sqlx::query("DELETE FROM optout_events")
+            .execute(store.pool())
+            .await
+            .unwrap_err()
     });
     assert!(err.to_string().contains("append-only"), "{err}");
 }
@@ -116,12 +172,18 @@ fn an_unknown_database_url_is_a_clear_error() {
     let o = run("mysql://localhost/x", &["account", "list"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("unsupported database URL") && err.contains("sqlite://"), "{err}");
+    assert!(
+        err.contains("unsupported database URL") && err.contains("sqlite://"),
+        "{err}"
+    );
 }
 
 #[test]
 fn config_example_prints_a_commented_file() {
-    let o = Command::new(BIN).args(["config", "example"]).output().unwrap();
+    let o = Command::new(BIN)
+        .args(["config", "example"])
+        .output()
+        .unwrap();
     assert!(o.status.success());
     assert!(stdout(&o).contains("database_url = \"sqlite://stoplist.db\""));
 }
@@ -130,7 +192,14 @@ fn config_example_prints_a_commented_file() {
 fn serve_on_a_fresh_database_prints_the_login_once_and_answers() {
     let db = stoplist_store::testing::sqlite_url();
     let mut child = Command::new(BIN)
-        .args(["--database", &db, "serve", "--listen", "127.0.0.1:0", "--demo"])
+        .args([
+            "--database",
+            &db,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--demo",
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

@@ -3,13 +3,13 @@
 //! callers never see internals.
 
 use crate::error::AppError;
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// The JSON body of every API error: `{"error": {"code", "message", "field"}}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -31,9 +31,13 @@ pub struct ErrorDetail {
 /// The status, code and field of an error.
 pub fn classify(e: &AppError) -> (StatusCode, &'static str, Option<String>) {
     match e {
-        AppError::Invalid { code, field, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code, Some(field.clone())),
+        AppError::Invalid { code, field, .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, code, Some(field.clone()))
+        }
         AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
-        AppError::Conflict { field, .. } => (StatusCode::CONFLICT, "conflict", Some((*field).to_owned())),
+        AppError::Conflict { field, .. } => {
+            (StatusCode::CONFLICT, "conflict", Some((*field).to_owned()))
+        }
         AppError::OptedOut(_) => (StatusCode::CONFLICT, "opted_out", Some("number".into())),
         AppError::Refused(r) => (
             StatusCode::CONFLICT,
@@ -73,7 +77,17 @@ impl IntoResponse for ApiError {
             AppError::Internal(_) => "internal error; the server log has the details".to_owned(),
             other => other.to_string(),
         };
-        let mut resp = (status, Json(ErrorBody { error: ErrorDetail { code: code.into(), message, field } })).into_response();
+        let mut resp = (
+            status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code: code.into(),
+                    message,
+                    field,
+                },
+            }),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -85,8 +99,23 @@ impl IntoResponse for ApiError {
 }
 
 /// A raw error with its own status and code (for rejections that are not `AppError`s).
-pub fn api_error(status: StatusCode, code: &str, message: String, field: Option<String>) -> Response {
-    (status, Json(ErrorBody { error: ErrorDetail { code: code.into(), message, field } })).into_response()
+pub fn api_error(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    field: Option<String>,
+) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message,
+                field,
+            },
+        }),
+    )
+        .into_response()
 }
 
 /// `Json<T>` whose rejections are API errors naming the field at fault: malformed JSON,
@@ -102,7 +131,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(rej) => {
                 let status = rej.status();
                 let (code, message) = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    ("payload_too_large", "the request body is larger than this endpoint accepts".to_owned())
+                    (
+                        "payload_too_large",
+                        "the request body is larger than this endpoint accepts".to_owned(),
+                    )
                 } else {
                     ("bad_request", rej.body_text())
                 };
@@ -117,13 +149,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             (Ok(_), Err(e)) => (String::new(), e),
             (Err(e), _) => (e.path().to_string(), e.into_inner()),
         };
-        let field = if path == "." || path.is_empty() { unknown_field(&inner.to_string()) } else { Some(path) };
-        let code = if inner.is_syntax() || inner.is_eof() { "invalid_json" } else { "invalid_field" };
+        let field = if path == "." || path.is_empty() {
+            unknown_field(&inner.to_string())
+        } else {
+            Some(path)
+        };
+        let code = if inner.is_syntax() || inner.is_eof() {
+            "invalid_json"
+        } else {
+            "invalid_field"
+        };
         let message = match &field {
             Some(f) => format!("{f}: {inner}"),
             None => format!("request body: {inner}"),
         };
-        Err(api_error(StatusCode::UNPROCESSABLE_ENTITY, code, message, field))
+        Err(api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message,
+            field,
+        ))
     }
 }
 
@@ -155,7 +200,9 @@ impl IntoResponse for PageError {
             return axum::response::Redirect::to("/login").into_response();
         }
         let message = match &self.0 {
-            AppError::Internal(_) => "Something went wrong on our side. The server log has the details.".to_owned(),
+            AppError::Internal(_) => {
+                "Something went wrong on our side. The server log has the details.".to_owned()
+            }
             other => other.to_string(),
         };
         let body = format!(

@@ -7,10 +7,10 @@ pub mod ops;
 pub mod ui;
 
 use crate::state::AppState;
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::Router;
 use std::time::Instant;
 
 /// The whole application's router.

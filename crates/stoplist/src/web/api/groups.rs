@@ -1,15 +1,15 @@
 //! `/api/v1/groups` and `/api/v1/contacts`: groups (create, rename, delete, list) and their
 //! contacts (create, update, delete, list by group with keyset pagination, search).
 
-use super::{limit, path_id, ApiAuth, PageOf};
+use super::{ApiAuth, PageOf, limit, path_id};
 use crate::error::AppError;
 use crate::optouts;
 use crate::rfc3339;
 use crate::state::AppState;
 use crate::web::errors::{ApiError, ApiJson};
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use stoplist_domain::names::{ContactFields, GroupName};
 use stoplist_domain::{ContactId, GroupId};
@@ -27,7 +27,12 @@ pub struct GroupView {
 
 impl From<&Group> for GroupView {
     fn from(g: &Group) -> Self {
-        GroupView { id: g.id.0, name: g.name.clone(), contact_count: g.contact_count, created_at: rfc3339(g.created_at) }
+        GroupView {
+            id: g.id.0,
+            name: g.name.clone(),
+            contact_count: g.contact_count,
+            created_at: rfc3339(g.created_at),
+        }
     }
 }
 
@@ -40,9 +45,19 @@ pub struct GroupBody {
 
 #[utoipa::path(get, path = "/api/v1/groups", tag = "groups", responses((status = 200, body = PageOf<GroupView>)))]
 /// The account's groups by name.
-pub async fn list_groups(auth: ApiAuth, State(state): State<AppState>) -> Result<Json<PageOf<GroupView>>, ApiError> {
-    let groups = state.store.list_groups(auth.account()).await.map_err(AppError::from)?;
-    Ok(Json(PageOf { items: groups.iter().map(GroupView::from).collect(), next: None }))
+pub async fn list_groups(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+) -> Result<Json<PageOf<GroupView>>, ApiError> {
+    let groups = state
+        .store
+        .list_groups(auth.account())
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(PageOf {
+        items: groups.iter().map(GroupView::from).collect(),
+        next: None,
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/groups", tag = "groups", request_body = GroupBody,
@@ -54,7 +69,11 @@ pub async fn create_group(
     ApiJson(body): ApiJson<GroupBody>,
 ) -> Result<(StatusCode, Json<GroupView>), ApiError> {
     let name = GroupName::parse(&body.name)?;
-    let g = state.store.create_group(auth.account(), &name, crate::now_ms()).await.map_err(AppError::from)?;
+    let g = state
+        .store
+        .create_group(auth.account(), &name, crate::now_ms())
+        .await
+        .map_err(AppError::from)?;
     Ok((StatusCode::CREATED, Json(GroupView::from(&g))))
 }
 
@@ -71,8 +90,14 @@ async fn load_group(state: &AppState, auth: &ApiAuth, raw: &str) -> Result<Group
 #[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = i64, Path)),
     responses((status = 200, body = GroupView), (status = 404, body = crate::web::errors::ErrorBody)))]
 /// One group.
-pub async fn get_group(auth: ApiAuth, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<GroupView>, ApiError> {
-    Ok(Json(GroupView::from(&load_group(&state, &auth, &id).await?)))
+pub async fn get_group(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<GroupView>, ApiError> {
+    Ok(Json(GroupView::from(
+        &load_group(&state, &auth, &id).await?,
+    )))
 }
 
 #[utoipa::path(patch, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = i64, Path)), request_body = GroupBody,
@@ -86,16 +111,28 @@ pub async fn rename_group(
 ) -> Result<Json<GroupView>, ApiError> {
     let id = GroupId(path_id(&id, "group")?);
     let name = GroupName::parse(&body.name)?;
-    let g = state.store.rename_group(auth.account(), id, &name).await.map_err(AppError::from)?;
+    let g = state
+        .store
+        .rename_group(auth.account(), id, &name)
+        .await
+        .map_err(AppError::from)?;
     Ok(Json(GroupView::from(&g)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = crate::web::errors::ErrorBody)))]
 /// Deletes a group and its contacts. The opt-out list is untouched.
-pub async fn delete_group(auth: ApiAuth, State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_group(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = GroupId(path_id(&id, "group")?);
-    state.store.delete_group(auth.account(), id).await.map_err(AppError::from)?;
+    state
+        .store
+        .delete_group(auth.account(), id)
+        .await
+        .map_err(AppError::from)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -169,14 +206,22 @@ pub async fn search_contacts(
     contacts_page(&state, &auth, None, q).await
 }
 
-async fn contacts_page(state: &AppState, auth: &ApiAuth, group: Option<GroupId>, q: ContactQuery) -> Result<Json<PageOf<ContactView>>, ApiError> {
+async fn contacts_page(
+    state: &AppState,
+    auth: &ApiAuth,
+    group: Option<GroupId>,
+    q: ContactQuery,
+) -> Result<Json<PageOf<ContactView>>, ApiError> {
     let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let page = state
         .store
         .list_contacts(auth.account(), group, search, q.after, limit(q.limit))
         .await
         .map_err(AppError::from)?;
-    Ok(Json(PageOf { items: page.items.iter().map(ContactView::from).collect(), next: page.next }))
+    Ok(Json(PageOf {
+        items: page.items.iter().map(ContactView::from).collect(),
+        next: page.next,
+    }))
 }
 
 /// A new contact.
@@ -202,7 +247,11 @@ pub async fn create_contact(
 ) -> Result<(StatusCode, Json<ContactView>), ApiError> {
     let group = GroupId(path_id(&id, "group")?);
     let number = optouts::parse_number(&state, auth.account(), &body.number).await?;
-    let fields = ContactFields::parse(body.first_name.as_deref(), body.last_name.as_deref(), body.email.as_deref())?;
+    let fields = ContactFields::parse(
+        body.first_name.as_deref(),
+        body.last_name.as_deref(),
+        body.email.as_deref(),
+    )?;
     let c = state
         .store
         .create_contact(auth.account(), group, &number, &fields, crate::now_ms())
@@ -217,7 +266,11 @@ pub async fn create_contact(
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 200, body = ContactView), (status = 404, body = crate::web::errors::ErrorBody)))]
 /// One contact.
-pub async fn get_contact(auth: ApiAuth, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ContactView>, ApiError> {
+pub async fn get_contact(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ContactView>, ApiError> {
     let id = ContactId(path_id(&id, "contact")?);
     let c = state
         .store
@@ -259,15 +312,27 @@ pub async fn update_contact(
         pick(&body.last_name, &current.fields.last_name).as_deref(),
         pick(&body.email, &current.fields.email).as_deref(),
     )?;
-    let c = state.store.update_contact(auth.account(), id, &fields, crate::now_ms()).await.map_err(AppError::from)?;
+    let c = state
+        .store
+        .update_contact(auth.account(), id, &fields, crate::now_ms())
+        .await
+        .map_err(AppError::from)?;
     Ok(Json(ContactView::from(&c)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = crate::web::errors::ErrorBody)))]
 /// Deletes one contact instance. Never touches the opt-out list.
-pub async fn delete_contact(auth: ApiAuth, State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_contact(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = ContactId(path_id(&id, "contact")?);
-    state.store.delete_contact(auth.account(), id).await.map_err(AppError::from)?;
+    state
+        .store
+        .delete_contact(auth.account(), id)
+        .await
+        .map_err(AppError::from)?;
     Ok(StatusCode::NO_CONTENT)
 }

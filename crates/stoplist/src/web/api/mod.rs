@@ -37,7 +37,10 @@ impl ApiAuth {
 impl FromRequestParts<AppState> for ApiAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -53,7 +56,11 @@ impl FromRequestParts<AppState> for ApiAuth {
         if let Some(key) = state.keys.get(&hash) {
             return Ok(ApiAuth { key });
         }
-        let found = state.store.api_key_by_hash(&hash).await.map_err(AppError::from)?;
+        let found = state
+            .store
+            .api_key_by_hash(&hash)
+            .await
+            .map_err(AppError::from)?;
         match found {
             Some(k) => {
                 state.keys.put(hash, k.clone());
@@ -128,13 +135,24 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(state.config.max_bulk_body_bytes));
     Router::new()
         .route("/openapi.json", get(openapi))
-        .route("/optouts", get(optouts::list_optouts).post(optouts::add_optout))
-        .route("/optouts/{number}", get(optouts::get_optout).delete(optouts::remove_optout))
+        .route(
+            "/optouts",
+            get(optouts::list_optouts).post(optouts::add_optout),
+        )
+        .route(
+            "/optouts/{number}",
+            get(optouts::get_optout).delete(optouts::remove_optout),
+        )
         .route("/optouts/{number}/events", get(optouts::number_events))
-        .route("/groups", get(groups::list_groups).post(groups::create_group))
+        .route(
+            "/groups",
+            get(groups::list_groups).post(groups::create_group),
+        )
         .route(
             "/groups/{id}",
-            get(groups::get_group).patch(groups::rename_group).delete(groups::delete_group),
+            get(groups::get_group)
+                .patch(groups::rename_group)
+                .delete(groups::delete_group),
         )
         .route(
             "/groups/{id}/contacts",
@@ -143,13 +161,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/contacts", get(groups::search_contacts))
         .route(
             "/contacts/{id}",
-            get(groups::get_contact).patch(groups::update_contact).delete(groups::delete_contact),
+            get(groups::get_contact)
+                .patch(groups::update_contact)
+                .delete(groups::delete_contact),
         )
-        .route("/settings", get(settings::get_settings).patch(settings::update_settings))
+        .route(
+            "/settings",
+            get(settings::get_settings).patch(settings::update_settings),
+        )
         .route("/settings/history", get(settings::settings_history))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .merge(bulk)
-        .fallback(|| async {
-            ApiError(AppError::NotFound("API route"))
-        })
+        .fallback(|| async { ApiError(AppError::NotFound("API route")) })
 }

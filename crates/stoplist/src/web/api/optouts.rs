@@ -1,18 +1,18 @@
 //! `/api/v1/optouts`: the opt-out list — is a number opted out, add, remove with a reason,
 //! list and search, a number's history, and the bulk check.
 
-use super::{limit, ApiAuth, PageOf};
+use super::{ApiAuth, PageOf, limit};
 use crate::error::AppError;
 use crate::optouts::{self, CheckResult};
 use crate::rfc3339;
 use crate::state::AppState;
 use crate::web::errors::{ApiError, ApiJson};
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
-use stoplist_domain::rules::AddedBy;
 use stoplist_domain::PhoneNumber;
+use stoplist_domain::rules::AddedBy;
 use stoplist_store::{EventRecord, OptOut};
 use utoipa::{IntoParams, ToSchema};
 
@@ -28,7 +28,11 @@ pub struct ActorView {
 
 impl From<&stoplist_domain::Actor> for ActorView {
     fn from(a: &stoplist_domain::Actor) -> Self {
-        ActorView { kind: a.kind.as_str().into(), id: a.id, label: a.label.clone() }
+        ActorView {
+            kind: a.kind.as_str().into(),
+            id: a.id,
+            label: a.label.clone(),
+        }
     }
 }
 
@@ -120,19 +124,34 @@ pub async fn add_optout(
             )));
         }
     };
-    let evidence = stoplist_domain::names::optional_line(body.evidence.as_deref(), "evidence", 500)?;
+    let evidence =
+        stoplist_domain::names::optional_line(body.evidence.as_deref(), "evidence", 500)?;
     let number = optouts::parse_number(&state, auth.account(), &body.number)
         .await
         .map_err(|e| relabel(e, "number"))?;
     let out = optouts::add(&state, auth.account(), &number, by, auth.actor(), evidence).await?;
     let created = out.event_seq.is_some();
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(AddedOptOut { status: OptOutStatus::of(&number, out.optout.as_ref()), created })))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(AddedOptOut {
+            status: OptOutStatus::of(&number, out.optout.as_ref()),
+            created,
+        }),
+    ))
 }
 
 fn relabel(e: AppError, field: &str) -> AppError {
     match e {
-        AppError::Invalid { code, message, .. } => AppError::Invalid { code, field: field.into(), message },
+        AppError::Invalid { code, message, .. } => AppError::Invalid {
+            code,
+            field: field.into(),
+            message,
+        },
         other => other,
     }
 }
@@ -223,7 +242,10 @@ pub async fn list_optouts(
         .list_optouts(auth.account(), q.q.as_deref(), q.before, limit(q.limit))
         .await
         .map_err(AppError::from)?;
-    Ok(Json(PageOf { items: page.items.iter().map(OptOutItem::from).collect(), next: page.next }))
+    Ok(Json(PageOf {
+        items: page.items.iter().map(OptOutItem::from).collect(),
+        next: page.next,
+    }))
 }
 
 /// One ledger event.
@@ -278,8 +300,17 @@ pub async fn number_events(
     Path(raw): Path<String>,
 ) -> Result<Json<NumberHistory>, ApiError> {
     let number = optouts::parse_number(&state, auth.account(), &raw).await?;
-    let events = state.store.number_events(auth.account(), &number).await.map_err(AppError::from)?;
-    let opted_out = state.store.optout(auth.account(), &number).await.map_err(AppError::from)?.is_some();
+    let events = state
+        .store
+        .number_events(auth.account(), &number)
+        .await
+        .map_err(AppError::from)?;
+    let opted_out = state
+        .store
+        .optout(auth.account(), &number)
+        .await
+        .map_err(AppError::from)?
+        .is_some();
     Ok(Json(NumberHistory {
         number: number.as_str().to_owned(),
         opted_out,

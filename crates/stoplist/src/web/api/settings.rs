@@ -6,8 +6,8 @@ use crate::error::AppError;
 use crate::rfc3339;
 use crate::state::AppState;
 use crate::web::errors::{ApiError, ApiJson};
-use axum::extract::{Query, State};
 use axum::Json;
+use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use stoplist_domain::settings::{AccountSettings, SettingsPatch};
 use utoipa::{IntoParams, ToSchema};
@@ -41,14 +41,23 @@ pub struct WebhookView {
 
 /// The webhook URLs of an account (used by the API and the Settings page).
 pub fn webhook_urls(state: &AppState, token: &str) -> std::collections::BTreeMap<String, String> {
-    let base = state.config.public_url.as_deref().unwrap_or("").trim_end_matches('/');
+    let base = state
+        .config
+        .public_url
+        .as_deref()
+        .unwrap_or("")
+        .trim_end_matches('/');
     ["generic", "smsglobal", "twilio", "vonage"]
         .iter()
         .map(|p| ((*p).to_owned(), format!("{base}/webhooks/{p}/{token}")))
         .collect()
 }
 
-async fn view(state: &AppState, auth: &ApiAuth, s: AccountSettings) -> Result<SettingsView, ApiError> {
+async fn view(
+    state: &AppState,
+    auth: &ApiAuth,
+    s: AccountSettings,
+) -> Result<SettingsView, ApiError> {
     let account = state
         .store
         .account(auth.account())
@@ -66,14 +75,24 @@ async fn view(state: &AppState, auth: &ApiAuth, s: AccountSettings) -> Result<Se
         footer_enabled: s.footer_enabled,
         footer_text: s.footer_text,
         unclear_counts_as_optout: s.unclear_counts_as_optout,
-        webhooks: WebhookView { urls: webhook_urls(state, &account.webhook_token), token: account.webhook_token },
+        webhooks: WebhookView {
+            urls: webhook_urls(state, &account.webhook_token),
+            token: account.webhook_token,
+        },
     })
 }
 
 #[utoipa::path(get, path = "/api/v1/settings", tag = "settings", responses((status = 200, body = SettingsView)))]
 /// The account's settings.
-pub async fn get_settings(auth: ApiAuth, State(state): State<AppState>) -> Result<Json<SettingsView>, ApiError> {
-    let s = state.store.settings(auth.account()).await.map_err(AppError::from)?;
+pub async fn get_settings(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+) -> Result<Json<SettingsView>, ApiError> {
+    let s = state
+        .store
+        .settings(auth.account())
+        .await
+        .map_err(AppError::from)?;
     Ok(Json(view(&state, &auth, s).await?))
 }
 
@@ -118,7 +137,9 @@ pub async fn update_settings(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SettingsUpdate>,
 ) -> Result<Json<SettingsView>, ApiError> {
-    let next = crate::accounts::apply_settings_patch(&state, auth.account(), body.into(), &auth.actor()).await?;
+    let next =
+        crate::accounts::apply_settings_patch(&state, auth.account(), body.into(), &auth.actor())
+            .await?;
     Ok(Json(view(&state, &auth, next).await?))
 }
 

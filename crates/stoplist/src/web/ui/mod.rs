@@ -1,8 +1,345 @@
-//! The web UI (server-rendered). Placeholder router until the pages land.
+//! The web UI: server-rendered pages (askama templates in `crates/stoplist/templates`), htmx
+//! for partial updates (live search), a few lines of progressive-enhancement JavaScript and a
+//! hand-written stylesheet (`crates/stoplist/static`), all served by this binary.
+//!
+//! It owns the pages, the session cookie and the CSRF checks of web forms (`session`). It
+//! owns no rule: handlers parse form fields into domain types and call the same services
+//! (`crate::optouts`, `crate::accounts`) and store methods as the API. Errors that are the
+//! user's input are shown beside the field at fault; everything else becomes an error page
+//! in `web::errors`.
+//!
+//! Every page works without JavaScript; htmx and `app.js` only make it nicer.
 
+mod assets;
+mod contacts;
+mod optouts;
+mod session;
+mod settings;
+
+use crate::error::AppError;
 use crate::state::AppState;
 use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::map_response;
+use axum::response::Response;
+use axum::routing::{get, post};
+use stoplist_domain::{Actor, ActorKind, PhoneNumber, Region};
 
+pub use session::{CsrfForm, UiSession};
+
+/// The UI's routes. Static assets, the login page and every page behind a session.
 pub fn router(_state: &AppState) -> Router<AppState> {
     Router::new()
+        .route("/", get(session::home))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/optouts", get(optouts::page).post(optouts::add))
+        .route("/optouts/remove", post(optouts::remove))
+        .route("/optouts/{number}", get(optouts::history))
+        .route("/contacts", get(contacts::index))
+        .route("/contacts/import", get(contacts::import))
+        .route("/contacts/{id}/delete", post(contacts::delete_contact))
+        .route("/groups", post(contacts::create_group))
+        .route("/groups/{id}", get(contacts::group_page))
+        .route("/groups/{id}/contacts", post(contacts::add_contact))
+        .route("/groups/{id}/rename", post(contacts::rename_group))
+        .route("/groups/{id}/delete", post(contacts::delete_group))
+        .route("/settings", get(settings::page).post(settings::update))
+        .route("/settings/api-keys", post(settings::create_key))
+        .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
+        .merge(assets::router())
+        .layer(map_response(security_headers))
+}
+
+/// Headers every UI response carries. The CSP allows scripts and styles from this server
+/// only (no inline script: `app.js` is a file, so the policy can stay strict), and no
+/// framing (clickjacking).
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
+        h.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    );
+    set(h, "x-frame-options", "DENY");
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "referrer-policy", "same-origin");
+    resp
+}
+
+/// What the shared layout (`base.html`) shows around every page.
+pub struct Layout {
+    /// The page's title (before " · stoplist").
+    pub title: String,
+    /// The signed-in user's header (nav, account, login, log-out form); `None` on the login page.
+    pub nav: Option<Nav>,
+    /// Which nav entry is the current page: "optouts", "contacts", "settings" or "".
+    pub active: &'static str,
+    /// A fixed message after a successful post (from `?done=CODE`; never echoed text).
+    pub flash: Option<&'static str>,
+    pub css: &'static str,
+    pub htmx: &'static str,
+    pub app_js: &'static str,
+}
+
+/// The signed-in part of the header.
+pub struct Nav {
+    pub account: String,
+    pub login: String,
+    /// For the log-out form and the htmx header (`hx-headers`).
+    pub csrf: String,
+}
+
+impl Layout {
+    /// A layout without the signed-in header (the login page).
+    pub fn public(title: &str, flash: Option<&'static str>) -> Layout {
+        Layout {
+            title: title.to_owned(),
+            nav: None,
+            active: "",
+            flash,
+            css: assets::css_href(),
+            htmx: assets::htmx_href(),
+            app_js: assets::app_js_href(),
+        }
+    }
+}
+
+/// The message of a `?done=CODE` flash. Unknown codes show nothing: the page never echoes
+/// text from the URL.
+pub fn flash(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "logged_out" => "You have logged out.",
+        "added" => "Number added to the opt-out list.",
+        "already" => "That number was already on the opt-out list; nothing changed.",
+        "removed" => "Opt-out removed. The number's history keeps the record.",
+        "settings_updated" => "Settings updated",
+        "key_revoked" => "API key revoked. Requests with it are refused from now on.",
+        "group_created" => "Group created.",
+        "group_renamed" => "Group renamed.",
+        "group_deleted" => "Group deleted (with its contacts; the opt-out list is unchanged).",
+        "contact_added" => "Contact added.",
+        "contact_deleted" => "Contact deleted (the opt-out list is unchanged).",
+        _ => return None,
+    })
+}
+
+/// An error to show beside the form field it names.
+#[derive(Debug, Clone)]
+pub struct FormError {
+    pub field: String,
+    pub message: String,
+}
+
+/// The errors of a form (at most one today: the services stop at the first bad field).
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors(Option<FormError>);
+
+impl FieldErrors {
+    pub fn none() -> FieldErrors {
+        FieldErrors(None)
+    }
+
+    pub fn one(field: &str, message: impl Into<String>) -> FieldErrors {
+        FieldErrors(Some(FormError {
+            field: field.to_owned(),
+            message: message.into(),
+        }))
+    }
+
+    /// The message for `field`, if it is at fault.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .as_ref()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.get(field).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The field at fault, if any (its input's id on pages where ids are field names).
+    pub fn field(&self) -> Option<&str> {
+        self.0.as_ref().map(|e| e.field.as_str())
+    }
+
+    /// Turns a service error about the user's input into a field error; any other error
+    /// (not found, internal…) is handed back to become an error page. `labels` maps field
+    /// names to the labels the form shows, so messages read "Help text must not be empty".
+    pub fn from_app(e: AppError, labels: &[(&str, &str)]) -> Result<FieldErrors, AppError> {
+        let label = |field: &str| {
+            labels
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map(|(_, l)| (*l).to_owned())
+                .unwrap_or_else(|| field.to_owned())
+        };
+        let (field, message) = match e {
+            AppError::Invalid { field, message, .. } => {
+                // Service messages start with the field's code name ("help_text must not be
+                // empty", "number: invalid number (too short)"); the form shows its label.
+                let message = match message.strip_prefix(field.as_str()) {
+                    Some(rest) if rest.starts_with(": ") => capitalize(&rest[2..]),
+                    Some(rest) if rest.starts_with(' ') => format!("{}{rest}", label(&field)),
+                    _ => capitalize(&message),
+                };
+                (field, message)
+            }
+            AppError::Conflict { what, field } => (
+                field.to_owned(),
+                format!("{} already exists.", capitalize(what)),
+            ),
+            AppError::OptedOut(number) => (
+                "number".to_owned(),
+                format!(
+                    "{number} is on the opt-out list, so it cannot be added as a contact: the opt-out list always wins."
+                ),
+            ),
+            other => return Err(other),
+        };
+        Ok(FieldErrors::one(&field, message))
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Whether an htmx request asks for a fragment (live search) rather than the whole page.
+/// A history restore (htmx re-fetching a page it has no snapshot of) wants the whole page.
+pub fn wants_fragment(headers: &HeaderMap) -> bool {
+    let is = |name: &str| headers.get(name).is_some_and(|v| v.as_bytes() == b"true");
+    is("hx-request") && !is("hx-history-restore-request") && !is("hx-boosted")
+}
+
+/// Marks a response that differs by the `HX-Request` header (a fragment or a page), so no
+/// cache hands one out for the other.
+pub fn vary_on_htmx(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("HX-Request"));
+    resp
+}
+
+/// What a search box's text means for a list of numbers: a whole number (any written form)
+/// becomes its E.164 digits; a partial one keeps its digits, less a leading national `0`
+/// (so "0412 999" finds +61412999…). `None`: the text holds no digit at all.
+pub fn number_digits(q: &str, region: Region) -> Option<String> {
+    if let Ok(n) = PhoneNumber::parse(q, region) {
+        return Some(n.as_str().trim_start_matches('+').to_owned());
+    }
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let trimmed = if q.trim_start().starts_with('0') && digits.len() > 1 {
+        &digits[1..]
+    } else {
+        &digits[..]
+    };
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// Whether a search looks like (part of) a phone number rather than a name or email.
+pub fn looks_like_number(q: &str) -> bool {
+    q.chars().any(|c| c.is_ascii_digit())
+        && q.chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+}
+
+/// A search box's text, trimmed; `None` when empty.
+pub fn search_text(q: Option<&str>) -> Option<String> {
+    q.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(100).collect())
+}
+
+/// A keyset cursor from the query string; anything but a positive integer is the first page.
+pub fn cursor(raw: Option<&str>) -> Option<i64> {
+    raw.and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|v| *v > 0)
+}
+
+/// Who made a change, for people: "user admin", "API key billing", "inbound …", "CLI ops".
+pub fn actor_text(a: &Actor) -> String {
+    let kind = match a.kind {
+        ActorKind::User => "user",
+        ActorKind::ApiKey => "API key",
+        ActorKind::Inbound => "inbound",
+        ActorKind::Cli => "CLI",
+        ActorKind::System => "system",
+    };
+    if a.label.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind} {}", a.label)
+    }
+}
+
+/// An opt-out or event source code as the UI names it.
+pub fn source_label(code: &str) -> &'static str {
+    match code {
+        "reply" => "reply",
+        "manual" => "manual",
+        "upload" => "upload",
+        "api" => "API",
+        "carrier" => "carrier",
+        "import_reset" => "import reset",
+        _ => "other",
+    }
+}
+
+/// How many rows a page of a list shows.
+pub const PAGE_SIZE: i64 = 50;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn flash_messages_are_fixed_texts() {
+        assert_eq!(flash(Some("settings_updated")), Some("Settings updated"));
+        assert_eq!(flash(Some("<script>")), None);
+        assert_eq!(flash(None), None);
+    }
+
+    #[test]
+    fn searches_for_numbers_use_their_digits() {
+        assert_eq!(
+            number_digits("0412 999 888", Region::AU).as_deref(),
+            Some("61412999888")
+        );
+        assert_eq!(
+            number_digits("0412 999", Region::AU).as_deref(),
+            Some("412999")
+        );
+        assert_eq!(number_digits("999", Region::AU).as_deref(), Some("999"));
+        assert_eq!(number_digits("nobody", Region::AU), None);
+        assert!(looks_like_number("+61 412"));
+        assert!(!looks_like_number("olivia"));
+    }
+
+    #[test]
+    fn field_errors_read_with_the_forms_labels() {
+        let e = AppError::invalid("invalid_field", "help_text", "help_text must not be empty");
+        let f = FieldErrors::from_app(e, &[("help_text", "Help text")]).unwrap();
+        assert_eq!(f.get("help_text"), Some("Help text must not be empty"));
+        let e = AppError::phone("number", stoplist_domain::PhoneError::TooShort);
+        let f = FieldErrors::from_app(e, &[]).unwrap();
+        assert!(
+            f.get("number").unwrap().starts_with("Invalid number"),
+            "{f:?}"
+        );
+        assert!(FieldErrors::from_app(AppError::NotFound("group"), &[]).is_err());
+    }
 }
