@@ -16,10 +16,11 @@ BIN=target/release
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%FT%TZ)"
 
 cat > "$DATA/lookup.lua" <<'LUA'
--- random AU mobiles, about 1 in 3 from the seeded (opted-out) sequence's range
+-- random valid AU mobiles (+614 then 0-3 or 6 then 7 digits): about 1 in 50 is opted out
 math.randomseed(os.time())
+local leads = {0, 1, 2, 3, 6}
 request = function()
-  local n = string.format("+614%08d", math.random(0, 99999999))
+  local n = string.format("+614%d%07d", leads[math.random(1, 5)], math.random(0, 9999999))
   return wrk.format("GET", "/api/v1/optouts/" .. n, { ["Authorization"] = "Bearer " .. os.getenv("KEY") })
 end
 LUA

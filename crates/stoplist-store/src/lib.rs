@@ -194,9 +194,9 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Page<OptOut>>;
     async fn count_optouts(&self, account: AccountId) -> Result<i64>;
-    /// Every opted-out number of the account as [`PhoneNumber::as_u64`] keys, and the ledger
-    /// seq they reflect (to load an in-memory index and then follow the ledger).
-    async fn optout_keys(&self, account: AccountId) -> Result<(Vec<u64>, i64)>;
+    /// Every opted-out number of the account as ([`PhoneNumber::as_u64`] key, since, source),
+    /// and the ledger seq they reflect (to load an in-memory index and then follow the ledger).
+    async fn optout_keys(&self, account: AccountId) -> Result<(Vec<OptOutKey>, i64)>;
     /// A number's events, oldest first.
     async fn number_events(
         &self,

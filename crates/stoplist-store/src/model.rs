@@ -152,3 +152,13 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<i64>,
 }
+
+/// An opted-out number in its compact form, for in-memory indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptOutKey {
+    /// [`PhoneNumber::as_u64`].
+    pub key: u64,
+    /// Opted out since (ms).
+    pub since: i64,
+    pub source: OptOutSource,
+}

@@ -19,7 +19,12 @@ pub fn random_hex(n: usize) -> String {
 
 /// SHA-256 of a high-entropy secret (API key, session token), hex. Not for passwords.
 pub fn secret_hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    hex::encode(secret_digest(secret))
+}
+
+/// SHA-256 of a high-entropy secret, as bytes (the in-memory key cache's key).
+pub fn secret_digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
 }
 
 /// A new API key: `sl_` and 40 hex characters. Returns (key, prefix shown in lists).

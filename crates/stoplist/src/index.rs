@@ -6,8 +6,9 @@
 //! - a key absent from the index means "not opted out" only if no opt-out committed by this
 //!   instance is missing from it: [`AccountIndex::begin_add`] puts the key in *before* the
 //!   store commits, so there is no window after a commit where the key is absent;
-//! - a key present is confirmed against the store before anything is said about it (since
-//!   when, source), and a stale positive costs one query, never a wrong answer;
+//! - a key present carries the opt-out's "since" and source, so a lookup answers without the
+//!   database; a key whose opt-out is still being committed (pending) is confirmed against the
+//!   store instead;
 //! - removals are applied only in ledger order (each key remembers the seq of the event that
 //!   added it; a lift removes it only if that event is older), so a lift and an add racing
 //!   each other cannot leave the key out while the number is opted out.
@@ -18,9 +19,9 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
-use stoplist_domain::AccountId;
+use stoplist_domain::{AccountId, OptOutSource};
 use stoplist_domain::ledger::EventKind;
-use stoplist_store::{Store, StoreError};
+use stoplist_store::{OptOut, Store, StoreError};
 use tokio::sync::OnceCell;
 
 /// The seq used for a key whose event is not committed yet.
@@ -46,7 +47,24 @@ impl Hasher for KeyHasher {
     }
 }
 
-type KeyMap = HashMap<u64, i64, BuildHasherDefault<KeyHasher>>;
+/// What the index knows of one opted-out number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The ledger seq of the event that listed it; [`PENDING`] while being committed.
+    seq: i64,
+    /// Opted out since (ms).
+    pub since: i64,
+    pub source: OptOutSource,
+}
+
+impl Entry {
+    /// Whether the opt-out is committed (not still pending).
+    pub fn is_settled(&self) -> bool {
+        self.seq != PENDING
+    }
+}
+
+type KeyMap = HashMap<u64, Entry, BuildHasherDefault<KeyHasher>>;
 
 /// One account's opted-out keys and the ledger seq they reflect.
 #[derive(Default)]
@@ -61,7 +79,12 @@ struct Inner {
 }
 
 impl AccountIndex {
-    /// Whether the key may be opted out (confirm positives with the store).
+    /// What the index knows of the key: `None` means not opted out (see the module doc).
+    pub fn get(&self, key: u64) -> Option<Entry> {
+        self.read().keys.get(&key).copied()
+    }
+
+    /// Whether the key may be opted out.
     pub fn maybe_contains(&self, key: u64) -> bool {
         self.read().keys.contains_key(&key)
     }
@@ -69,8 +92,7 @@ impl AccountIndex {
     /// Checks many keys under one lock.
     pub fn contains_many(&self, keys: impl Iterator<Item = Option<u64>>) -> Vec<Option<bool>> {
         let inner = self.read();
-        keys.map(|k| k.map(|k| inner.keys.contains_key(&k)))
-            .collect()
+        keys.map(|k| k.map(|k| inner.keys.contains_key(&k))).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -90,43 +112,47 @@ impl AccountIndex {
     }
 
     /// Before an opt-out is committed: mark the key as (possibly) opted out.
-    pub fn begin_add(&self, key: u64) {
-        self.write().keys.insert(key, PENDING);
+    pub fn begin_add(&self, key: u64, source: OptOutSource, at: i64) {
+        let mut inner = self.write();
+        let e = inner.keys.entry(key).or_insert(Entry { seq: PENDING, since: at, source });
+        e.seq = PENDING;
     }
 
-    /// After the store answered: the key's real state and the event seq that made it.
-    pub fn settle(&self, key: u64, opted_out: bool, seq: Option<i64>) {
+    /// After the store answered: the key's real state (`optout`) and the seq of the event
+    /// that made it, if any.
+    pub fn settle(&self, key: u64, optout: Option<&OptOut>, seq: Option<i64>) {
         let mut inner = self.write();
-        match (opted_out, inner.keys.get(&key).copied()) {
-            (true, Some(PENDING) | None) => {
-                inner.keys.insert(key, seq.unwrap_or(0));
+        let old = inner.keys.get(&key).copied();
+        match (optout, old) {
+            (Some(o), old) => {
+                let keep = old.map_or(0, |e| if e.is_settled() { e.seq } else { 0 });
+                let seq = keep.max(seq.unwrap_or(0));
+                inner.keys.insert(key, Entry { seq, since: o.created_at, source: o.source });
             }
-            (true, Some(old)) => {
-                inner.keys.insert(key, old.max(seq.unwrap_or(0)));
-            }
-            (false, Some(old)) if seq.is_some_and(|s| s > old) || old == PENDING => {
+            (None, Some(old)) if !old.is_settled() || seq.is_some_and(|s| s > old.seq) => {
                 inner.keys.remove(&key);
             }
-            (false, _) => {}
+            (None, _) => {}
         }
     }
 
     /// Applies ledger events in seq order (from the follower).
-    fn apply(&self, events: &[(i64, u64, EventKind)]) {
+    fn apply(&self, events: &[(i64, u64, EventKind, OptOutSource, i64)]) {
         let mut inner = self.write();
-        for &(seq, key, kind) in events {
+        for &(seq, key, kind, source, at) in events {
             if seq <= inner.applied_seq {
                 continue;
             }
             match kind {
                 EventKind::OptedOut => {
-                    let e = inner.keys.entry(key).or_insert(seq);
-                    if *e != PENDING {
-                        *e = (*e).max(seq);
+                    let e = inner.keys.entry(key).or_insert(Entry { seq, since: at, source });
+                    if e.is_settled() {
+                        e.seq = e.seq.max(seq);
+                        e.source = source;
                     }
                 }
                 EventKind::OptedIn => {
-                    if inner.keys.get(&key).is_some_and(|&s| s < seq) {
+                    if inner.keys.get(&key).is_some_and(|e| e.seq < seq) {
                         inner.keys.remove(&key);
                     }
                 }
@@ -168,7 +194,7 @@ impl OptOutIndex {
             let (keys, seq) = store.optout_keys(account).await?;
             let mut map = KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
             for k in keys {
-                map.insert(k, 0);
+                map.insert(k.key, Entry { seq: 0, since: k.since, source: k.source });
             }
             tracing::info!(account = %account, numbers = map.len(), "loaded opt-out index");
             Ok(Arc::new(AccountIndex {
@@ -199,12 +225,14 @@ impl OptOutIndex {
                 if events.is_empty() {
                     break;
                 }
-                let batch: Vec<(i64, u64, EventKind)> = events
+                let batch: Vec<(i64, u64, EventKind, OptOutSource, i64)> = events
                     .iter()
                     .filter_map(|e| {
                         let c = &e.event.content;
+                        // An opted_out event's source is always an opt-out source.
+                        let source = OptOutSource::parse(c.source.as_str()).unwrap_or(OptOutSource::Manual);
                         stoplist_domain::PhoneNumber::from_trusted_e164(&c.number)
-                            .map(|n| (c.seq, n.as_u64(), c.kind))
+                            .map(|n| (c.seq, n.as_u64(), c.kind, source, c.at_ms))
                     })
                     .collect();
                 index.apply(&batch);
@@ -222,33 +250,52 @@ impl OptOutIndex {
 mod tests {
     use super::*;
 
+    fn listed(at: i64) -> OptOut {
+        OptOut {
+            id: 1,
+            number: stoplist_domain::PhoneNumber::from_trusted_e164("+61412345678").unwrap(),
+            source: OptOutSource::Api,
+            actor: stoplist_domain::Actor::system("test"),
+            evidence: None,
+            created_at: at,
+        }
+    }
+
     #[test]
     fn a_pending_add_is_visible_before_it_settles() {
         let i = AccountIndex::default();
-        i.begin_add(42);
-        assert!(i.maybe_contains(42));
-        i.settle(42, true, Some(7));
-        assert!(i.maybe_contains(42));
+        i.begin_add(42, OptOutSource::Api, 5);
+        assert!(i.get(42).is_some_and(|e| !e.is_settled()));
+        i.settle(42, Some(&listed(5)), Some(7));
+        assert_eq!(i.get(42).map(|e| (e.is_settled(), e.since)), Some((true, 5)));
     }
 
     #[test]
     fn an_older_lift_never_removes_a_newer_add() {
         let i = AccountIndex::default();
-        i.begin_add(42);
-        i.settle(42, true, Some(9));
+        i.begin_add(42, OptOutSource::Api, 5);
+        i.settle(42, Some(&listed(5)), Some(9));
         // The follower replays a lift at seq 5 (older than the add at 9).
-        i.apply(&[(5, 42, EventKind::OptedIn)]);
+        i.apply(&[(5, 42, EventKind::OptedIn, OptOutSource::Api, 1)]);
         assert!(i.maybe_contains(42));
         // A newer lift removes it.
-        i.apply(&[(10, 42, EventKind::OptedIn)]);
+        i.apply(&[(10, 42, EventKind::OptedIn, OptOutSource::Api, 1)]);
         assert!(!i.maybe_contains(42));
     }
 
     #[test]
     fn a_failed_add_is_withdrawn() {
         let i = AccountIndex::default();
-        i.begin_add(42);
-        i.settle(42, false, None);
+        i.begin_add(42, OptOutSource::Api, 5);
+        i.settle(42, None, None);
         assert!(!i.maybe_contains(42));
+    }
+
+    #[test]
+    fn a_reply_replacing_a_weaker_source_keeps_since() {
+        let i = AccountIndex::default();
+        i.apply(&[(1, 42, EventKind::OptedOut, OptOutSource::Upload, 100)]);
+        i.apply(&[(2, 42, EventKind::OptedOut, OptOutSource::Reply, 200)]);
+        assert_eq!(i.get(42).map(|e| (e.since, e.source)), Some((100, OptOutSource::Reply)));
     }
 }

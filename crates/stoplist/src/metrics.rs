@@ -1,7 +1,7 @@
 //! Prometheus metrics, kept by hand: a few counters and a request-duration histogram per
 //! route template (never per URI: URIs carry phone numbers). Rendered by `GET /metrics`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +21,8 @@ struct Series {
 /// The process's metrics.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, &'static str, u16), Series>>,
+    /// route template -> (method, status) -> series; looked up without allocating.
+    requests: Mutex<HashMap<String, HashMap<(&'static str, u16), Series>>>,
     optout_changes: Mutex<BTreeMap<&'static str, u64>>,
     checks: AtomicU64,
 }
@@ -30,7 +31,13 @@ impl Metrics {
     /// Records one answered request.
     pub fn request(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
         let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        let s = map.entry((route.to_owned(), method, status)).or_default();
+        if !map.contains_key(route) {
+            map.insert(route.to_owned(), HashMap::new());
+        }
+        let Some(by_status) = map.get_mut(route) else {
+            return;
+        };
+        let s = by_status.entry((method, status)).or_default();
         s.count += 1;
         s.sum += seconds;
         for (i, b) in BUCKETS.iter().enumerate() {
@@ -63,7 +70,11 @@ impl Metrics {
             "# HELP stoplist_http_requests_total HTTP requests answered, by route template, method and status."
         );
         let _ = writeln!(out, "# TYPE stoplist_http_requests_total counter");
-        let map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let map: BTreeMap<(&str, &str, u16), &Series> = guard
+            .iter()
+            .flat_map(|(route, m)| m.iter().map(move |((method, status), s)| ((route.as_str(), *method, *status), s)))
+            .collect();
         for ((route, method, status), s) in map.iter() {
             let _ = writeln!(
                 out,
@@ -81,7 +92,7 @@ impl Metrics {
         );
         let mut by_route: BTreeMap<(&str, &str), Series> = BTreeMap::new();
         for ((route, method, _), s) in map.iter() {
-            let agg = by_route.entry((route.as_str(), method)).or_default();
+            let agg = by_route.entry((route, method)).or_default();
             agg.count += s.count;
             agg.sum += s.sum;
             for i in 0..BUCKETS.len() {
@@ -114,6 +125,7 @@ impl Metrics {
             );
         }
         drop(map);
+        drop(guard);
         let _ = writeln!(
             out,
             "# HELP stoplist_optout_changes_total Changes to opt-out lists made by this instance."

@@ -77,20 +77,20 @@ pub async fn apply(
 ) -> AppResult<OptOutOutcome> {
     let index = state.index.account(state.store.as_ref(), account).await?;
     let key = cmd.number.as_u64();
-    let may_add = matches!(
-        cmd.event,
-        OptOutEvent::Added(_) | OptOutEvent::ReplyOptOut { .. }
-    );
-    if may_add {
-        index.begin_add(key);
+    let now = crate::now_ms();
+    let adding = match cmd.event {
+        OptOutEvent::Added(by) => Some(by.into()),
+        OptOutEvent::ReplyOptOut { .. } => Some(stoplist_domain::OptOutSource::Reply),
+        _ => None,
+    };
+    if let Some(source) = adding {
+        index.begin_add(key, source, now);
     }
-    let result = state
-        .store
-        .apply_optout(account, cmd, crate::now_ms())
-        .await;
+    let may_add = adding.is_some();
+    let result = state.store.apply_optout(account, cmd, now).await;
     match &result {
         Ok(out) => {
-            index.settle(key, out.optout.is_some(), out.event_seq);
+            index.settle(key, out.optout.as_ref(), out.event_seq);
             if out.event_seq.is_some() {
                 state.metrics.optout_change(if out.optout.is_some() {
                     "opted_out"
@@ -106,7 +106,7 @@ pub async fn apply(
                 );
             }
         }
-        Err(_) if may_add => index.settle(key, false, None),
+        Err(_) if may_add => index.settle(key, None, None),
         Err(_) => {}
     }
     Ok(result?)
@@ -114,16 +114,27 @@ pub async fn apply(
 
 /// The number's opt-out, if any: answered from the index when it is not there, confirmed
 /// with the store when it may be.
-pub async fn status(
-    state: &AppState,
-    account: AccountId,
-    number: &PhoneNumber,
-) -> AppResult<Option<OptOut>> {
+pub async fn status(state: &AppState, account: AccountId, number: &PhoneNumber) -> AppResult<Option<OptOut>> {
     let index = state.index.account(state.store.as_ref(), account).await?;
     if !index.maybe_contains(number.as_u64()) {
         return Ok(None);
     }
     Ok(state.store.optout(account, number).await?)
+}
+
+/// Is the number opted out, since when, from what source: answered from memory (see
+/// `index`), except while an opt-out of it is being committed, when the store decides.
+pub async fn lookup(
+    state: &AppState,
+    account: AccountId,
+    number: &PhoneNumber,
+) -> AppResult<Option<(i64, stoplist_domain::OptOutSource)>> {
+    let index = state.index.account(state.store.as_ref(), account).await?;
+    match index.get(number.as_u64()) {
+        None => Ok(None),
+        Some(e) if e.is_settled() => Ok(Some((e.since, e.source))),
+        Some(_) => Ok(state.store.optout(account, number).await?.map(|o| (o.created_at, o.source))),
+    }
 }
 
 /// One result of a bulk check.

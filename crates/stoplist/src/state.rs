@@ -13,9 +13,20 @@ use stoplist_domain::AccountId;
 use stoplist_domain::settings::AccountSettings;
 use stoplist_store::{ApiKey, Store};
 
-/// Shared by every handler.
+/// Shared by every handler: one `Arc`, so that the per-request clones axum makes cost one
+/// atomic increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     pub index: Arc<OptOutIndex>,
@@ -27,7 +38,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             keys: Arc::new(KeyCache::new(Duration::from_secs(
                 config.api_key_cache_seconds,
@@ -37,7 +48,7 @@ impl AppState {
             index: Arc::new(OptOutIndex::default()),
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(SettingsCache::default()),
-        }
+        }))
     }
 
     /// The account's settings, from memory when read less than [`SETTINGS_TTL`] ago (every
@@ -83,7 +94,7 @@ impl SettingsCache {
 /// request does not need a database round trip. Wrong keys are never cached.
 pub struct KeyCache {
     ttl: Duration,
-    entries: RwLock<HashMap<String, (ApiKey, Instant)>>,
+    entries: RwLock<HashMap<[u8; 32], (Arc<ApiKey>, Instant)>>,
 }
 
 impl KeyCache {
@@ -94,14 +105,14 @@ impl KeyCache {
         }
     }
 
-    pub fn get(&self, key_hash: &str) -> Option<ApiKey> {
+    pub fn get(&self, key_hash: &[u8; 32]) -> Option<Arc<ApiKey>> {
         let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
         map.get(key_hash)
             .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(k, _)| k.clone())
     }
 
-    pub fn put(&self, key_hash: String, key: ApiKey) {
+    pub fn put(&self, key_hash: [u8; 32], key: Arc<ApiKey>) {
         let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if map.len() > 10_000 {
             map.retain(|_, (_, at)| at.elapsed() < self.ttl);

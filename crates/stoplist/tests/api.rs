@@ -172,8 +172,10 @@ async fn a_number_added_through_the_api_is_reported_opted_out_in_any_written_for
             assert_eq!(b["opted_out"], true, "{form}");
             assert_eq!(b["number"], "+61412345678");
             assert!(b["since"].as_str().unwrap().ends_with('Z'));
-            assert_eq!(b["actor"]["kind"], "api_key");
+            assert_eq!(b["source"], "api");
         }
+        let (_, h) = app.get("/api/v1/optouts/0412345678/events").await;
+        assert_eq!(h["events"][0]["actor"]["kind"], "api_key", "who is in the history");
     }
 }
 

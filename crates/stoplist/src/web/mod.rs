@@ -16,7 +16,7 @@ use std::time::Instant;
 /// The whole application's router.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/api/v1", api::router(&state))
+        .merge(api::router(&state))
         .merge(ops::router())
         .merge(ui::router(&state))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
@@ -26,16 +26,14 @@ pub fn router(state: AppState) -> Router {
 /// Logs and counts every request by its route template.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    // MatchedPath holds an Arc<str>: cloning it does not allocate.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let method = method_label(req.method());
     let resp = next.run(req).await;
     let elapsed = start.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
-    state.metrics.request(&route, method, status, elapsed);
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    state.metrics.request(route, method, status, elapsed);
     if status >= 500 {
         tracing::warn!(%route, method, status, ms = elapsed * 1000.0, "request failed");
     } else {

@@ -6,7 +6,7 @@ mod groups;
 mod optouts;
 mod settings;
 
-use crate::auth::secret_hash;
+use crate::auth::secret_digest;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::errors::ApiError;
@@ -21,7 +21,7 @@ use utoipa::OpenApi;
 
 /// The caller, authenticated by `Authorization: Bearer <key>`.
 pub struct ApiAuth {
-    pub key: ApiKey,
+    pub key: std::sync::Arc<ApiKey>,
 }
 
 impl ApiAuth {
@@ -52,18 +52,19 @@ impl FromRequestParts<AppState> for ApiAuth {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or(AppError::Unauthorized)?;
-        let hash = secret_hash(key);
-        if let Some(key) = state.keys.get(&hash) {
+        let digest = secret_digest(key);
+        if let Some(key) = state.keys.get(&digest) {
             return Ok(ApiAuth { key });
         }
         let found = state
             .store
-            .api_key_by_hash(&hash)
+            .api_key_by_hash(&hex::encode(digest))
             .await
             .map_err(AppError::from)?;
         match found {
             Some(k) => {
-                state.keys.put(hash, k.clone());
+                let k = std::sync::Arc::new(k);
+                state.keys.put(digest, k.clone());
                 Ok(ApiAuth { key: k })
             }
             None => Err(ApiError(AppError::Unauthorized)),
@@ -128,49 +129,59 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// The `/api/v1` router.
+/// The `/api/v1` routes, with their full paths (merged, not nested: nesting costs a
+/// prefix strip on every request).
 pub fn router(state: &AppState) -> Router<AppState> {
     let bulk = Router::new()
-        .route("/optouts/check", post(optouts::check))
+        .route(
+            "/api/v1/optouts/check", post(optouts::check))
         .layer(DefaultBodyLimit::max(state.config.max_bulk_body_bytes));
     Router::new()
-        .route("/openapi.json", get(openapi))
         .route(
-            "/optouts",
+            "/api/v1/openapi.json", get(openapi))
+        .route(
+            "/api/v1/optouts",
             get(optouts::list_optouts).post(optouts::add_optout),
         )
         .route(
-            "/optouts/{number}",
+            "/api/v1/optouts/{number}",
             get(optouts::get_optout).delete(optouts::remove_optout),
         )
-        .route("/optouts/{number}/events", get(optouts::number_events))
         .route(
-            "/groups",
+            "/api/v1/optouts/{number}/events", get(optouts::number_events))
+        .route(
+            "/api/v1/groups",
             get(groups::list_groups).post(groups::create_group),
         )
         .route(
-            "/groups/{id}",
+            "/api/v1/groups/{id}",
             get(groups::get_group)
                 .patch(groups::rename_group)
                 .delete(groups::delete_group),
         )
         .route(
-            "/groups/{id}/contacts",
+            "/api/v1/groups/{id}/contacts",
             get(groups::list_group_contacts).post(groups::create_contact),
         )
-        .route("/contacts", get(groups::search_contacts))
         .route(
-            "/contacts/{id}",
+            "/api/v1/contacts", get(groups::search_contacts))
+        .route(
+            "/api/v1/contacts/{id}",
             get(groups::get_contact)
                 .patch(groups::update_contact)
                 .delete(groups::delete_contact),
         )
         .route(
-            "/settings",
+            "/api/v1/settings",
             get(settings::get_settings).patch(settings::update_settings),
         )
-        .route("/settings/history", get(settings::settings_history))
+        .route(
+            "/api/v1/settings/history", get(settings::settings_history))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .merge(bulk)
-        .fallback(|| async { ApiError(AppError::NotFound("API route")) })
+        // Unknown API paths answer JSON, not the UI's HTML.
+        .route(
+            "/api/v1/{*rest}",
+            axum::routing::any(|| async { ApiError(AppError::NotFound("API route")) }),
+        )
 }

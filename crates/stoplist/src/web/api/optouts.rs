@@ -70,15 +70,23 @@ impl OptOutStatus {
 #[utoipa::path(get, path = "/api/v1/optouts/{number}", tag = "opt-outs",
     params(("number" = String, Path, description = "Any written form; read with the account's default region")),
     responses((status = 200, body = OptOutStatus), (status = 422, body = crate::web::errors::ErrorBody)))]
-/// Is this number opted out? Since when, and why.
+/// Is this number opted out? Since when, and why (its source). Answered from memory; who
+/// and the evidence are in the number's events.
 pub async fn get_optout(
     auth: ApiAuth,
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<OptOutStatus>, ApiError> {
     let number = optouts::parse_number(&state, auth.account(), &raw).await?;
-    let o = optouts::status(&state, auth.account(), &number).await?;
-    Ok(Json(OptOutStatus::of(&number, o.as_ref())))
+    let found = optouts::lookup(&state, auth.account(), &number).await?;
+    Ok(Json(OptOutStatus {
+        number: number.as_str().to_owned(),
+        opted_out: found.is_some(),
+        since: found.map(|(since, _)| rfc3339(since)),
+        source: found.map(|(_, source)| source.as_str().to_owned()),
+        actor: None,
+        evidence: None,
+    }))
 }
 
 /// Add a number to the opt-out list.
