@@ -5,14 +5,9 @@
 //! `cargo run --release -p stoplist --example bench_check -- BASE_URL KEY BATCH RUNS`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-fn number(i: u64) -> String {
-    let x = i
-        .wrapping_mul(6_364_136_223_846_793_005)
-        .wrapping_add(1_442_695_040_888_963_407);
-    // AU mobiles in the 040x-043x and 046x ranges, all valid for libphonenumber.
-    let lead = [0, 1, 2, 3, 6][((x >> 13) % 5) as usize];
-    format!("+614{lead}{:07}", (x >> 33) % 10_000_000)
-}
+#[path = "common/numbers.rs"]
+mod common;
+use common::number;
 
 #[tokio::main]
 async fn main() {

@@ -6,15 +6,9 @@
 
 use stoplist_domain::{Actor, PhoneNumber};
 
-/// The numbers the benchmarks use: +614 then 0-3 or 6 then 7 digits from a fixed LCG (valid AU mobiles).
-pub fn number(i: u64) -> String {
-    let x = i
-        .wrapping_mul(6_364_136_223_846_793_005)
-        .wrapping_add(1_442_695_040_888_963_407);
-    // AU mobiles in the 040x-043x and 046x ranges, all valid for libphonenumber.
-    let lead = [0, 1, 2, 3, 6][((x >> 13) % 5) as usize];
-    format!("+614{lead}{:07}", (x >> 33) % 10_000_000)
-}
+#[path = "common/numbers.rs"]
+mod common;
+use common::number;
 
 #[tokio::main]
 async fn main() {

@@ -119,3 +119,20 @@ pub async fn apply_settings_patch(
         .put(account, std::sync::Arc::new(next.clone()));
     Ok(next)
 }
+
+/// The providers that deliver replies to `/webhooks/{provider}/{token}`.
+pub const WEBHOOK_PROVIDERS: [&str; 4] = ["generic", "smsglobal", "twilio", "vonage"];
+
+/// The account's inbound webhook URL for each provider: absolute when `public_url` is
+/// configured, relative otherwise.
+pub fn webhook_urls(config: &crate::config::Config, token: &str) -> Vec<(&'static str, String)> {
+    let base = config
+        .public_url
+        .as_deref()
+        .unwrap_or("")
+        .trim_end_matches('/');
+    WEBHOOK_PROVIDERS
+        .into_iter()
+        .map(|p| (p, format!("{base}/webhooks/{p}/{token}")))
+        .collect()
+}

@@ -77,17 +77,7 @@ impl IntoResponse for ApiError {
             AppError::Internal(_) => "internal error; the server log has the details".to_owned(),
             other => other.to_string(),
         };
-        let mut resp = (
-            status,
-            Json(ErrorBody {
-                error: ErrorDetail {
-                    code: code.into(),
-                    message,
-                    field,
-                },
-            }),
-        )
-            .into_response();
+        let mut resp = api_error(status, code, message, field);
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

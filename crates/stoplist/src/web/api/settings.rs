@@ -39,20 +39,6 @@ pub struct WebhookView {
     pub urls: std::collections::BTreeMap<String, String>,
 }
 
-/// The webhook URLs of an account (used by the API and the Settings page).
-pub fn webhook_urls(state: &AppState, token: &str) -> std::collections::BTreeMap<String, String> {
-    let base = state
-        .config
-        .public_url
-        .as_deref()
-        .unwrap_or("")
-        .trim_end_matches('/');
-    ["generic", "smsglobal", "twilio", "vonage"]
-        .iter()
-        .map(|p| ((*p).to_owned(), format!("{base}/webhooks/{p}/{token}")))
-        .collect()
-}
-
 async fn view(
     state: &AppState,
     auth: &ApiAuth,
@@ -76,7 +62,10 @@ async fn view(
         footer_text: s.footer_text,
         unclear_counts_as_optout: s.unclear_counts_as_optout,
         webhooks: WebhookView {
-            urls: webhook_urls(state, &account.webhook_token),
+            urls: crate::accounts::webhook_urls(&state.config, &account.webhook_token)
+                .into_iter()
+                .map(|(p, u)| (p.to_owned(), u))
+                .collect(),
             token: account.webhook_token,
         },
     })

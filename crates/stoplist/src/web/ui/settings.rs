@@ -224,19 +224,9 @@ async fn render(
     // From the store, not the cache: this page shows (and edits) the settings as saved.
     let stored = state.store.settings(account).await?;
     let form = extras.form.unwrap_or_else(|| FormValues::from(&stored));
-    let base = state
-        .config
-        .public_url
-        .as_deref()
-        .unwrap_or("")
-        .trim_end_matches('/');
-    let token = session.account.webhook_token.clone();
-    let webhooks = ["generic", "smsglobal", "twilio", "vonage"]
+    let webhooks = crate::accounts::webhook_urls(&state.config, &session.account.webhook_token)
         .into_iter()
-        .map(|provider| WebhookRow {
-            provider,
-            url: format!("{base}/webhooks/{provider}/{token}"),
-        })
+        .map(|(provider, url)| WebhookRow { provider, url })
         .collect();
     let keys = state
         .store
@@ -270,7 +260,7 @@ async fn render(
         regions: regions(&form.default_region),
         form,
         errors: extras.errors,
-        webhook_token: token,
+        webhook_token: session.account.webhook_token.clone(),
         webhooks,
         public_url_set: state.config.public_url.is_some(),
         keys,
