@@ -19,8 +19,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
-use stoplist_domain::{AccountId, OptOutSource};
 use stoplist_domain::ledger::EventKind;
+use stoplist_domain::{AccountId, OptOutSource};
 use stoplist_store::{OptOut, Store, StoreError};
 use tokio::sync::OnceCell;
 
@@ -92,7 +92,8 @@ impl AccountIndex {
     /// Checks many keys under one lock.
     pub fn contains_many(&self, keys: impl Iterator<Item = Option<u64>>) -> Vec<Option<bool>> {
         let inner = self.read();
-        keys.map(|k| k.map(|k| inner.keys.contains_key(&k))).collect()
+        keys.map(|k| k.map(|k| inner.keys.contains_key(&k)))
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -114,7 +115,11 @@ impl AccountIndex {
     /// Before an opt-out is committed: mark the key as (possibly) opted out.
     pub fn begin_add(&self, key: u64, source: OptOutSource, at: i64) {
         let mut inner = self.write();
-        let e = inner.keys.entry(key).or_insert(Entry { seq: PENDING, since: at, source });
+        let e = inner.keys.entry(key).or_insert(Entry {
+            seq: PENDING,
+            since: at,
+            source,
+        });
         e.seq = PENDING;
     }
 
@@ -127,7 +132,14 @@ impl AccountIndex {
             (Some(o), old) => {
                 let keep = old.map_or(0, |e| if e.is_settled() { e.seq } else { 0 });
                 let seq = keep.max(seq.unwrap_or(0));
-                inner.keys.insert(key, Entry { seq, since: o.created_at, source: o.source });
+                inner.keys.insert(
+                    key,
+                    Entry {
+                        seq,
+                        since: o.created_at,
+                        source: o.source,
+                    },
+                );
             }
             (None, Some(old)) if !old.is_settled() || seq.is_some_and(|s| s > old.seq) => {
                 inner.keys.remove(&key);
@@ -145,7 +157,11 @@ impl AccountIndex {
             }
             match kind {
                 EventKind::OptedOut => {
-                    let e = inner.keys.entry(key).or_insert(Entry { seq, since: at, source });
+                    let e = inner.keys.entry(key).or_insert(Entry {
+                        seq,
+                        since: at,
+                        source,
+                    });
                     if e.is_settled() {
                         e.seq = e.seq.max(seq);
                         e.source = source;
@@ -194,7 +210,14 @@ impl OptOutIndex {
             let (keys, seq) = store.optout_keys(account).await?;
             let mut map = KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
             for k in keys {
-                map.insert(k.key, Entry { seq: 0, since: k.since, source: k.source });
+                map.insert(
+                    k.key,
+                    Entry {
+                        seq: 0,
+                        since: k.since,
+                        source: k.source,
+                    },
+                );
             }
             tracing::info!(account = %account, numbers = map.len(), "loaded opt-out index");
             Ok(Arc::new(AccountIndex {
@@ -230,7 +253,8 @@ impl OptOutIndex {
                     .filter_map(|e| {
                         let c = &e.event.content;
                         // An opted_out event's source is always an opt-out source.
-                        let source = OptOutSource::parse(c.source.as_str()).unwrap_or(OptOutSource::Manual);
+                        let source =
+                            OptOutSource::parse(c.source.as_str()).unwrap_or(OptOutSource::Manual);
                         stoplist_domain::PhoneNumber::from_trusted_e164(&c.number)
                             .map(|n| (c.seq, n.as_u64(), c.kind, source, c.at_ms))
                     })
@@ -267,7 +291,10 @@ mod tests {
         i.begin_add(42, OptOutSource::Api, 5);
         assert!(i.get(42).is_some_and(|e| !e.is_settled()));
         i.settle(42, Some(&listed(5)), Some(7));
-        assert_eq!(i.get(42).map(|e| (e.is_settled(), e.since)), Some((true, 5)));
+        assert_eq!(
+            i.get(42).map(|e| (e.is_settled(), e.since)),
+            Some((true, 5))
+        );
     }
 
     #[test]
@@ -296,6 +323,9 @@ mod tests {
         let i = AccountIndex::default();
         i.apply(&[(1, 42, EventKind::OptedOut, OptOutSource::Upload, 100)]);
         i.apply(&[(2, 42, EventKind::OptedOut, OptOutSource::Reply, 200)]);
-        assert_eq!(i.get(42).map(|e| (e.since, e.source)), Some((100, OptOutSource::Reply)));
+        assert_eq!(
+            i.get(42).map(|e| (e.since, e.source)),
+            Some((100, OptOutSource::Reply))
+        );
     }
 }

@@ -73,7 +73,10 @@ impl Metrics {
         let guard = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         let map: BTreeMap<(&str, &str, u16), &Series> = guard
             .iter()
-            .flat_map(|(route, m)| m.iter().map(move |((method, status), s)| ((route.as_str(), *method, *status), s)))
+            .flat_map(|(route, m)| {
+                m.iter()
+                    .map(move |((method, status), s)| ((route.as_str(), *method, *status), s))
+            })
             .collect();
         for ((route, method, status), s) in map.iter() {
             let _ = writeln!(

@@ -114,7 +114,11 @@ pub async fn apply(
 
 /// The number's opt-out, if any: answered from the index when it is not there, confirmed
 /// with the store when it may be.
-pub async fn status(state: &AppState, account: AccountId, number: &PhoneNumber) -> AppResult<Option<OptOut>> {
+pub async fn status(
+    state: &AppState,
+    account: AccountId,
+    number: &PhoneNumber,
+) -> AppResult<Option<OptOut>> {
     let index = state.index.account(state.store.as_ref(), account).await?;
     if !index.maybe_contains(number.as_u64()) {
         return Ok(None);
@@ -133,7 +137,11 @@ pub async fn lookup(
     match index.get(number.as_u64()) {
         None => Ok(None),
         Some(e) if e.is_settled() => Ok(Some((e.since, e.source))),
-        Some(_) => Ok(state.store.optout(account, number).await?.map(|o| (o.created_at, o.source))),
+        Some(_) => Ok(state
+            .store
+            .optout(account, number)
+            .await?
+            .map(|o| (o.created_at, o.source))),
     }
 }
 

@@ -175,7 +175,10 @@ async fn a_number_added_through_the_api_is_reported_opted_out_in_any_written_for
             assert_eq!(b["source"], "api");
         }
         let (_, h) = app.get("/api/v1/optouts/0412345678/events").await;
-        assert_eq!(h["events"][0]["actor"]["kind"], "api_key", "who is in the history");
+        assert_eq!(
+            h["events"][0]["actor"]["kind"], "api_key",
+            "who is in the history"
+        );
     }
 }
 

@@ -133,12 +133,10 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 /// prefix strip on every request).
 pub fn router(state: &AppState) -> Router<AppState> {
     let bulk = Router::new()
-        .route(
-            "/api/v1/optouts/check", post(optouts::check))
+        .route("/api/v1/optouts/check", post(optouts::check))
         .layer(DefaultBodyLimit::max(state.config.max_bulk_body_bytes));
     Router::new()
-        .route(
-            "/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/openapi.json", get(openapi))
         .route(
             "/api/v1/optouts",
             get(optouts::list_optouts).post(optouts::add_optout),
@@ -148,7 +146,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(optouts::get_optout).delete(optouts::remove_optout),
         )
         .route(
-            "/api/v1/optouts/{number}/events", get(optouts::number_events))
+            "/api/v1/optouts/{number}/events",
+            get(optouts::number_events),
+        )
         .route(
             "/api/v1/groups",
             get(groups::list_groups).post(groups::create_group),
@@ -163,8 +163,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/v1/groups/{id}/contacts",
             get(groups::list_group_contacts).post(groups::create_contact),
         )
-        .route(
-            "/api/v1/contacts", get(groups::search_contacts))
+        .route("/api/v1/contacts", get(groups::search_contacts))
         .route(
             "/api/v1/contacts/{id}",
             get(groups::get_contact)
@@ -175,8 +174,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/v1/settings",
             get(settings::get_settings).patch(settings::update_settings),
         )
-        .route(
-            "/api/v1/settings/history", get(settings::settings_history))
+        .route("/api/v1/settings/history", get(settings::settings_history))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .merge(bulk)
         // Unknown API paths answer JSON, not the UI's HTML.
