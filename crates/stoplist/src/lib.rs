@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod import;
 pub mod index;
 pub mod metrics;
 pub mod optouts;

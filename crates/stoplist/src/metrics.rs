@@ -18,11 +18,14 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
+/// One route's series by (method, status).
+type ByStatus = HashMap<(&'static str, u16), Series>;
+
 /// The process's metrics.
 #[derive(Default)]
 pub struct Metrics {
     /// route template -> (method, status) -> series; looked up without allocating.
-    requests: Mutex<HashMap<String, HashMap<(&'static str, u16), Series>>>,
+    requests: Mutex<HashMap<String, ByStatus>>,
     optout_changes: Mutex<BTreeMap<&'static str, u64>>,
     checks: AtomicU64,
 }

@@ -90,11 +90,14 @@ impl SettingsCache {
     }
 }
 
+/// The SHA-256 of an API key.
+type KeyDigest = [u8; 32];
+
 /// Verified API keys by the hash of the key, trusted for a short time so that each API
 /// request does not need a database round trip. Wrong keys are never cached.
 pub struct KeyCache {
     ttl: Duration,
-    entries: RwLock<HashMap<[u8; 32], (Arc<ApiKey>, Instant)>>,
+    entries: RwLock<HashMap<KeyDigest, (Arc<ApiKey>, Instant)>>,
 }
 
 impl KeyCache {
