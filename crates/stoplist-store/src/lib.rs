@@ -210,6 +210,56 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<EventRecord>>;
+    // --- imports (SPEC 3.4, 3.5) --------------------------------------------------------
+    /// Records a new running import and returns its id.
+    async fn create_import(&self, new: &NewImport<'_>, now: i64) -> Result<i64>;
+    async fn import(&self, account: AccountId, id: i64) -> Result<Option<ImportRecord>>;
+    /// The account's imports, newest first.
+    async fn list_imports(&self, account: AccountId, limit: i64) -> Result<Vec<ImportRecord>>;
+    /// Stages a batch of valid rows and records a batch of rejected ones, in one short
+    /// transaction, and notes progress (`rows_read`, `invalid` so far). Nothing reaches the
+    /// group or the opt-out list until [`Store::apply_import`].
+    async fn stage_import(
+        &self,
+        import_id: i64,
+        rows: &[StagedRow],
+        rejects: &[Reject],
+        rows_read: i64,
+        invalid: i64,
+        now: i64,
+    ) -> Result<()>;
+    /// Applies a staged import in one transaction: duplicates within the file are rejected,
+    /// the opt-out rules decide every row whose number is opted out (skip, or lift with the
+    /// import's reset reason), then contacts are updated and inserted (or, for an opt-out
+    /// upload, numbers listed). A dry run computes the same counts and rolls back.
+    async fn apply_import(
+        &self,
+        account: AccountId,
+        import_id: i64,
+        now: i64,
+    ) -> Result<ImportCounts>;
+    /// Ends an import with its final status and counts and drops its staged rows.
+    async fn finish_import(
+        &self,
+        account: AccountId,
+        import_id: i64,
+        status: ImportStatus,
+        counts: &ImportCounts,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<()>;
+    /// Rows an import did not import, by row number, after the cursor.
+    async fn import_rejects(
+        &self,
+        account: AccountId,
+        import_id: i64,
+        after_row: i64,
+        limit: i64,
+    ) -> Result<Vec<Reject>>;
+    /// Marks imports still running whose last sign of life is older than `stale_before` as
+    /// failed (the process that ran them stopped) and drops their staged rows.
+    async fn fail_stale_imports(&self, stale_before: i64, now: i64) -> Result<u64>;
+
     /// Bulk-loads opt-outs for tests and benchmarks: plain rows with source `upload`, one
     /// ledger event each, in large transactions. Numbers already listed are skipped.
     async fn bulk_add_optouts(

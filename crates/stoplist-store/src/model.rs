@@ -162,3 +162,129 @@ pub struct OptOutKey {
     pub since: i64,
     pub source: OptOutSource,
 }
+
+/// What an import writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportKind {
+    /// Contacts into a group (Contacts → Import).
+    Contacts,
+    /// Numbers onto the opt-out list (Opt Out Manager upload).
+    OptOuts,
+}
+
+impl ImportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::Contacts => "contacts",
+            ImportKind::OptOuts => "optouts",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<ImportKind> {
+        match code {
+            "contacts" => Some(ImportKind::Contacts),
+            "optouts" => Some(ImportKind::OptOuts),
+            _ => None,
+        }
+    }
+}
+
+/// Where an import is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    Running,
+    /// Finished: landed whole (or, for a dry run, evaluated and rolled back).
+    Done,
+    /// Failed or interrupted: nothing of it landed.
+    Failed,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Running => "running",
+            ImportStatus::Done => "done",
+            ImportStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<ImportStatus> {
+        match code {
+            "running" => Some(ImportStatus::Running),
+            "done" => Some(ImportStatus::Done),
+            "failed" => Some(ImportStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// An import's report counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    /// Data rows read (the header not counted).
+    pub rows_read: i64,
+    /// New contacts (or, for an upload, numbers newly opted out).
+    pub imported: i64,
+    /// Numbers already in the group (fields updated), or already opted out (upload).
+    pub updated: i64,
+    /// Rows whose number appeared earlier in the file.
+    pub duplicates: i64,
+    /// Rows without a valid number (or unreadable).
+    pub invalid: i64,
+    /// Rows skipped because the number is opted out.
+    pub skipped_opted_out: i64,
+    /// Rows skipped because the number opted out by reply and Enforce Global Optouts is on.
+    pub skipped_enforced: i64,
+    /// Opt-outs lifted by "Reset contacts that have previously opted out?".
+    pub lifted: i64,
+}
+
+/// A stored import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportRecord {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub group_id: Option<GroupId>,
+    pub kind: ImportKind,
+    pub file_name: String,
+    pub status: ImportStatus,
+    pub dry_run: bool,
+    pub reset: bool,
+    pub reason: Option<String>,
+    pub actor: Actor,
+    pub counts: ImportCounts,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// A new import, before it reads anything.
+#[derive(Debug, Clone)]
+pub struct NewImport<'a> {
+    pub account: AccountId,
+    pub group: Option<GroupId>,
+    pub kind: ImportKind,
+    pub file_name: &'a str,
+    pub dry_run: bool,
+    /// "Reset contacts that have previously opted out?" with its required reason.
+    pub reset: Option<&'a Reason>,
+    pub actor: &'a Actor,
+}
+
+/// One valid row of an import, staged until the import is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedRow {
+    pub row: i64,
+    pub number: PhoneNumber,
+    pub fields: ContactFields,
+}
+
+/// A row not imported, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reject {
+    pub row: i64,
+    pub raw: String,
+    pub reason: String,
+}

@@ -262,6 +262,71 @@ impl TryFrom<EventRow> for EventRecord {
     }
 }
 
+#[derive(sqlx::FromRow)]
+pub(crate) struct ImportRow {
+    id: i64,
+    account_id: i64,
+    group_id: Option<i64>,
+    kind: String,
+    file_name: String,
+    status: String,
+    dry_run: bool,
+    reset: bool,
+    reason: Option<String>,
+    actor_kind: String,
+    actor_id: Option<i64>,
+    actor_label: String,
+    rows_read: i64,
+    imported: i64,
+    updated: i64,
+    duplicates: i64,
+    invalid: i64,
+    skipped_opted_out: i64,
+    skipped_enforced: i64,
+    lifted: i64,
+    error: Option<String>,
+    created_at: i64,
+    finished_at: Option<i64>,
+}
+
+impl TryFrom<ImportRow> for ImportRecord {
+    type Error = StoreError;
+    fn try_from(r: ImportRow) -> Result<Self> {
+        Ok(ImportRecord {
+            id: r.id,
+            account_id: AccountId(r.account_id),
+            group_id: r.group_id.map(GroupId),
+            kind: ImportKind::parse(&r.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("import kind {:?}", r.kind)))?,
+            file_name: r.file_name,
+            status: ImportStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("import status {:?}", r.status)))?,
+            dry_run: r.dry_run,
+            reset: r.reset,
+            reason: r.reason,
+            actor: actor_from(&r.actor_kind, r.actor_id, r.actor_label)?,
+            counts: ImportCounts {
+                rows_read: r.rows_read,
+                imported: r.imported,
+                updated: r.updated,
+                duplicates: r.duplicates,
+                invalid: r.invalid,
+                skipped_opted_out: r.skipped_opted_out,
+                skipped_enforced: r.skipped_enforced,
+                lifted: r.lifted,
+            },
+            error: r.error,
+            created_at: r.created_at,
+            finished_at: r.finished_at,
+        })
+    }
+}
+
+// -- the columns of an import
+pub(crate) const IMPORT_COLUMNS: &str = "SELECT id, account_id, group_id, kind, file_name, status, dry_run, reset, reason,
+        actor_kind, actor_id, actor_label, rows_read, imported, updated, duplicates, invalid, skipped_opted_out,
+        skipped_enforced, lifted, error, created_at, finished_at FROM imports";
+
 // -- the columns of a contact with its opted-out flag (joined to the opt-out list).
 pub(crate) const CONTACT_COLUMNS: &str =
     "SELECT c.id, c.group_id, c.number, c.first_name, c.last_name, c.email,
@@ -406,6 +471,25 @@ macro_rules! store_impl {
                 .await?
                 .map(OptOut::try_from)
                 .transpose()
+            }
+        }
+
+        impl $store {
+            /// Records rejected rows of an import inside `tx` (many per statement).
+            async fn insert_rejects(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                import_id: i64,
+                rejects: &[Reject],
+            ) -> Result<()> {
+                for chunk in rejects.chunks(1000) {
+                    // -- rows not imported, with why
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO import_rejects (import_id, row, raw, reason) ");
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(import_id).push_bind(r.row).push_bind(r.raw.clone()).push_bind(r.reason.clone());
+                    });
+                    q.build().execute(&mut **tx).await?;
+                }
+                Ok(())
             }
         }
 
@@ -1052,6 +1136,352 @@ macro_rules! store_impl {
                 .into_iter()
                 .map(EventRecord::try_from)
                 .collect()
+            }
+
+            async fn create_import(&self, new: &NewImport<'_>, now: i64) -> Result<i64> {
+                // -- a new running import
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO imports (account_id, group_id, kind, file_name, status, dry_run, reset, reason,
+                        actor_kind, actor_id, actor_label, created_at, heartbeat_at)
+                     VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+                )
+                .bind(new.account.0)
+                .bind(new.group.map(|g| g.0))
+                .bind(new.kind.as_str())
+                .bind(new.file_name)
+                .bind(new.dry_run)
+                .bind(new.reset.is_some())
+                .bind(new.reset.map(|r| r.as_str().to_owned()))
+                .bind(new.actor.kind.as_str())
+                .bind(new.actor.id)
+                .bind(&new.actor.label)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn import(&self, account: AccountId, id: i64) -> Result<Option<ImportRecord>> {
+                // -- one import of this account
+                let sql = format!("{IMPORT_COLUMNS} WHERE id = $1 AND account_id = $2");
+                sqlx::query_as::<_, ImportRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .bind(account.0)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(ImportRecord::try_from)
+                    .transpose()
+            }
+
+            async fn list_imports(&self, account: AccountId, limit: i64) -> Result<Vec<ImportRecord>> {
+                // -- the account's imports, newest first
+                let sql = format!("{IMPORT_COLUMNS} WHERE account_id = $1 ORDER BY id DESC LIMIT $2");
+                sqlx::query_as::<_, ImportRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(account.0)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(ImportRecord::try_from)
+                    .collect()
+            }
+
+            async fn stage_import(&self, import_id: i64, rows: &[StagedRow], rejects: &[Reject], rows_read: i64, invalid: i64, now: i64) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                for chunk in rows.chunks(1000) {
+                    // -- stage valid rows (many per statement)
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO import_rows (import_id, row, number, first_name, last_name, email) ",
+                    );
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(import_id)
+                            .push_bind(r.row)
+                            .push_bind(r.number.as_str().to_owned())
+                            .push_bind(r.fields.first_name.clone())
+                            .push_bind(r.fields.last_name.clone())
+                            .push_bind(r.fields.email.clone());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                Self::insert_rejects(&mut tx, import_id, rejects).await?;
+                // -- progress and a sign of life
+                sqlx::query("UPDATE imports SET rows_read = $1, invalid = $2, heartbeat_at = $3 WHERE id = $4")
+                    .bind(rows_read)
+                    .bind(invalid)
+                    .bind(now)
+                    .bind(import_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn apply_import(&self, account: AccountId, import_id: i64, now: i64) -> Result<ImportCounts> {
+                let mut tx = self.begin_write().await?;
+                let (mut head, settings) = Self::lock_ledger(&mut tx, account).await?;
+                let sql = format!("{IMPORT_COLUMNS} WHERE id = $1 AND account_id = $2");
+                let imp = sqlx::query_as::<_, ImportRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(import_id)
+                    .bind(account.0)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(ImportRecord::try_from)
+                    .transpose()?
+                    .ok_or(StoreError::NotFound("import"))?;
+                if let Some(g) = imp.group_id {
+                    // -- the group must be this account's (it may have been deleted meanwhile)
+                    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM contact_groups WHERE id = $1 AND account_id = $2")
+                        .bind(g.0)
+                        .bind(account.0)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if exists.is_none() {
+                        return Err(StoreError::NotFound("group"));
+                    }
+                }
+                let mut counts = imp.counts;
+                // -- rows whose number appeared earlier in the file
+                counts.duplicates = sqlx::query(
+                    "INSERT INTO import_rejects (import_id, row, raw, reason)
+                     SELECT r.import_id, r.row, r.number, 'duplicate of row ' || CAST(f.first_row AS TEXT)
+                       FROM import_rows r
+                       JOIN (SELECT number, MIN(row) AS first_row FROM import_rows WHERE import_id = $1 GROUP BY number) f
+                         ON f.number = r.number
+                      WHERE r.import_id = $1 AND r.row > f.first_row",
+                )
+                .bind(import_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as i64;
+                // -- keep only the first row of each number
+                sqlx::query(
+                    "DELETE FROM import_rows WHERE import_id = $1 AND row > (SELECT MIN(t.row) FROM import_rows t
+                      WHERE t.import_id = $1 AND t.number = import_rows.number)",
+                )
+                .bind(import_id)
+                .execute(&mut *tx)
+                .await?;
+                // -- the file's numbers that are on the opt-out list
+                let listed: Vec<(i64, String, String)> = sqlx::query_as(
+                    "SELECT r.row, r.number, o.source FROM import_rows r
+                       JOIN opt_outs o ON o.account_id = $2 AND o.number = r.number
+                      WHERE r.import_id = $1 ORDER BY r.row",
+                )
+                .bind(import_id)
+                .bind(account.0)
+                .fetch_all(&mut *tx)
+                .await?;
+                let policy = Policy::from(&settings);
+                let event = match imp.kind {
+                    ImportKind::Contacts => OptOutEvent::ImportRow { reset: imp.reset },
+                    ImportKind::OptOuts => OptOutEvent::Added(rules::AddedBy::Upload),
+                };
+                let mut rejects = Vec::new();
+                let mut appended = false;
+                for (row, number, source) in &listed {
+                    let current = stoplist_domain::OptOutSource::parse(source);
+                    match rules::decide(&policy, current, event) {
+                        Decision::Skip(rules::SkipReason::OptedOut) => {
+                            counts.skipped_opted_out += 1;
+                            rejects.push(Reject { row: *row, raw: number.clone(), reason: "opted out".into() });
+                        }
+                        Decision::Skip(rules::SkipReason::EnforcedReplyOptOut) => {
+                            counts.skipped_enforced += 1;
+                            rejects.push(Reject {
+                                row: *row,
+                                raw: number.clone(),
+                                reason: "opted out by reply; Enforce Global Optouts keeps it out".into(),
+                            });
+                        }
+                        Decision::ImportAndLift => {
+                            // -- lift the opt-out (an import reset); its events stay
+                            sqlx::query("DELETE FROM opt_outs WHERE account_id = $1 AND number = $2")
+                                .bind(account.0)
+                                .bind(number)
+                                .execute(&mut *tx)
+                                .await?;
+                            let content = EventContent {
+                                account_id: account.0,
+                                seq: 0,
+                                number: number.clone(),
+                                kind: EventKind::OptedIn,
+                                source: EventSource::ImportReset,
+                                actor: imp.actor.clone(),
+                                reason: imp.reason.clone(),
+                                evidence: Some(format!("import {import_id} \"{}\" row {row}", imp.file_name)),
+                                at_ms: now,
+                            };
+                            Self::append_event(&mut tx, &mut head, content).await?;
+                            appended = true;
+                            counts.lifted += 1;
+                        }
+                        Decision::AlreadyOptedOut { .. } => counts.updated += 1,
+                        _ => {}
+                    }
+                }
+                Self::insert_rejects(&mut tx, import_id, &rejects).await?;
+                // -- drop the rows still opted out: the opt-out list wins
+                sqlx::query(
+                    "DELETE FROM import_rows WHERE import_id = $1
+                        AND EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = $2 AND o.number = import_rows.number)",
+                )
+                .bind(import_id)
+                .bind(account.0)
+                .execute(&mut *tx)
+                .await?;
+                match (imp.kind, imp.group_id) {
+                    (ImportKind::Contacts, Some(group)) => {
+                        // -- numbers already in the group: update their fields
+                        counts.updated = sqlx::query(
+                            "UPDATE contacts SET first_name = COALESCE(r.first_name, contacts.first_name),
+                                    last_name = COALESCE(r.last_name, contacts.last_name),
+                                    email = COALESCE(r.email, contacts.email), updated_at = $3
+                               FROM import_rows r
+                              WHERE r.import_id = $1 AND contacts.group_id = $2 AND contacts.number = r.number",
+                        )
+                        .bind(import_id)
+                        .bind(group.0)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected() as i64;
+                        // -- new contacts; never an opted-out number (checked again here, in SQL)
+                        counts.imported = sqlx::query(
+                            "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at)
+                             SELECT $3, $2, r.number, r.first_name, r.last_name, r.email, $4, $4 FROM import_rows r
+                              WHERE r.import_id = $1
+                                AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.group_id = $2 AND c.number = r.number)
+                                AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = $3 AND o.number = r.number)",
+                        )
+                        .bind(import_id)
+                        .bind(group.0)
+                        .bind(account.0)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected() as i64;
+                    }
+                    (ImportKind::OptOuts, _) => {
+                        // -- the numbers to put on the list, in file order
+                        let fresh: Vec<(i64, String)> =
+                            sqlx::query_as("SELECT row, number FROM import_rows WHERE import_id = $1 ORDER BY row")
+                                .bind(import_id)
+                                .fetch_all(&mut *tx)
+                                .await?;
+                        for (row, number) in fresh {
+                            let evidence = format!("upload {import_id} \"{}\" row {row}", imp.file_name);
+                            // -- an uploaded number onto the list
+                            sqlx::query(
+                                "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at)
+                                 VALUES ($1, $2, 'upload', $3, $4, $5, $6, $7)",
+                            )
+                            .bind(account.0)
+                            .bind(&number)
+                            .bind(imp.actor.kind.as_str())
+                            .bind(imp.actor.id)
+                            .bind(&imp.actor.label)
+                            .bind(&evidence)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                            let content = EventContent {
+                                account_id: account.0,
+                                seq: 0,
+                                number,
+                                kind: EventKind::OptedOut,
+                                source: EventSource::Upload,
+                                actor: imp.actor.clone(),
+                                reason: None,
+                                evidence: Some(evidence),
+                                at_ms: now,
+                            };
+                            Self::append_event(&mut tx, &mut head, content).await?;
+                            appended = true;
+                            counts.imported += 1;
+                        }
+                    }
+                    (ImportKind::Contacts, None) => return Err(StoreError::NotFound("group")),
+                }
+                if appended {
+                    Self::save_ledger_head(&mut tx, account, head).await?;
+                }
+                if imp.dry_run {
+                    tx.rollback().await?;
+                } else {
+                    tx.commit().await?;
+                }
+                Ok(counts)
+            }
+
+            async fn finish_import(&self, account: AccountId, import_id: i64, status: ImportStatus, counts: &ImportCounts, error: Option<&str>, now: i64) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                // -- the final status and report
+                let done = sqlx::query(
+                    "UPDATE imports SET status = $1, rows_read = $2, imported = $3, updated = $4, duplicates = $5, invalid = $6,
+                        skipped_opted_out = $7, skipped_enforced = $8, lifted = $9, error = $10, finished_at = $11, heartbeat_at = $11
+                      WHERE id = $12 AND account_id = $13",
+                )
+                .bind(status.as_str())
+                .bind(counts.rows_read)
+                .bind(counts.imported)
+                .bind(counts.updated)
+                .bind(counts.duplicates)
+                .bind(counts.invalid)
+                .bind(counts.skipped_opted_out)
+                .bind(counts.skipped_enforced)
+                .bind(counts.lifted)
+                .bind(error)
+                .bind(now)
+                .bind(import_id)
+                .bind(account.0)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("import"));
+                }
+                // -- staged rows are no longer needed
+                sqlx::query("DELETE FROM import_rows WHERE import_id = $1").bind(import_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn import_rejects(&self, account: AccountId, import_id: i64, after_row: i64, limit: i64) -> Result<Vec<Reject>> {
+                // -- an import's rejected rows by row number (only this account's imports)
+                let rows: Vec<(i64, String, String)> = sqlx::query_as(
+                    "SELECT j.row, j.raw, j.reason FROM import_rejects j JOIN imports i ON i.id = j.import_id
+                      WHERE j.import_id = $1 AND i.account_id = $2 AND j.row > $3 ORDER BY j.row LIMIT $4",
+                )
+                .bind(import_id)
+                .bind(account.0)
+                .bind(after_row)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(row, raw, reason)| Reject { row, raw, reason }).collect())
+            }
+
+            async fn fail_stale_imports(&self, stale_before: i64, now: i64) -> Result<u64> {
+                let mut tx = self.begin_write().await?;
+                // -- staged rows of imports whose process stopped
+                sqlx::query(
+                    "DELETE FROM import_rows WHERE import_id IN
+                        (SELECT id FROM imports WHERE status = 'running' AND heartbeat_at < $1)",
+                )
+                .bind(stale_before)
+                .execute(&mut *tx)
+                .await?;
+                // -- and the imports themselves: failed, nothing of them landed
+                let n = sqlx::query(
+                    "UPDATE imports SET status = 'failed', finished_at = $2,
+                        error = 'interrupted: the server stopped before the import finished; nothing of it was applied'
+                      WHERE status = 'running' AND heartbeat_at < $1",
+                )
+                .bind(stale_before)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(n)
             }
 
             async fn bulk_add_optouts(&self, account: AccountId, numbers: &[PhoneNumber], actor: &Actor, evidence: &str, now: i64) -> Result<u64> {

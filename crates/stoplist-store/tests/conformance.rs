@@ -476,3 +476,321 @@ async fn an_unknown_database_url_is_refused_with_a_clear_error() {
     let err = stoplist_store::connect("mysql://x").await.err().unwrap();
     assert!(err.to_string().contains("sqlite://"), "{err}");
 }
+
+mod imports {
+    use super::*;
+    use stoplist_store::{ImportKind, ImportStatus, NewImport, Reject, StagedRow};
+
+    fn staged(row: i64, raw: &str, first: &str) -> StagedRow {
+        StagedRow {
+            row,
+            number: num(raw),
+            fields: ContactFields::parse(Some(first), None, None).unwrap(),
+        }
+    }
+
+    async fn import(
+        store: &Arc<dyn Store>,
+        acc: AccountId,
+        group: Option<GroupId>,
+        kind: ImportKind,
+        reset: Option<&Reason>,
+        dry_run: bool,
+        rows: &[StagedRow],
+    ) -> (i64, stoplist_store::ImportCounts) {
+        let actor = Actor::cli("tester");
+        let id = store
+            .create_import(
+                &NewImport {
+                    account: acc,
+                    group,
+                    kind,
+                    file_name: "c.csv",
+                    dry_run,
+                    reset,
+                    actor: &actor,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let bad = [Reject {
+            row: 99,
+            raw: "hello".into(),
+            reason: "not a number".into(),
+        }];
+        store
+            .stage_import(id, rows, &bad, rows.len() as i64 + 1, 1, NOW)
+            .await
+            .unwrap();
+        let counts = store.apply_import(acc, id, NOW).await.unwrap();
+        store
+            .finish_import(acc, id, ImportStatus::Done, &counts, None, NOW)
+            .await
+            .unwrap();
+        (id, counts)
+    }
+
+    #[tokio::test]
+    async fn an_import_skips_opted_out_numbers_and_reports_duplicates() {
+        for store in fresh_stores().await.unwrap() {
+            let acc = account(&store, "a").await;
+            let g = store
+                .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+                .await
+                .unwrap();
+            contact(&store, acc, g.id, &num("0412000003")).await;
+            store
+                .apply_optout(
+                    acc,
+                    &cmd(&num("0412000002"), OptOutEvent::Added(AddedBy::Manual)),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            let rows = [
+                staged(2, "0412000001", "Ann"),
+                staged(3, "0412000002", "Bob"),
+                staged(4, "0412000003", "Cat"),
+                staged(5, "+61412000001", "Ann again"),
+            ];
+            let (id, c) = import(
+                &store,
+                acc,
+                Some(g.id),
+                ImportKind::Contacts,
+                None,
+                false,
+                &rows,
+            )
+            .await;
+            assert_eq!(
+                (
+                    c.imported,
+                    c.updated,
+                    c.duplicates,
+                    c.skipped_opted_out,
+                    c.invalid
+                ),
+                (1, 1, 1, 1, 1)
+            );
+            assert_eq!(
+                store.group(acc, g.id).await.unwrap().unwrap().contact_count,
+                2
+            );
+            let rejects = store.import_rejects(acc, id, 0, 100).await.unwrap();
+            let reasons: Vec<_> = rejects.iter().map(|r| (r.row, r.reason.as_str())).collect();
+            assert_eq!(
+                reasons,
+                [
+                    (3, "opted out"),
+                    (5, "duplicate of row 2"),
+                    (99, "not a number")
+                ]
+            );
+            let rec = store.import(acc, id).await.unwrap().unwrap();
+            assert_eq!(rec.status, ImportStatus::Done);
+            let other = account(&store, "b").await;
+            assert!(store.import(other, id).await.unwrap().is_none());
+            assert!(
+                store
+                    .import_rejects(other, id, 0, 100)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reset_lifts_opt_outs_except_enforced_reply_ones() {
+        for store in fresh_stores().await.unwrap() {
+            let acc = account(&store, "a").await;
+            let g = store
+                .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+                .await
+                .unwrap();
+            store
+                .apply_optout(
+                    acc,
+                    &cmd(&num("0412000001"), OptOutEvent::Added(AddedBy::Upload)),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            let reply = OptOutEvent::ReplyOptOut {
+                matched_campaign: false,
+            };
+            store
+                .apply_optout(acc, &cmd(&num("0412000002"), reply), NOW)
+                .await
+                .unwrap();
+            let reason = Reason::parse("customers re-consented at the counter").unwrap();
+            let rows = [
+                staged(2, "0412000001", "Ann"),
+                staged(3, "0412000002", "Bob"),
+            ];
+            let (_, c) = import(
+                &store,
+                acc,
+                Some(g.id),
+                ImportKind::Contacts,
+                Some(&reason),
+                false,
+                &rows,
+            )
+            .await;
+            assert_eq!((c.imported, c.lifted, c.skipped_enforced), (1, 1, 1));
+            assert!(
+                store
+                    .optout(acc, &num("0412000001"))
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            assert!(
+                store
+                    .optout(acc, &num("0412000002"))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            let events = store.number_events(acc, &num("0412000001")).await.unwrap();
+            let last = &events.last().unwrap().event.content;
+            assert_eq!(last.source.as_str(), "import_reset");
+            assert_eq!(
+                last.reason.as_deref(),
+                Some("customers re-consented at the counter")
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_counts_without_changing_anything() {
+        for store in fresh_stores().await.unwrap() {
+            let acc = account(&store, "a").await;
+            let g = store
+                .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+                .await
+                .unwrap();
+            store
+                .apply_optout(
+                    acc,
+                    &cmd(&num("0412000001"), OptOutEvent::Added(AddedBy::Upload)),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            let reason = Reason::parse("r").unwrap();
+            let rows = [
+                staged(2, "0412000001", "Ann"),
+                staged(3, "0412000009", "Zed"),
+            ];
+            let (_, c) = import(
+                &store,
+                acc,
+                Some(g.id),
+                ImportKind::Contacts,
+                Some(&reason),
+                true,
+                &rows,
+            )
+            .await;
+            assert_eq!((c.imported, c.lifted), (2, 1));
+            assert_eq!(
+                store.group(acc, g.id).await.unwrap().unwrap().contact_count,
+                0
+            );
+            assert!(
+                store
+                    .optout(acc, &num("0412000001"))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            assert_eq!(store.events_after(acc, 0, 10).await.unwrap().len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_upload_lists_new_numbers_once_with_evidence() {
+        for store in fresh_stores().await.unwrap() {
+            let acc = account(&store, "a").await;
+            store
+                .apply_optout(
+                    acc,
+                    &cmd(&num("0412000001"), OptOutEvent::Added(AddedBy::Api)),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            let rows = [
+                staged(1, "0412000001", ""),
+                staged(2, "0412000002", ""),
+                staged(3, "0412000002", ""),
+            ];
+            let (_, c) = import(&store, acc, None, ImportKind::OptOuts, None, false, &rows).await;
+            assert_eq!((c.imported, c.updated, c.duplicates), (1, 1, 1));
+            let o = store
+                .optout(acc, &num("0412000002"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(o.source, OptOutSource::Upload);
+            assert!(o.evidence.unwrap().contains("\"c.csv\" row 2"));
+            let chain: Vec<_> = store
+                .events_after(acc, 0, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.event)
+                .collect();
+            stoplist_domain::ledger::verify_chain(
+                (0, stoplist_domain::ledger::Digest32::GENESIS),
+                &chain,
+            )
+            .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_import_is_marked_failed_and_changes_nothing() {
+        for store in fresh_stores().await.unwrap() {
+            let acc = account(&store, "a").await;
+            let g = store
+                .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+                .await
+                .unwrap();
+            let actor = Actor::cli("tester");
+            let new = NewImport {
+                account: acc,
+                group: Some(g.id),
+                kind: ImportKind::Contacts,
+                file_name: "big.csv",
+                dry_run: false,
+                reset: None,
+                actor: &actor,
+            };
+            let id = store.create_import(&new, NOW).await.unwrap();
+            store
+                .stage_import(id, &[staged(2, "0412000001", "Ann")], &[], 1, 0, NOW)
+                .await
+                .unwrap();
+            // The process dies here; a later start fails what is stale.
+            assert_eq!(
+                store
+                    .fail_stale_imports(NOW + 1, NOW + 60_000)
+                    .await
+                    .unwrap(),
+                1
+            );
+            let rec = store.import(acc, id).await.unwrap().unwrap();
+            assert_eq!(rec.status, ImportStatus::Failed);
+            assert!(rec.error.unwrap().contains("interrupted"));
+            assert_eq!(
+                store.group(acc, g.id).await.unwrap().unwrap().contact_count,
+                0
+            );
+        }
+    }
+}
