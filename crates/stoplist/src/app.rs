@@ -66,10 +66,15 @@ impl Application {
         let follower = tokio::spawn(async move {
             let mut tick = tokio::time::interval(follow_every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut next_stale_check = std::time::Instant::now();
             loop {
                 tick.tick().await;
                 if let Err(e) = state.index.follow(state.store.as_ref()).await {
                     tracing::warn!(error = %e, "following the opt-out ledger failed; will retry");
+                }
+                if std::time::Instant::now() >= next_stale_check {
+                    next_stale_check += Duration::from_secs(15);
+                    fail_stale_imports(&state).await;
                 }
             }
         });
@@ -82,6 +87,20 @@ impl Application {
         .await;
         follower.abort();
         served.map_err(|e| anyhow::anyhow!("server error: {e}"))
+    }
+}
+
+/// Marks imports whose process stopped as failed (nothing of them was applied).
+async fn fail_stale_imports(state: &AppState) {
+    let now = crate::now_ms();
+    let before = now - state.config.import_stale_seconds * 1000;
+    match state.store.fail_stale_imports(before, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            imports = n,
+            "marked interrupted imports as failed; nothing of them was applied"
+        ),
+        Err(e) => tracing::warn!(error = %e, "checking for interrupted imports failed; will retry"),
     }
 }
 

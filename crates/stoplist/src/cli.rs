@@ -60,6 +60,25 @@ enum Command {
     /// The opt-out list.
     #[command(subcommand)]
     Optouts(OptoutsCmd),
+    /// Import a contact file (CSV, TSV, TXT, XLSX, XLS, ODS) into a group, all or nothing.
+    Import {
+        #[command(flatten)]
+        account: AccountArg,
+        /// The file to import.
+        file: PathBuf,
+        /// The group to import into (created if it does not exist).
+        #[arg(long)]
+        group: String,
+        #[command(flatten)]
+        opts: ImportArgs,
+        /// "Reset contacts that have previously opted out?": import them and lift their
+        /// opt-outs (never a reply opt-out while Enforce Global Optouts is on). Needs --reason.
+        #[arg(long, requires = "reason")]
+        reset_optouts: bool,
+        /// Why the reset is allowed (kept in the evidence ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Check every account's opt-out ledger hash chain; exits 1 if any is broken.
     VerifyLedger {
         /// Only this account.
@@ -125,8 +144,33 @@ enum ApiKeyCmd {
     },
 }
 
+/// Options shared by imports and uploads.
+#[derive(Args)]
+struct ImportArgs {
+    /// Report what the import would do without changing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Column choices, e.g. `mobile=2,first_name=Given Name` (0-based index or header).
+    #[arg(long)]
+    mapping: Option<String>,
+    /// The sheet to read in a workbook (default: the first).
+    #[arg(long)]
+    sheet: Option<String>,
+    /// Write the rows not imported (row, value, reason) to this CSV file.
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum OptoutsCmd {
+    /// Upload a file of numbers straight onto the opt-out list (source upload), all or nothing.
+    Upload {
+        #[command(flatten)]
+        account: AccountArg,
+        file: PathBuf,
+        #[command(flatten)]
+        opts: ImportArgs,
+    },
     /// Put numbers on the opt-out list (source manual).
     Add {
         #[command(flatten)]
@@ -174,7 +218,12 @@ enum ConfigCmd {
 /// Parses the command line, runs the command, and turns errors into a message and exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The server logs what it does; one-shot commands only warn (their output is the report).
+    init_logging(if matches!(cli.command, Command::Serve { .. }) {
+        "info,sqlx=warn"
+    } else {
+        "warn"
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -194,9 +243,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -311,6 +360,39 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Optouts(cmd) => return optouts_cmd(state(config).await?, cmd).await,
+        Command::Import {
+            account,
+            file,
+            group,
+            opts,
+            reset_optouts,
+            reason,
+        } => {
+            let st = state(config).await?;
+            let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+            let name = stoplist_domain::names::GroupName::parse(&group)?;
+            let groups = st.store.list_groups(a.id).await?;
+            let g = match groups
+                .into_iter()
+                .find(|g| g.name.eq_ignore_ascii_case(name.as_str()))
+            {
+                Some(g) => g,
+                None => st.store.create_group(a.id, &name, crate::now_ms()).await?,
+            };
+            let reset = match (reset_optouts, reason) {
+                (true, Some(r)) => Some(stoplist_domain::names::Reason::parse(&r)?),
+                _ => None,
+            };
+            return import_cmd(
+                &st,
+                a.id,
+                file,
+                crate::import::Target::Group(g.id),
+                opts,
+                reset,
+            )
+            .await;
+        }
         Command::VerifyLedger { account } => {
             let st = state(config).await?;
             return verify_ledger(st.store.as_ref(), account.as_deref()).await;
@@ -373,6 +455,22 @@ async fn shutdown_signal() {
 
 async fn optouts_cmd(st: AppState, cmd: OptoutsCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        OptoutsCmd::Upload {
+            account,
+            file,
+            opts,
+        } => {
+            let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+            return import_cmd(
+                &st,
+                a.id,
+                file,
+                crate::import::Target::OptOutList,
+                opts,
+                None,
+            )
+            .await;
+        }
         OptoutsCmd::Add {
             account,
             numbers,
@@ -478,6 +576,131 @@ async fn optouts_cmd(st: AppState, cmd: OptoutsCmd) -> anyhow::Result<ExitCode> 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs an import with progress on standard error and the report on standard output.
+async fn import_cmd(
+    st: &AppState,
+    account: stoplist_domain::AccountId,
+    file: PathBuf,
+    target: crate::import::Target,
+    opts: ImportArgs,
+    reset: Option<stoplist_domain::names::Reason>,
+) -> anyhow::Result<ExitCode> {
+    use std::sync::atomic::Ordering;
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.display().to_string());
+    let req = crate::import::ImportRequest {
+        account,
+        target,
+        path: file,
+        file_name,
+        reset,
+        dry_run: opts.dry_run,
+        mapping: match &opts.mapping {
+            Some(m) => crate::import::MappingOverride::parse(m)?,
+            None => Default::default(),
+        },
+        read: crate::import::read::ReadOptions {
+            sheet: opts.sheet.clone(),
+            ..Default::default()
+        },
+        actor: operator(),
+    };
+    let progress = std::sync::Arc::new(crate::import::ImportProgress::default());
+    let ticker = {
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            use std::io::IsTerminal;
+            // On a terminal the line updates in place; in a log, a line every 5 seconds.
+            let tty = std::io::stderr().is_terminal();
+            let every = std::time::Duration::from_millis(if tty { 500 } else { 5000 });
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                let n = progress.rows_read.load(Ordering::Relaxed);
+                if tty {
+                    eprint!("\rread {n} rows…");
+                } else {
+                    eprintln!("read {n} rows…");
+                }
+            }
+        })
+    };
+    let result = crate::import::run(st, req, progress).await;
+    ticker.abort();
+    let record = result?;
+    print_report(&record);
+    if let Some(path) = &opts.rejects {
+        let n = write_rejects(st, &record, path).await?;
+        println!("{n} rejected rows written to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &stoplist_store::ImportRecord) {
+    let c = &r.counts;
+    let what = if r.dry_run {
+        "dry run (nothing was changed)"
+    } else {
+        r.status.as_str()
+    };
+    println!("import {} of {:?}: {what}", r.id, r.file_name);
+    let (new_label, updated_label) = match r.kind {
+        stoplist_store::ImportKind::Contacts => {
+            ("imported (new contacts)", "updated (already in the group)")
+        }
+        stoplist_store::ImportKind::OptOuts => ("opted out (new)", "already opted out"),
+    };
+    for (label, n) in [
+        ("rows read", c.rows_read),
+        (new_label, c.imported),
+        (updated_label, c.updated),
+        ("duplicates in the file", c.duplicates),
+        ("invalid", c.invalid),
+        ("skipped: opted out", c.skipped_opted_out),
+        (
+            "skipped: opted out by reply (Enforce Global Optouts)",
+            c.skipped_enforced,
+        ),
+        ("opt-outs lifted by the reset", c.lifted),
+    ] {
+        println!("  {label:<55} {n:>10}");
+    }
+}
+
+/// Writes an import's rejected rows as CSV (row, value, reason), page by page.
+async fn write_rejects(
+    st: &AppState,
+    r: &stoplist_store::ImportRecord,
+    path: &std::path::Path,
+) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "row,value,reason")?;
+    let (mut after, mut n) = (0, 0);
+    loop {
+        let page = st
+            .store
+            .import_rejects(r.account_id, r.id, after, 10_000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.row;
+        for j in &page {
+            writeln!(
+                out,
+                "{},{},{}",
+                j.row,
+                crate::import::csv_cell(&j.raw),
+                crate::import::csv_cell(&j.reason)
+            )?;
+            n += 1;
+        }
+    }
+    out.flush()?;
+    Ok(n)
 }
 
 /// Walks each account's ledger in batches, checking every link and hash.

@@ -30,6 +30,11 @@ pub struct Config {
     pub index_follow_ms: u64,
     /// Failed logins allowed per login name and client address in 5 minutes.
     pub login_attempts: u32,
+    /// Largest uploaded file (imports, opt-out uploads), in bytes.
+    pub max_upload_bytes: u64,
+    /// A running import with no sign of life for this long is marked failed (its process
+    /// stopped); checked at start-up and every 15 seconds.
+    pub import_stale_seconds: i64,
 }
 
 impl Default for Config {
@@ -45,6 +50,8 @@ impl Default for Config {
             api_key_cache_seconds: 10,
             index_follow_ms: 1000,
             login_attempts: 5,
+            max_upload_bytes: 512 * 1024 * 1024,
+            import_stale_seconds: 30,
         }
     }
 }
@@ -63,6 +70,8 @@ pub struct FileConfig {
     pub api_key_cache_seconds: Option<u64>,
     pub index_follow_ms: Option<u64>,
     pub login_attempts: Option<u32>,
+    pub max_upload_bytes: Option<u64>,
+    pub import_stale_seconds: Option<i64>,
 }
 
 impl Config {
@@ -86,7 +95,9 @@ impl Config {
             secure_cookies,
             api_key_cache_seconds,
             index_follow_ms,
-            login_attempts
+            login_attempts,
+            max_upload_bytes,
+            import_stale_seconds
         );
         if f.public_url.is_some() {
             c.public_url = f.public_url;
@@ -127,6 +138,13 @@ index_follow_ms = 1000
 
 # Failed logins allowed per login and client address in 5 minutes.
 login_attempts = 5
+
+# Largest uploaded file (contact imports, opt-out uploads), in bytes (413 beyond).
+max_upload_bytes = 536870912
+
+# A running import with no sign of life for this long (its process was killed) is marked
+# failed; nothing of it was applied.
+import_stale_seconds = 30
 "#;
 
 #[cfg(test)]

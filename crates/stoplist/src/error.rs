@@ -32,6 +32,9 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A request body over a configured limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("too many attempts; try again in a few minutes")]
     TooManyRequests,
     #[error("internal error: {0}")]

@@ -34,6 +34,7 @@ pub struct Shared {
     pub logins: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<SettingsCache>,
+    pub imports: Arc<crate::import::ImportJobs>,
 }
 
 impl AppState {
@@ -48,6 +49,7 @@ impl AppState {
             index: Arc::new(OptOutIndex::default()),
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(SettingsCache::default()),
+            imports: Arc::new(crate::import::ImportJobs::default()),
         }))
     }
 

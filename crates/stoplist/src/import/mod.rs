@@ -1,5 +1,28 @@
 //! The import engine: contact files and Opt Out Manager uploads turned into rows, then into
-//! contacts and opt-outs. This module owns reading files ([`read`]); the pipeline on top of it
-//! (number parsing, dedupe, the opt-out rules of SPEC 3.4, storing, the report) lives beside it.
+//! contacts and opt-outs. [`read`] owns reading files; [`run`] is the pipeline on top of it:
+//! numbers parsed with the account's region, rows staged in batches (never the whole file in
+//! memory), then applied in one transaction by the store, where the opt-out rules of SPEC 3.4
+//! decide every opted-out row. An import lands whole or not at all.
 
 pub mod read;
+pub mod run;
+
+pub use run::{
+    ColumnRef, ImportJobs, ImportProgress, ImportRequest, MappingOverride, Prepared, Target,
+    prepare_async, run, run_started, start,
+};
+
+/// A CSV cell: quoted when needed, and neutralized when a spreadsheet would run it as a
+/// formula (`=`, `+`, `-`, `@` at the start get a leading `'`).
+pub fn csv_cell(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@']) {
+        format!("'{v}")
+    } else {
+        v.to_owned()
+    };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}

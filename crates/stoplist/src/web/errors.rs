@@ -49,6 +49,11 @@ pub fn classify(e: &AppError) -> (StatusCode, &'static str, Option<String>) {
         ),
         AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
+        AppError::TooLarge(_) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            Some("file".into()),
+        ),
         AppError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None),
         AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
     }

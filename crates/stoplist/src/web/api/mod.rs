@@ -3,6 +3,7 @@
 //! the store; errors become JSON in `web::errors`.
 
 mod groups;
+mod imports;
 mod optouts;
 mod settings;
 
@@ -105,6 +106,8 @@ pub(crate) fn limit(raw: Option<i64>) -> i64 {
         groups::list_group_contacts, groups::create_contact, groups::search_contacts,
         groups::get_contact, groups::update_contact, groups::delete_contact,
         settings::get_settings, settings::update_settings, settings::settings_history,
+        imports::import_contacts, imports::upload_optouts, imports::get_import, imports::list_imports,
+        imports::rejects,
     ),
     components(schemas(crate::web::errors::ErrorBody)),
     modifiers(&BearerAuth),
@@ -132,6 +135,14 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 /// The `/api/v1` routes, with their full paths (merged, not nested: nesting costs a
 /// prefix strip on every request).
 pub fn router(state: &AppState) -> Router<AppState> {
+    let uploads = Router::new()
+        .route(
+            "/api/v1/groups/{id}/imports",
+            post(imports::import_contacts),
+        )
+        .route("/api/v1/optouts/uploads", post(imports::upload_optouts))
+        // Uploads are streamed to disk under their own limit (max_upload_bytes).
+        .layer(DefaultBodyLimit::disable());
     let bulk = Router::new()
         .route("/api/v1/optouts/check", post(optouts::check))
         .layer(DefaultBodyLimit::max(state.config.max_bulk_body_bytes));
@@ -176,7 +187,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/api/v1/settings/history", get(settings::settings_history))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .route("/api/v1/imports", get(imports::list_imports))
+        .route("/api/v1/imports/{id}", get(imports::get_import))
+        .route("/api/v1/imports/{id}/rejects", get(imports::rejects))
         .merge(bulk)
+        .merge(uploads)
         // Unknown API paths answer JSON, not the UI's HTML.
         .route(
             "/api/v1/{*rest}",

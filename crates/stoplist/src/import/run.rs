@@ -1,0 +1,473 @@
+//! The import pipeline, shared by the CLI, the API and the web UI.
+//!
+//! 1. Open the file ([`super::read::open`]) and settle the column mapping (guessed, or the
+//!    caller's); a file that cannot be read or has no number column fails before anything
+//!    is recorded.
+//! 2. Record the import, then read the rows on a blocking thread: each row's number is parsed
+//!    with the account's default region; valid rows are staged and bad rows recorded with
+//!    their row number and reason, 10,000 at a time.
+//! 3. Ask the store to apply the staged rows in one transaction (duplicates, the opt-out
+//!    rules, updates and inserts), or, for a dry run, to evaluate them and roll back.
+//! 4. Record the report. A failure at any step records the import as failed; the group and
+//!    the opt-out list are then exactly as before.
+
+use super::read::{self, CellNote, Mapping, ReadError, ReadOptions, Row};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use stoplist_domain::names::{ContactFields, Reason};
+use stoplist_domain::{AccountId, Actor, GroupId, PhoneNumber, Region};
+use stoplist_store::{
+    ImportCounts, ImportKind, ImportRecord, ImportStatus, NewImport, Reject, StagedRow,
+};
+
+/// Rows per staged batch.
+const BATCH: usize = 10_000;
+
+/// Where an import goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Contacts into this group.
+    Group(GroupId),
+    /// Numbers onto the opt-out list (source `upload`).
+    OptOutList,
+}
+
+/// A column named by its 0-based index or its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnRef {
+    Index(usize),
+    Header(String),
+}
+
+impl ColumnRef {
+    /// `"3"` is column index 3 (0-based); anything else is a header name.
+    pub fn parse(s: &str) -> ColumnRef {
+        match s.trim().parse::<usize>() {
+            Ok(i) => ColumnRef::Index(i),
+            Err(_) => ColumnRef::Header(s.trim().to_owned()),
+        }
+    }
+
+    fn resolve(&self, headers: &[String], field: &str) -> AppResult<usize> {
+        let found = match self {
+            ColumnRef::Index(i) if *i < headers.len() => Some(*i),
+            ColumnRef::Index(_) => None,
+            ColumnRef::Header(h) => headers
+                .iter()
+                .position(|x| x.trim().eq_ignore_ascii_case(h)),
+        };
+        found.ok_or_else(|| {
+            AppError::invalid(
+                "unknown_column",
+                format!("mapping.{field}"),
+                format!(
+                    "mapping {field}: no column {self:?} in the file; its columns are: {}",
+                    read::describe_headers(headers)
+                ),
+            )
+        })
+    }
+}
+
+/// The caller's column choices; `None` keeps the guess.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MappingOverride {
+    pub mobile: Option<ColumnRef>,
+    pub first_name: Option<ColumnRef>,
+    pub last_name: Option<ColumnRef>,
+    pub email: Option<ColumnRef>,
+}
+
+impl MappingOverride {
+    /// Parses `mobile=2,first_name=Given Name,...` (the CLI and API form).
+    pub fn parse(spec: &str) -> AppResult<MappingOverride> {
+        let mut m = MappingOverride::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                AppError::invalid(
+                    "invalid_field",
+                    "mapping",
+                    format!("mapping: {part:?} is not FIELD=COLUMN"),
+                )
+            })?;
+            let col = Some(ColumnRef::parse(v));
+            match k.trim() {
+                "mobile" => m.mobile = col,
+                "first_name" => m.first_name = col,
+                "last_name" => m.last_name = col,
+                "email" => m.email = col,
+                other => {
+                    return Err(AppError::invalid(
+                        "invalid_field",
+                        "mapping",
+                        format!(
+                            "mapping: unknown field {other:?} (use mobile, first_name, last_name, email)"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    fn apply(&self, mut m: Mapping, headers: &[String]) -> AppResult<Mapping> {
+        if let Some(c) = &self.mobile {
+            m.mobile = Some(c.resolve(headers, "mobile")?);
+            // The caller named the column: use it, not Google's typed pairs or fallbacks.
+            m.typed_phones.clear();
+            m.other_phones.clear();
+        }
+        if let Some(c) = &self.first_name {
+            m.first_name = Some(c.resolve(headers, "first_name")?);
+        }
+        if let Some(c) = &self.last_name {
+            m.last_name = Some(c.resolve(headers, "last_name")?);
+        }
+        if let Some(c) = &self.email {
+            m.email = Some(c.resolve(headers, "email")?);
+        }
+        Ok(m)
+    }
+}
+
+/// One import to run.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub account: AccountId,
+    pub target: Target,
+    /// The uploaded file on disk.
+    pub path: PathBuf,
+    /// The name the user knows it by (used in every message and the evidence).
+    pub file_name: String,
+    /// "Reset contacts that have previously opted out?" with its required reason.
+    pub reset: Option<Reason>,
+    pub dry_run: bool,
+    pub mapping: MappingOverride,
+    pub read: ReadOptions,
+    pub actor: Actor,
+}
+
+/// Live progress of a running import (rows read so far), for the CLI, API and UI.
+#[derive(Debug, Default)]
+pub struct ImportProgress {
+    pub rows_read: AtomicI64,
+}
+
+/// The imports this process is running, by id.
+#[derive(Default)]
+pub struct ImportJobs {
+    running: Mutex<HashMap<i64, Arc<ImportProgress>>>,
+}
+
+impl ImportJobs {
+    pub fn progress(&self, id: i64) -> Option<Arc<ImportProgress>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    fn start(&self, id: i64, p: Arc<ImportProgress>) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, p);
+    }
+
+    fn end(&self, id: i64) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+}
+
+/// A file opened and checked, ready to import.
+pub struct Prepared {
+    info: read::FileInfo,
+    rows: read::Rows,
+    mapping: Mapping,
+}
+
+/// Opens the file and settles the mapping. Errors here mean nothing was recorded.
+pub fn prepare(req: &ImportRequest) -> AppResult<Prepared> {
+    let (info, rows) = read::open(&req.path, &req.file_name, &req.read).map_err(file_error)?;
+    let guessed = read::guess_mapping(&info.headers, &info.sample);
+    let mapping = req.mapping.apply(guessed, &info.headers)?;
+    if mapping.mobile.is_none()
+        && mapping.typed_phones.is_empty()
+        && mapping.other_phones.is_empty()
+    {
+        return Err(file_error(ReadError::NoMobileColumn {
+            file: req.file_name.clone(),
+            headers: read::describe_headers(&info.headers),
+        }));
+    }
+    Ok(Prepared {
+        info,
+        rows,
+        mapping,
+    })
+}
+
+fn file_error(e: ReadError) -> AppError {
+    AppError::invalid("invalid_file", "file", e.to_string())
+}
+
+/// Opens the file on a blocking thread (see [`prepare`]).
+pub async fn prepare_async(req: &ImportRequest) -> AppResult<Prepared> {
+    let req = req.clone();
+    tokio::task::spawn_blocking(move || prepare(&req))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("import task: {e}")))?
+}
+
+/// Prepares, records and runs an import to the end (see the module doc). The record says
+/// how it ended; a failure is also returned as the error.
+pub async fn run(
+    state: &AppState,
+    req: ImportRequest,
+    progress: Arc<ImportProgress>,
+) -> AppResult<ImportRecord> {
+    let prepared = prepare_async(&req).await?;
+    let id = start(state, &req).await?;
+    run_started(state, &req, id, prepared, progress).await
+}
+
+/// Runs an import already recorded by [`start`] to its end.
+pub async fn run_started(
+    state: &AppState,
+    req: &ImportRequest,
+    id: i64,
+    prepared: Prepared,
+    progress: Arc<ImportProgress>,
+) -> AppResult<ImportRecord> {
+    state.imports.start(id, progress.clone());
+    let outcome = execute(state, req, id, prepared, &progress).await;
+    state.imports.end(id);
+    let now = crate::now_ms();
+    match outcome {
+        Ok(counts) => {
+            state
+                .store
+                .finish_import(req.account, id, ImportStatus::Done, &counts, None, now)
+                .await?;
+            tracing::info!(import = id, file = %req.file_name, ?counts, dry_run = req.dry_run, "import finished");
+        }
+        Err(e) => {
+            let counts = ImportCounts {
+                rows_read: progress.rows_read.load(Ordering::Relaxed),
+                ..Default::default()
+            };
+            let message = e.to_string();
+            state
+                .store
+                .finish_import(
+                    req.account,
+                    id,
+                    ImportStatus::Failed,
+                    &counts,
+                    Some(&message),
+                    now,
+                )
+                .await?;
+            tracing::warn!(import = id, file = %req.file_name, error = %message, "import failed; nothing was applied");
+            return Err(e);
+        }
+    }
+    state
+        .store
+        .import(req.account, id)
+        .await?
+        .ok_or(AppError::NotFound("import"))
+}
+
+/// Records a new import for `req`.
+pub async fn start(state: &AppState, req: &ImportRequest) -> AppResult<i64> {
+    let (kind, group) = match req.target {
+        Target::Group(g) => (ImportKind::Contacts, Some(g)),
+        Target::OptOutList => (ImportKind::OptOuts, None),
+    };
+    if let Some(g) = group {
+        state
+            .store
+            .group(req.account, g)
+            .await?
+            .ok_or(AppError::NotFound("group"))?;
+    }
+    let new = NewImport {
+        account: req.account,
+        group,
+        kind,
+        file_name: &req.file_name,
+        dry_run: req.dry_run,
+        reset: req.reset.as_ref(),
+        actor: &req.actor,
+    };
+    Ok(state.store.create_import(&new, crate::now_ms()).await?)
+}
+
+/// One staged batch: valid rows, rejected rows, and the running totals.
+struct Batch {
+    rows: Vec<StagedRow>,
+    rejects: Vec<Reject>,
+    rows_read: i64,
+    invalid: i64,
+}
+
+async fn execute(
+    state: &AppState,
+    req: &ImportRequest,
+    id: i64,
+    prepared: Prepared,
+    progress: &Arc<ImportProgress>,
+) -> AppResult<ImportCounts> {
+    let region = state.account_settings(req.account).await?.default_region;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, AppError>>(2);
+    let with_fields = matches!(req.target, Target::Group(_));
+    let reader = tokio::task::spawn_blocking(move || read_rows(prepared, region, with_fields, &tx));
+    let mut totals = (0, 0);
+    while let Some(batch) = rx.recv().await {
+        let batch = batch?;
+        totals = (batch.rows_read, batch.invalid);
+        progress.rows_read.store(batch.rows_read, Ordering::Relaxed);
+        state
+            .store
+            .stage_import(
+                id,
+                &batch.rows,
+                &batch.rejects,
+                batch.rows_read,
+                batch.invalid,
+                crate::now_ms(),
+            )
+            .await?;
+    }
+    reader
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("import reader: {e}")))?;
+    let mut counts = state
+        .store
+        .apply_import(req.account, id, crate::now_ms())
+        .await?;
+    counts.rows_read = totals.0;
+    counts.invalid = totals.1;
+    if !req.dry_run {
+        // This instance's index learns the lifts and uploads from the ledger at once.
+        state.index.follow(state.store.as_ref()).await?;
+    }
+    Ok(counts)
+}
+
+/// Reads every row, sending batches; stops at the first fatal read error (sent as an error).
+fn read_rows(
+    mut p: Prepared,
+    region: Region,
+    with_fields: bool,
+    tx: &tokio::sync::mpsc::Sender<Result<Batch, AppError>>,
+) {
+    let mut batch = Batch {
+        rows: Vec::with_capacity(BATCH),
+        rejects: Vec::new(),
+        rows_read: 0,
+        invalid: 0,
+    };
+    let mut row = Row::default();
+    loop {
+        match p.rows.next_into(&mut row) {
+            Ok(false) => break,
+            Ok(true) => {
+                batch.rows_read += 1;
+                match classify(&p, &row, region, with_fields) {
+                    Ok(staged) => batch.rows.push(staged),
+                    Err(reject) => {
+                        batch.invalid += 1;
+                        batch.rejects.push(reject);
+                    }
+                }
+            }
+            Err(e) if !e.is_fatal() => {
+                batch.rows_read += 1;
+                batch.invalid += 1;
+                batch.rejects.push(Reject {
+                    row: e.row().unwrap_or(0) as i64,
+                    raw: String::new(),
+                    reason: e.to_string(),
+                });
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(file_error(e)));
+                return;
+            }
+        }
+        if batch.rows.len() + batch.rejects.len() >= BATCH {
+            let next = Batch {
+                rows: Vec::with_capacity(BATCH),
+                rejects: Vec::new(),
+                ..batch
+            };
+            if tx
+                .blocking_send(Ok(std::mem::replace(&mut batch, next)))
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+    let _ = tx.blocking_send(Ok(batch));
+}
+
+/// Turns one row into a staged row, or says why it cannot be imported.
+fn classify(
+    p: &Prepared,
+    row: &Row,
+    region: Region,
+    with_fields: bool,
+) -> Result<StagedRow, Reject> {
+    let number = row.number() as i64;
+    let reject = |raw: &str, reason: String| Reject {
+        row: number,
+        raw: raw.chars().take(200).collect(),
+        reason,
+    };
+    if let Err(e) = p.info.check_width(row) {
+        return Err(reject(&row.to_vec().join(","), e.to_string()));
+    }
+    let Some(raw) = p.mapping.mobile_value(row) else {
+        return Err(reject("", "no number in this row".into()));
+    };
+    if p.mapping.mobile.and_then(|c| row.note(c)) == Some(CellNote::Scientific)
+        || read::looks_scientific(raw)
+    {
+        return Err(reject(
+            raw,
+            "the number is in scientific notation and its last digits were lost; format the column as \
+             text in the spreadsheet and export again"
+                .into(),
+        ));
+    }
+    let phone =
+        PhoneNumber::parse(raw, region).map_err(|e| reject(raw, format!("invalid number: {e}")))?;
+    let fields = if with_fields {
+        let get = |c: Option<usize>| {
+            c.and_then(|i| row.get(i))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let first = get(p.mapping.first_name).or_else(|| get(p.mapping.full_name));
+        ContactFields::parse(first, get(p.mapping.last_name), get(p.mapping.email))
+            .map_err(|e| reject(raw, e.to_string()))?
+    } else {
+        ContactFields::default()
+    };
+    Ok(StagedRow {
+        row: number,
+        number: phone,
+        fields,
+    })
+}

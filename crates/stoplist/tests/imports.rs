@@ -1,0 +1,547 @@
+//! Imports and opt-out uploads end to end: the API with real HTTP on loopback, and the CLI
+//! killed mid-import. A fresh SQLite file per test, plus PostgreSQL when
+//! `STOPLIST_TEST_PG_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use stoplist::app::Application;
+use stoplist::config::Config;
+use stoplist_domain::{AccountId, Actor, PhoneNumber, Region};
+use stoplist_store::{OptOutCommand, Store};
+
+struct TestApp {
+    base: String,
+    key: String,
+    account: AccountId,
+    store: Arc<dyn Store>,
+    http: reqwest::Client,
+}
+
+impl TestApp {
+    async fn spawn(url: &str, config: Config) -> TestApp {
+        let store = stoplist_store::connect(url).await.unwrap();
+        let config = Config {
+            listen: "127.0.0.1:0".into(),
+            database_url: url.into(),
+            ..config
+        };
+        let app = Application::with_store(store.clone(), config)
+            .await
+            .unwrap();
+        let base = format!("http://{}", app.address());
+        tokio::spawn(app.run_until(std::future::pending()));
+        let account = stoplist::accounts::create_account(store.as_ref(), "acme")
+            .await
+            .unwrap();
+        let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "t")
+            .await
+            .unwrap();
+        TestApp {
+            base,
+            key,
+            account: account.id,
+            store,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, r: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let resp = r.bearer_auth(&self.key).send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn group(&self, name: &str) -> i64 {
+        let (_, g) = self
+            .send(
+                self.http
+                    .post(format!("{}/api/v1/groups", self.base))
+                    .json(&json!({"name": name})),
+            )
+            .await;
+        g["id"].as_i64().unwrap()
+    }
+
+    async fn upload(
+        &self,
+        path: &str,
+        query: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        self.send(
+            self.http
+                .post(format!("{}{path}?{query}", self.base))
+                .body(body),
+        )
+        .await
+    }
+
+    async fn opted_out(&self, raw: &str) -> bool {
+        let (_, b) = self
+            .send(self.http.get(format!("{}/api/v1/optouts/{raw}", self.base)))
+            .await;
+        b["opted_out"] == true
+    }
+
+    async fn listed(&self, raw: &str, event: stoplist_domain::rules::OptOutEvent) {
+        let cmd = OptOutCommand {
+            number: PhoneNumber::parse(raw, Region::AU).unwrap(),
+            event,
+            actor: Actor::system("test"),
+            reason: None,
+            evidence: None,
+            campaign_groups: vec![],
+        };
+        self.store
+            .apply_optout(self.account, &cmd, stoplist::now_ms())
+            .await
+            .unwrap();
+    }
+}
+
+const CONTACTS: &str = "First Name;Surname;Mobile Phone;E-mail\n\
+Ann;Lee;0412 345 601;ann@example.com\n\
+Bob;Ng;+61 412 345 602;bob@example.com\n\
+Cat;Wu;61412345601;cat@example.com\n\
+Dan;Xu;not a number;dan@example.com\n\
+Eve;Yo;0412345605;eve@example.com\n\
+Fay;Zo;0412345606;fay@example.com\n";
+
+#[tokio::test]
+async fn a_contact_file_lands_with_a_report_and_its_rejected_rows() {
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn(&url, Config::default()).await;
+        let gid = app.group("Customers").await;
+        app.listed(
+            "0412345605",
+            stoplist_domain::rules::OptOutEvent::Added(stoplist_domain::rules::AddedBy::Manual),
+        )
+        .await;
+        let reply = stoplist_domain::rules::OptOutEvent::ReplyOptOut {
+            matched_campaign: false,
+        };
+        app.listed("0412345606", reply).await;
+
+        let (s, r) = app
+            .upload(
+                &format!("/api/v1/groups/{gid}/imports"),
+                "file_name=contacts.csv&wait=true",
+                CONTACTS,
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        assert_eq!(r["status"], "done");
+        let c = &r["counts"];
+        assert_eq!(
+            (
+                c["rows_read"].as_i64(),
+                c["imported"].as_i64(),
+                c["duplicates"].as_i64(),
+                c["invalid"].as_i64(),
+                c["skipped_opted_out"].as_i64()
+            ),
+            (Some(6), Some(2), Some(1), Some(1), Some(2)),
+            "{r}"
+        );
+        let (_, page) = app
+            .send(
+                app.http
+                    .get(format!("{}/api/v1/groups/{gid}/contacts", app.base)),
+            )
+            .await;
+        let names: Vec<_> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["first_name"].clone())
+            .collect();
+        assert_eq!(names, [json!("Ann"), json!("Bob")]);
+
+        let csv = app
+            .http
+            .get(format!(
+                "{}{}",
+                app.base,
+                r["rejects_url"].as_str().unwrap()
+            ))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let lines: Vec<_> = csv.lines().collect();
+        assert_eq!(lines[0], "row,value,reason");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("4,") && l.contains("duplicate of row 2")),
+            "{csv}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("5,not a number,invalid number: not a number")),
+            "{csv}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("6,") && l.ends_with(",opted out")),
+            "{csv}"
+        );
+
+        // Importing the same file again: updates, nothing new.
+        let (_, r) = app
+            .upload(
+                &format!("/api/v1/groups/{gid}/imports"),
+                "file_name=contacts.csv&wait=true",
+                CONTACTS,
+            )
+            .await;
+        assert_eq!(
+            (
+                r["counts"]["imported"].as_i64(),
+                r["counts"]["updated"].as_i64()
+            ),
+            (Some(0), Some(2))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_reset_needs_a_reason_and_never_lifts_an_enforced_reply_opt_out() {
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn(&url, Config::default()).await;
+        let gid = app.group("G").await;
+        app.listed(
+            "0412345605",
+            stoplist_domain::rules::OptOutEvent::Added(stoplist_domain::rules::AddedBy::Manual),
+        )
+        .await;
+        app.listed(
+            "0412345606",
+            stoplist_domain::rules::OptOutEvent::ReplyOptOut {
+                matched_campaign: false,
+            },
+        )
+        .await;
+        let path = format!("/api/v1/groups/{gid}/imports");
+        let (s, b) = app
+            .upload(&path, "reset_optouts=true&wait=true", CONTACTS)
+            .await;
+        assert_eq!(
+            (s, b["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+        );
+
+        let (_, dry) = app
+            .upload(
+                &path,
+                "reset_optouts=true&reason=re-consented&dry_run=true&wait=true",
+                CONTACTS,
+            )
+            .await;
+        assert_eq!(
+            (
+                dry["counts"]["lifted"].as_i64(),
+                dry["counts"]["skipped_enforced"].as_i64()
+            ),
+            (Some(1), Some(1))
+        );
+        assert!(
+            app.opted_out("0412345605").await,
+            "a dry run changes nothing"
+        );
+
+        let (_, r) = app
+            .upload(
+                &path,
+                "reset_optouts=true&reason=re-consented&wait=true",
+                CONTACTS,
+            )
+            .await;
+        assert_eq!(
+            (
+                r["counts"]["lifted"].as_i64(),
+                r["counts"]["imported"].as_i64()
+            ),
+            (Some(1), Some(3)),
+            "{r}"
+        );
+        assert!(!app.opted_out("0412345605").await);
+        assert!(
+            app.opted_out("0412345606").await,
+            "a reply opt-out stays under Enforce Global Optouts"
+        );
+        let (_, h) = app
+            .send(
+                app.http
+                    .get(format!("{}/api/v1/optouts/0412345605/events", app.base)),
+            )
+            .await;
+        let last = h["events"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (last["source"].as_str(), last["reason"].as_str()),
+            (Some("import_reset"), Some("re-consented"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_opt_out_upload_lists_numbers_and_lookups_see_them_at_once() {
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn(&url, Config::default()).await;
+        assert!(!app.opted_out("0412345601").await, "loads the index first");
+        let (s, r) = app
+            .upload(
+                "/api/v1/optouts/uploads",
+                "file_name=stop.txt&wait=true",
+                "0412345601\n0412345602\n0412345601\nxyz\n",
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        assert_eq!(
+            (
+                r["counts"]["imported"].as_i64(),
+                r["counts"]["duplicates"].as_i64(),
+                r["counts"]["invalid"].as_i64()
+            ),
+            (Some(2), Some(1), Some(1))
+        );
+        assert!(app.opted_out("0412345601").await);
+        let (_, b) = app
+            .send(
+                app.http
+                    .get(format!("{}/api/v1/optouts/0412345602", app.base)),
+            )
+            .await;
+        assert_eq!(b["source"], "upload");
+    }
+}
+
+#[tokio::test]
+async fn bad_files_are_refused_with_what_is_wrong_and_nothing_changes() {
+    let app = TestApp::spawn(
+        &stoplist_store::testing::sqlite_url(),
+        Config {
+            max_upload_bytes: 1000,
+            ..Default::default()
+        },
+    )
+    .await;
+    let gid = app.group("G").await;
+    let path = format!("/api/v1/groups/{gid}/imports");
+    let png = [
+        0x89u8, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R',
+    ];
+    let (s, b) = app
+        .upload(&path, "file_name=contacts.csv", png.to_vec())
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("PNG"),
+        "{b}"
+    );
+    let (s, b) = app.upload(&path, "file_name=empty.csv", "").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("empty"),
+        "{b}"
+    );
+    let (s, b) = app
+        .upload(&path, "file_name=names.csv", "Name,City\nAnn,Perth\n")
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("\"City\""),
+        "lists the headers: {b}"
+    );
+    let (s, b) = app
+        .upload(
+            &path,
+            "file_name=big.csv",
+            "Mobile\n".to_owned() + &"0412345678\n".repeat(200),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
+    let (s, b) = app
+        .upload(&path, "mapping=mobile=Phone", "Mobile\n0412345678\n")
+        .await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("mapping.mobile"))
+    );
+    let (_, g) = app
+        .send(app.http.get(format!("{}/api/v1/groups/{gid}", app.base)))
+        .await;
+    assert_eq!(g["contact_count"], 0);
+    let (_, list) = app
+        .send(app.http.get(format!("{}/api/v1/imports", app.base)))
+        .await;
+    assert!(
+        list["items"].as_array().unwrap().is_empty(),
+        "refused files record no import"
+    );
+}
+
+#[tokio::test]
+async fn another_account_cannot_see_or_use_an_import() {
+    let app = TestApp::spawn(&stoplist_store::testing::sqlite_url(), Config::default()).await;
+    let gid = app.group("G").await;
+    let (_, r) = app
+        .upload(
+            &format!("/api/v1/groups/{gid}/imports"),
+            "wait=true",
+            "Mobile\n0412345678\n",
+        )
+        .await;
+    let id = r["id"].as_i64().unwrap();
+    let other = stoplist::accounts::create_account(app.store.as_ref(), "other")
+        .await
+        .unwrap();
+    let (_, key) = stoplist::accounts::create_api_key(app.store.as_ref(), other.id, "o")
+        .await
+        .unwrap();
+    for path in [
+        format!("/api/v1/imports/{id}"),
+        format!("/api/v1/imports/{id}/rejects"),
+    ] {
+        let s = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+    }
+    let s = app
+        .http
+        .post(format!("{}/api/v1/groups/{gid}/imports", app.base))
+        .bearer_auth(&key)
+        .body("Mobile\n0412345679\n")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// `stoplist import` killed with SIGKILL while it stages a large file: the group is unchanged,
+/// and the next server start marks the import failed.
+#[test]
+fn an_import_killed_midway_changes_nothing_and_is_marked_failed_on_restart() {
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_stoplist");
+    let db = stoplist_store::testing::sqlite_url();
+    let dir = std::env::temp_dir().join(format!("stoplist-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("big.csv");
+    let mut text = String::from("Mobile,First Name\n");
+    for i in 0..400_000u32 {
+        text.push_str(&format!("+614{:08},P{i}\n", 10_000_000 + i));
+    }
+    std::fs::write(&file, text).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(bin)
+            .arg("--database")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["account", "create", "default"]).status.success());
+    assert!(
+        run(&["import", "/dev/null", "--group", "Big", "--dry-run"])
+            .status
+            .code()
+            == Some(1)
+    );
+    let mut child = Command::new(bin)
+        .args([
+            "--database",
+            &db,
+            "import",
+            file.to_str().unwrap(),
+            "--group",
+            "Big",
+        ])
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the import is staging rows, then kill it without warning.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(stoplist_store::connect(&db)).unwrap();
+    let acc = rt
+        .block_on(store.account_by_name("default"))
+        .unwrap()
+        .unwrap()
+        .id;
+    let mut staged = false;
+    for _ in 0..600 {
+        let imports = rt.block_on(store.list_imports(acc, 1)).unwrap();
+        if imports.first().is_some_and(|i| i.counts.rows_read > 0) {
+            staged = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(staged, "the import started staging before the kill");
+    let groups = rt.block_on(store.list_groups(acc)).unwrap();
+    assert_eq!(
+        groups[0].contact_count, 0,
+        "nothing of the killed import landed"
+    );
+    let id = rt.block_on(store.list_imports(acc, 1)).unwrap()[0].id;
+
+    // Restart the server (stale after 0 s): it marks the import failed at start-up.
+    let config = dir.join("stoplist.toml");
+    std::fs::write(&config, "import_stale_seconds = 0\n").unwrap();
+    let mut server = Command::new(bin)
+        .args([
+            "--database",
+            &db,
+            "--config",
+            config.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut failed = false;
+    for _ in 0..500 {
+        let rec = rt.block_on(store.import(acc, id)).unwrap().unwrap();
+        if rec.status == stoplist_store::ImportStatus::Failed {
+            assert!(rec.error.unwrap().contains("interrupted"));
+            failed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(failed, "the restarted server marked the import failed");
+    assert_eq!(
+        rt.block_on(store.list_groups(acc)).unwrap()[0].contact_count,
+        0
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
