@@ -145,52 +145,43 @@ pub async fn lookup(
     }
 }
 
-/// One result of a bulk check.
+/// One result of a bulk check, borrowing the input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
-pub enum CheckResult {
+pub enum CheckResult<'a> {
     Valid {
-        input: String,
+        input: &'a str,
         number: PhoneNumber,
         opted_out: bool,
     },
     Invalid {
-        input: String,
+        input: &'a str,
         invalid: &'static str,
         reason: String,
     },
 }
 
-/// Checks many numbers at once, in order. Opted-out answers come from the index (which
-/// never misses an opt-out this instance committed); see `index` for what that promises.
-pub async fn check_many(
+/// What a bulk check of an account needs, fetched once: its region and opt-out index.
+pub async fn check_context(
     state: &AppState,
     account: AccountId,
-    inputs: Vec<String>,
-) -> AppResult<Vec<CheckResult>> {
+) -> AppResult<(Region, std::sync::Arc<crate::index::AccountIndex>)> {
     let region = region(state, account).await?;
     let index = state.index.account(state.store.as_ref(), account).await?;
-    state.metrics.checks(inputs.len() as u64);
-    // Large batches are CPU work: keep them off the async threads.
-    let large = inputs.len() > 10_000;
-    let work = move || check_with(&index, region, inputs);
-    if large {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("bulk check task: {e}")))
-    } else {
-        Ok(work())
-    }
+    Ok((region, index))
 }
 
-fn check_with(
+/// Checks many numbers at once, in order (CPU work: run large batches on a blocking
+/// thread). Opted-out answers come from the index, which never misses an opt-out this
+/// instance committed; see `index` for what that promises.
+pub fn check<'a, S: AsRef<str>>(
     index: &crate::index::AccountIndex,
     region: Region,
-    inputs: Vec<String>,
-) -> Vec<CheckResult> {
+    inputs: &'a [S],
+) -> Vec<CheckResult<'a>> {
     let parsed: Vec<Result<PhoneNumber, PhoneError>> = inputs
         .iter()
-        .map(|raw| PhoneNumber::parse(raw, region))
+        .map(|raw| PhoneNumber::parse(raw.as_ref(), region))
         .collect();
     let hits = index.contains_many(
         parsed
@@ -198,17 +189,17 @@ fn check_with(
             .map(|p| p.as_ref().ok().map(PhoneNumber::as_u64)),
     );
     inputs
-        .into_iter()
+        .iter()
         .zip(parsed)
         .zip(hits)
         .map(|((input, p), hit)| match p {
             Ok(number) => CheckResult::Valid {
-                input,
+                input: input.as_ref(),
                 number,
                 opted_out: hit.unwrap_or(false),
             },
             Err(e) => CheckResult::Invalid {
-                input,
+                input: input.as_ref(),
                 invalid: e.code(),
                 reason: e.to_string(),
             },

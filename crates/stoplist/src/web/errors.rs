@@ -121,8 +121,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = match axum::body::Bytes::from_request(req, state).await {
-            Ok(b) => b,
+        let ApiBody(bytes) = ApiBody::from_request(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// The raw request body, with the body-limit rejection (413) in the API's error shape.
+pub struct ApiBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(ApiBody(b)),
             Err(rej) => {
                 let status = rej.status();
                 let (code, message) = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -133,43 +145,48 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 } else {
                     ("bad_request", rej.body_text())
                 };
-                return Err(api_error(status, code, message, None));
+                Err(api_error(status, code, message, None))
             }
-        };
-        // The fast parse first; only a body that fails is parsed again to name the field
-        // (path tracking costs ~2x on large bulk requests).
-        if let Ok(v) = serde_json::from_slice::<T>(&bytes) {
-            return Ok(ApiJson(v));
         }
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let parsed = serde_path_to_error::deserialize::<_, T>(&mut de);
-        let trailing = de.end();
-        let (path, inner) = match (parsed, trailing) {
-            (Ok(v), Ok(())) => return Ok(ApiJson(v)),
-            (Ok(_), Err(e)) => (String::new(), e),
-            (Err(e), _) => (e.path().to_string(), e.into_inner()),
-        };
-        let field = if path == "." || path.is_empty() {
-            unknown_field(&inner.to_string())
-        } else {
-            Some(path)
-        };
-        let code = if inner.is_syntax() || inner.is_eof() {
-            "invalid_json"
-        } else {
-            "invalid_field"
-        };
-        let message = match &field {
-            Some(f) => format!("{f}: {inner}"),
-            None => format!("request body: {inner}"),
-        };
-        Err(api_error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code,
-            message,
-            field,
-        ))
     }
+}
+
+/// Parses a JSON body (possibly borrowing from it), naming the field at fault on error:
+/// malformed JSON, unknown fields, wrong types, missing fields.
+pub fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Response> {
+    // The fast parse first; only a body that fails is parsed again to name the field
+    // (path tracking costs ~2x on large bulk requests).
+    if let Ok(v) = serde_json::from_slice::<T>(bytes) {
+        return Ok(v);
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize::<_, T>(&mut de);
+    let trailing = de.end();
+    let (path, inner) = match (parsed, trailing) {
+        (Ok(v), Ok(())) => return Ok(v),
+        (Ok(_), Err(e)) => (String::new(), e),
+        (Err(e), _) => (e.path().to_string(), e.into_inner()),
+    };
+    let field = if path == "." || path.is_empty() {
+        unknown_field(&inner.to_string())
+    } else {
+        Some(path)
+    };
+    let code = if inner.is_syntax() || inner.is_eof() {
+        "invalid_json"
+    } else {
+        "invalid_field"
+    };
+    let message = match &field {
+        Some(f) => format!("{f}: {inner}"),
+        None => format!("request body: {inner}"),
+    };
+    Err(api_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        message,
+        field,
+    ))
 }
 
 /// serde names an unknown field only in its message: "unknown field `x`, expected …".

@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::optouts::{self, CheckResult};
 use crate::rfc3339;
 use crate::state::AppState;
-use crate::web::errors::{ApiError, ApiJson};
+use crate::web::errors::{ApiBody, ApiError, ApiJson, parse_json};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -327,6 +327,8 @@ pub async fn number_events(
 }
 
 /// Many numbers to check.
+// Documents the request body in the OpenAPI document; the handler parses `CheckRequestRef`.
+#[allow(dead_code)]
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
@@ -336,9 +338,17 @@ pub struct CheckRequest {
 
 /// One result per input, in order: `{input, number, opted_out}` or `{input, invalid, reason}`.
 #[derive(Serialize, ToSchema)]
-pub struct CheckResponse {
+pub struct CheckResponse<'a> {
     #[schema(value_type = Vec<Object>)]
-    pub results: Vec<CheckResult>,
+    pub results: Vec<CheckResult<'a>>,
+}
+
+/// The request as parsed: the numbers borrowed from the body where they need no unescaping.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckRequestRef<'a> {
+    #[serde(borrow)]
+    numbers: Vec<std::borrow::Cow<'a, str>>,
 }
 
 #[utoipa::path(post, path = "/api/v1/optouts/check", tag = "opt-outs", request_body = CheckRequest,
@@ -347,8 +357,22 @@ pub struct CheckResponse {
 pub async fn check(
     auth: ApiAuth,
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<CheckRequest>,
-) -> Result<Json<CheckResponse>, ApiError> {
-    let results = optouts::check_many(&state, auth.account(), body.numbers).await?;
-    Ok(Json(CheckResponse { results }))
+    ApiBody(body): ApiBody,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (region, index) = optouts::check_context(&state, auth.account()).await?;
+    // Parse, check and serialize on a blocking thread: a million numbers is CPU work.
+    let answer = tokio::task::spawn_blocking(move || {
+        let req: CheckRequestRef = parse_json(&body)?;
+        state.metrics.checks(req.numbers.len() as u64);
+        let results = optouts::check(&index, region, &req.numbers);
+        serde_json::to_vec(&CheckResponse { results })
+            .map_err(|e| ApiError(AppError::Internal(anyhow::anyhow!("serializing: {e}"))).into_response())
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("bulk check task: {e}")))?;
+    match answer {
+        Ok(json) => Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response()),
+        Err(resp) => Ok(resp),
+    }
 }
