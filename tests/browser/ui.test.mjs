@@ -1,6 +1,7 @@
 // The web UI as a person uses it, in headless Chromium: log in, change the Opt Outs
 // settings, add and remove an opt-out and read its history, contacts, the CSRF refusal, an
-// empty search, and screenshots at desktop and phone widths.
+// empty search, importing contacts and uploading numbers to the Opt Out Manager (preview, dry
+// run, progress, report, rejected rows), and screenshots at desktop and phone widths.
 //
 // Run through run.sh, which starts a fresh server and sets STOPLIST_URL, STOPLIST_LOGIN,
 // STOPLIST_PASSWORD and SCREENSHOT_DIR.
@@ -8,6 +9,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
+import os from "node:os";
+import fs from "node:fs/promises";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.STOPLIST_URL;
@@ -52,6 +55,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  await Promise.all(tempDirs.map((d) => fs.rm(d, { recursive: true, force: true })));
 });
 
 /** Full-page screenshots of the current page at desktop and phone widths. */
@@ -222,6 +226,144 @@ test("contacts: groups, an opted-out number is refused, badges, delete with conf
   await shoot("group");
   await page.goto("/contacts");
   await shoot("contacts");
+});
+
+/** Writes `text` to a new file named `name` in a fresh temporary directory; returns its path. */
+const tempDirs = [];
+async function tempFile(name, text) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "stoplist-ui-test-"));
+  tempDirs.push(dir);
+  const file = path.join(dir, name);
+  await fs.writeFile(file, text);
+  return file;
+}
+
+/** The value shown for `label` in an import report's counts. */
+async function count(label) {
+  const row = page.locator("table.counts tr").filter({ has: page.getByRole("rowheader", { name: label, exact: true }) });
+  return (await row.locator("td").textContent()).trim();
+}
+
+test("import: the reset reason shows only when reset is on, and is then required", async () => {
+  await page.goto("/contacts");
+  await page.getByRole("link", { name: "Import contacts" }).click();
+  await page.getByRole("heading", { name: "Import contacts" }).waitFor();
+  const reset = page.getByLabel("Reset contacts that have previously opted out?");
+  const reason = page.getByLabel(/Reason for the reset/);
+  assert.equal(await reset.isChecked(), false, "off by default");
+  assert.equal(await reason.isVisible(), false);
+  await reset.check();
+  assert.equal(await reason.isVisible(), true);
+  assert.equal(await reason.evaluate((e) => e.required), true);
+  await shoot("import-form");
+  await reset.uncheck();
+  assert.equal(await reason.isVisible(), false);
+
+  // Spaces pass the browser's own check and reach the server, which refuses them.
+  const file = await tempFile("reset.csv", "Mobile\n0412 777 101\n");
+  await page.getByLabel("Group", { exact: true }).selectOption({ label: "Customers" });
+  await page.getByLabel("File", { exact: true }).setInputFiles(file);
+  await reset.check();
+  await reason.fill("   ");
+  await page.getByRole("button", { name: "Preview" }).click();
+  await page.getByText("Give a reason to reset contacts that have previously opted out").waitFor();
+  assert.equal(await reset.isChecked(), true, "typed values are kept");
+  assert.equal(await reason.isVisible(), true);
+  await shoot("import-form-error");
+});
+
+test("import: a CSV with an opted-out number, previewed, dry run, imported, with its report and rejected rows", async () => {
+  const file = await tempFile(
+    "spring-customers.csv",
+    "Mobile,First Name,Last Name,Email\n" +
+      "0412 777 001,Ava,Lee,ava@example.com\n" +
+      "0412 345 602,Jack,Nguyen,\n" +
+      "+61 412 777 003,Ben,Ng,ben@example.com\n" +
+      "0412777001,Ava,Lee,ava@example.com\n" +
+      "not a number,Bad,Row,\n",
+  );
+  await page.goto("/contacts/import");
+  await page.getByLabel("Group", { exact: true }).selectOption({ label: "Customers" });
+  await page.getByLabel("File", { exact: true }).setInputFiles(file);
+  await page.getByRole("button", { name: "Preview" }).click();
+  await page.getByRole("heading", { name: "Preview of “spring-customers.csv”" }).waitFor();
+  assert.equal(await page.getByLabel("Mobile number").inputValue(), "0", "the guessed mobile column");
+  assert.equal(await page.getByLabel("Email").inputValue(), "3");
+  await page.getByRole("columnheader", { name: /First Name/ }).getByText("First name").waitFor();
+  await shoot("import-preview");
+
+  await page.getByRole("button", { name: "Dry run" }).click();
+  await page.getByText("nothing was changed — run the import to apply it").waitFor();
+  await page.getByRole("heading", { name: "What the import would do" }).waitFor();
+  assert.equal(await count("Imported (new contacts)"), "2");
+  await shoot("import-dry-run");
+
+  await page.getByRole("button", { name: "Import it now" }).click();
+  await page.getByRole("heading", { name: "Report" }).waitFor();
+  await page.getByText("Import finished.").waitFor();
+  assert.equal(await count("Rows read"), "5");
+  assert.equal(await count("Imported (new contacts)"), "2");
+  assert.equal(await count("Duplicates within the file"), "1");
+  assert.equal(await count("Invalid"), "1");
+  assert.equal(await count("Skipped as opted out"), "1");
+  await shoot("import-report");
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Download rejected rows (CSV)" }).click(),
+  ]);
+  const csv = await fs.readFile(await download.path(), "utf8");
+  const lines = csv.trim().split("\n");
+  assert.equal(lines[0], "row,value,reason");
+  assert.equal(lines.length, 4, csv);
+  assert.match(csv, /^3,'\+61412345602,opted out$/m);
+
+  await page.getByRole("link", { name: "Customers" }).click();
+  await page.locator("#contacts-results").getByRole("rowheader", { name: "+61412777003" }).waitFor();
+  await page.goto("/contacts/import");
+  await page.getByRole("region", { name: "Recent imports" }).getByRole("link", { name: "spring-customers.csv" }).first().waitFor();
+});
+
+test("import: a large file shows its progress, then its report, without a reload", async () => {
+  let text = "Mobile,First Name\n";
+  for (let i = 0; i < 300000; i++) text += `04${String(20000000 + i)},Person ${i}\n`;
+  const file = await tempFile("large.csv", text);
+  await page.goto("/contacts/import");
+  await page.getByLabel("Group", { exact: true }).selectOption({ label: "VIP" });
+  await page.getByLabel("File", { exact: true }).setInputFiles(file);
+  await page.getByRole("button", { name: "Preview" }).click();
+  await page.getByRole("button", { name: "Dry run" }).click();
+  await page.waitForURL(/\/imports\/\d+/);
+  // A fast machine may finish before the page shows; the progress is shot when it is seen.
+  const running = page.getByText(/rows read so far|Reading the file…/);
+  if (await running.isVisible()) {
+    await shoot("import-progress");
+  }
+  // htmx polls the status every second and swaps the report in when the run ends.
+  await page.getByRole("heading", { name: "What the import would do" }).waitFor({ timeout: 60_000 });
+  assert.equal(await count("Rows read"), "300,000");
+});
+
+test("opt-outs: upload a file of numbers and see them in the list", async () => {
+  const file = await tempFile("numbers.txt", "0413 555 001\n0413 555 002\n0498 765 432\n");
+  await page.goto("/optouts");
+  const card = page.getByRole("region", { name: "Upload a file of numbers" });
+  await card.getByLabel("File").setInputFiles(file);
+  await card.getByRole("button", { name: "Preview" }).click();
+  await page.getByRole("heading", { name: "Preview of “numbers.txt”" }).waitFor();
+  await page.getByText("the opt-out list (source: upload)").waitFor();
+  await shoot("optouts-upload-preview");
+  await page.getByRole("button", { name: "Upload to the opt-out list" }).click();
+  await page.getByText("Upload finished.").waitFor();
+  assert.equal(await count("Added to the opt-out list"), "2");
+  assert.equal(await count("Already on the opt-out list"), "1");
+  await shoot("optouts-upload-report");
+
+  await page.getByRole("link", { name: "the opt-out list", exact: true }).click();
+  await page.getByRole("heading", { name: "Opt Out Manager" }).waitFor();
+  const results = page.locator("#optouts-results");
+  await results.getByRole("link", { name: "+61413555001" }).waitFor();
+  await results.getByRole("link", { name: "+61413555002" }).waitFor();
 });
 
 test("logging out ends the session", async () => {

@@ -17,8 +17,51 @@
     });
   }
 
+  // Blocks marked data-shown-with="ID" show only while checkbox #ID is checked, and their
+  // inputs are then required (Import: the reason of "Reset contacts that have previously
+  // opted out?"). Without this script the block is always shown; the server checks it.
+  function syncShown() {
+    document.querySelectorAll("[data-shown-with]").forEach(function (block) {
+      var ctrl = document.getElementById(block.getAttribute("data-shown-with"));
+      if (!ctrl) return;
+      block.hidden = !ctrl.checked;
+      block.querySelectorAll("input, select, textarea").forEach(function (el) {
+        el.required = ctrl.checked;
+      });
+    });
+  }
+
+  // Import preview: the column headings say which field each column is mapped to, and
+  // follow the selects (select[data-map-field] names the field; th[data-col] the column).
+  function syncMapTags() {
+    var selects = document.querySelectorAll("select[data-map-field]");
+    if (!selects.length) return;
+    var tags = {};
+    selects.forEach(function (sel) {
+      if (sel.value === "") return;
+      (tags[sel.value] = tags[sel.value] || []).push(sel.getAttribute("data-map-field"));
+    });
+    document.querySelectorAll("th[data-col]").forEach(function (th) {
+      var tag = th.querySelector("[data-map-tag]");
+      if (tag) tag.textContent = (tags[th.getAttribute("data-col")] || []).join(", ");
+    });
+  }
+
   document.addEventListener("change", function (e) {
-    if (e.target instanceof HTMLInputElement && e.target.type === "checkbox") syncDependents();
+    if (e.target instanceof HTMLInputElement && e.target.type === "checkbox") {
+      syncDependents();
+      syncShown();
+    }
+    if (e.target instanceof HTMLSelectElement && e.target.hasAttribute("data-map-field")) syncMapTags();
+  });
+
+  // Typing a new group's name (input[data-chooses="SELECT-ID"]) chooses "a new group" in
+  // the group list, so the two never disagree.
+  document.addEventListener("input", function (e) {
+    var el = e.target;
+    if (!(el instanceof HTMLInputElement) || !el.hasAttribute("data-chooses")) return;
+    var sel = document.getElementById(el.getAttribute("data-chooses"));
+    if (sel instanceof HTMLSelectElement && el.value.trim() !== "") sel.value = "new";
   });
 
   // Forms marked data-confirm="question" ask before they submit (deleting a group…).
@@ -28,9 +71,14 @@
     if (question && !window.confirm(question)) e.preventDefault();
   });
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", syncDependents);
-  } else {
+  function syncAll() {
     syncDependents();
+    syncShown();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", syncAll);
+  } else {
+    syncAll();
   }
 })();

@@ -153,6 +153,8 @@ impl<S: Send + Sync> FromRequest<S> for ApiBody {
 
 /// Parses a JSON body (possibly borrowing from it), naming the field at fault on error:
 /// malformed JSON, unknown fields, wrong types, missing fields.
+// The error is the finished response, as axum's own extractor rejections are.
+#[allow(clippy::result_large_err)]
 pub fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Response> {
     // The fast parse first; only a body that fails is parsed again to name the field
     // (path tracking costs ~2x on large bulk requests).

@@ -4,6 +4,7 @@
 
 use super::{ApiAuth, PageOf, path_id};
 use crate::error::AppError;
+use crate::import::upload::{self, Upload};
 use crate::import::{self, ImportProgress, ImportRequest, MappingOverride, Target};
 use crate::rfc3339;
 use crate::state::AppState;
@@ -20,7 +21,6 @@ use std::sync::atomic::Ordering;
 use stoplist_domain::GroupId;
 use stoplist_domain::names::Reason;
 use stoplist_store::{ImportCounts, ImportRecord};
-use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
 
 /// How to run an uploaded file.
@@ -169,7 +169,7 @@ async fn submit(
     let req = ImportRequest {
         account: auth.account(),
         target,
-        path: upload.path.clone(),
+        path: upload.path().to_path_buf(),
         file_name: q.file_name.clone().unwrap_or_else(|| "upload".into()),
         reset,
         dry_run: q.dry_run,
@@ -214,17 +214,6 @@ async fn submit(
         .into_response())
 }
 
-/// An uploaded file on disk, removed when dropped.
-struct Upload {
-    path: std::path::PathBuf,
-}
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 /// Streams the request body to a temporary file, refusing bodies over `max_upload_bytes`
 /// (413) before or while they arrive; the file is never held in memory.
 async fn save_upload(
@@ -233,41 +222,24 @@ async fn save_upload(
     body: Body,
 ) -> Result<Upload, ApiError> {
     let max = state.config.max_upload_bytes;
-    let too_large = || {
-        ApiError(AppError::TooLarge(format!(
-            "the file is larger than this server accepts ({max} bytes; see max_upload_bytes)"
-        )))
-    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
-        return Err(too_large());
+        return Err(ApiError(upload::too_large(max)));
     }
-    let upload = Upload {
-        path: std::env::temp_dir().join(format!("stoplist-upload-{}", crate::auth::random_hex(12))),
-    };
-    let mut file = tokio::fs::File::create(&upload.path)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("creating the upload file: {e}")))?;
+    let path =
+        std::env::temp_dir().join(format!("stoplist-upload-{}", crate::auth::random_hex(12)));
+    let mut upload = Upload::create(path, max).await?;
     let mut stream = body.into_data_stream();
-    let mut total = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
             AppError::invalid("bad_request", "file", format!("reading the upload: {e}"))
         })?;
-        total += chunk.len() as u64;
-        if total > max {
-            return Err(too_large());
-        }
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the upload file: {e}")))?;
+        upload.write(&chunk).await?;
     }
-    file.flush()
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the upload file: {e}")))?;
+    upload.finish().await?;
     Ok(upload)
 }
 
@@ -322,33 +294,7 @@ pub async fn rejects(
         .await
         .map_err(AppError::from)?
         .ok_or(ApiError(AppError::NotFound("import")))?;
-    let header_line = futures_util::stream::once(async {
-        Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"row,value,reason\n"))
-    });
-    let pages = futures_util::stream::unfold(Some(0i64), move |after| {
-        let state = state.clone();
-        async move {
-            let after = after?;
-            match state.store.import_rejects(account, id, after, 5000).await {
-                Ok(page) if page.is_empty() => None,
-                Ok(page) => {
-                    let next = page.last().map(|r| r.row);
-                    let mut text = String::new();
-                    for r in &page {
-                        text.push_str(&format!(
-                            "{},{},{}\n",
-                            r.row,
-                            import::csv_cell(&r.raw),
-                            import::csv_cell(&r.reason)
-                        ));
-                    }
-                    Some((Ok(axum::body::Bytes::from(text)), next))
-                }
-                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
-            }
-        }
-    });
-    let body = Body::from_stream(header_line.chain(pages));
+    let body = Body::from_stream(upload::rejects_csv(state.store.clone(), account, id));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

@@ -361,18 +361,25 @@ pub async fn check(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let (region, index) = optouts::check_context(&state, auth.account()).await?;
-    // Parse, check and serialize on a blocking thread: a million numbers is CPU work.
+    // Parse, check and serialize on a blocking thread: a million numbers is CPU work. (The
+    // error is a finished response.)
+    #[allow(clippy::result_large_err)]
     let answer = tokio::task::spawn_blocking(move || {
         let req: CheckRequestRef = parse_json(&body)?;
         state.metrics.checks(req.numbers.len() as u64);
         let results = optouts::check(&index, region, &req.numbers);
-        serde_json::to_vec(&CheckResponse { results })
-            .map_err(|e| ApiError(AppError::Internal(anyhow::anyhow!("serializing: {e}"))).into_response())
+        serde_json::to_vec(&CheckResponse { results }).map_err(|e| {
+            ApiError(AppError::Internal(anyhow::anyhow!("serializing: {e}"))).into_response()
+        })
     })
     .await
     .map_err(|e| AppError::Internal(anyhow::anyhow!("bulk check task: {e}")))?;
     match answer {
-        Ok(json) => Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response()),
+        Ok(json) => Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response()),
         Err(resp) => Ok(resp),
     }
 }

@@ -1,7 +1,7 @@
 //! Contacts: the groups (create, rename, delete), a group's contacts with search and keyset
 //! paging, adding a contact (an opted-out number is refused: the opt-out list wins) and
-//! deleting one. Opted-out contacts carry an "Opted out" badge. Import arrives later; its
-//! page says so.
+//! deleting one. Opted-out contacts carry an "Opted out" badge. Importing a file is
+//! `imports`' (Contacts → Import).
 
 use super::{
     CsrfForm, FieldErrors, Layout, PAGE_SIZE, UiSession, cursor, flash, looks_like_number,
@@ -98,10 +98,10 @@ async fn table(
         }
         (None, Some(_), _) => "No more contacts — go back to the first page.",
         (None, None, Some(_)) => {
-            "No contacts in this group yet — add one above. (Importing a file arrives in a later release.)"
+            "No contacts in this group yet — add one above. To add many at once, import a file."
         }
         (None, None, None) => {
-            "No contacts yet — create a group above and add contacts to it. (Importing a file arrives in a later release.)"
+            "No contacts yet — import a file, or create a group above and add contacts to it."
         }
     };
     Ok(Table {
@@ -200,20 +200,6 @@ pub async fn index(
         return Ok(vary_on_htmx(TableFragment { table }.into_response()));
     }
     render_index(&state, session, q, String::new(), FieldErrors::none()).await
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "import.html")]
-struct ImportPage {
-    layout: Layout,
-}
-
-/// `GET /contacts/import`: says plainly that import is not there yet.
-pub async fn import(session: UiSession) -> Response {
-    ImportPage {
-        layout: session.layout("Import contacts", "contacts", None),
-    }
-    .into_response()
 }
 
 #[derive(Deserialize)]

@@ -12,6 +12,7 @@
 
 mod assets;
 mod contacts;
+mod imports;
 mod optouts;
 mod session;
 mod settings;
@@ -19,6 +20,7 @@ mod settings;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::map_response;
 use axum::response::Response;
@@ -34,10 +36,24 @@ pub fn router(_state: &AppState) -> Router<AppState> {
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         .route("/optouts", get(optouts::page).post(optouts::add))
+        .route(
+            "/optouts/upload",
+            get(imports::optouts_form)
+                .post(imports::optouts_upload)
+                .layer(upload_limit()),
+        )
         .route("/optouts/remove", post(optouts::remove))
         .route("/optouts/{number}", get(optouts::history))
         .route("/contacts", get(contacts::index))
-        .route("/contacts/import", get(contacts::import))
+        .route(
+            "/contacts/import",
+            get(imports::contacts_form)
+                .post(imports::contacts_upload)
+                .layer(upload_limit()),
+        )
+        .route("/imports/run", post(imports::run))
+        .route("/imports/{id}", get(imports::report))
+        .route("/imports/{id}/rejects.csv", get(imports::rejects))
         .route("/contacts/{id}/delete", post(contacts::delete_contact))
         .route("/groups", post(contacts::create_group))
         .route("/groups/{id}", get(contacts::group_page))
@@ -49,6 +65,12 @@ pub fn router(_state: &AppState) -> Router<AppState> {
         .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
         .merge(assets::router())
         .layer(map_response(security_headers))
+}
+
+/// File uploads are streamed to disk under their own limit (`max_upload_bytes`, checked by
+/// `imports::CsrfUpload`), not the default 2 MB body limit.
+fn upload_limit() -> DefaultBodyLimit {
+    DefaultBodyLimit::disable()
 }
 
 /// Headers every UI response carries. The CSP allows scripts and styles from this server

@@ -51,7 +51,7 @@ pub const LOGIN_CSRF_COOKIE: &str = "stoplist_login_csrf";
 /// Where a signed-in user lands.
 pub const HOME: &str = "/optouts";
 
-const CSRF_REFUSED: &str =
+pub(super) const CSRF_REFUSED: &str =
     "this form has expired or did not come from this site; reload the page and try again";
 const CROSS_SITE: &str = "cross-site form posts are refused";
 
@@ -201,7 +201,7 @@ async fn parse_form<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
 }
 
 /// Constant-time comparison of a submitted token with the expected one.
-fn tokens_match(given: Option<&str>, expected: &str) -> bool {
+pub(super) fn tokens_match(given: Option<&str>, expected: &str) -> bool {
     match given {
         Some(g) if !expected.is_empty() => g.as_bytes().ct_eq(expected.as_bytes()).into(),
         _ => false,
