@@ -216,7 +216,8 @@ pub trait Store: Send + Sync + 'static {
     async fn import(&self, account: AccountId, id: i64) -> Result<Option<ImportRecord>>;
     /// The account's imports, newest first.
     async fn list_imports(&self, account: AccountId, limit: i64) -> Result<Vec<ImportRecord>>;
-    /// Stages a batch of valid rows and records a batch of rejected ones, in one short
+    /// Stages a batch of valid rows (their numbers distinct across the whole import: the
+    /// caller dedupes) and records a batch of rejected ones, in one short
     /// transaction, and notes progress (`rows_read`, `invalid` so far). Nothing reaches the
     /// group or the opt-out list until [`Store::apply_import`].
     async fn stage_import(
@@ -228,8 +229,8 @@ pub trait Store: Send + Sync + 'static {
         invalid: i64,
         now: i64,
     ) -> Result<()>;
-    /// Applies a staged import in one transaction: duplicates within the file are rejected,
-    /// the opt-out rules decide every row whose number is opted out (skip, or lift with the
+    /// Applies a staged import in one transaction: the opt-out rules decide every row whose
+    /// number is opted out (skip, or lift with the
     /// import's reset reason), then contacts are updated and inserted (or, for an opt-out
     /// upload, numbers listed). A dry run computes the same counts and rolls back.
     async fn apply_import(

@@ -35,6 +35,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "imports",
         sql: include_str!("../migrations/sqlite/0002_imports.sql"),
     },
+    Migration {
+        version: 3,
+        description: "import rows by row",
+        sql: include_str!("../migrations/sqlite/0003_import_rows_by_row.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -47,5 +52,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         description: "imports",
         sql: include_str!("../migrations/postgres/0002_imports.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "import rows by row",
+        sql: include_str!("../migrations/postgres/0003_import_rows_by_row.sql"),
     },
 ];

@@ -1239,27 +1239,6 @@ macro_rules! store_impl {
                     }
                 }
                 let mut counts = imp.counts;
-                // -- rows whose number appeared earlier in the file
-                counts.duplicates = sqlx::query(
-                    "INSERT INTO import_rejects (import_id, row, raw, reason)
-                     SELECT r.import_id, r.row, r.number, 'duplicate of row ' || CAST(f.first_row AS TEXT)
-                       FROM import_rows r
-                       JOIN (SELECT number, MIN(row) AS first_row FROM import_rows WHERE import_id = $1 GROUP BY number) f
-                         ON f.number = r.number
-                      WHERE r.import_id = $1 AND r.row > f.first_row",
-                )
-                .bind(import_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected() as i64;
-                // -- keep only the first row of each number
-                sqlx::query(
-                    "DELETE FROM import_rows WHERE import_id = $1 AND row > (SELECT MIN(t.row) FROM import_rows t
-                      WHERE t.import_id = $1 AND t.number = import_rows.number)",
-                )
-                .bind(import_id)
-                .execute(&mut *tx)
-                .await?;
                 // -- the file's numbers that are on the opt-out list
                 let listed: Vec<(i64, String, String)> = sqlx::query_as(
                     "SELECT r.row, r.number, o.source FROM import_rows r

@@ -23,7 +23,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", "-16384");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
