@@ -368,9 +368,13 @@ pub async fn check(
         let req: CheckRequestRef = parse_json(&body)?;
         state.metrics.checks(req.numbers.len() as u64);
         let results = optouts::check(&index, region, &req.numbers);
-        serde_json::to_vec(&CheckResponse { results }).map_err(|e| {
-            ApiError(AppError::Internal(anyhow::anyhow!("serializing: {e}"))).into_response()
-        })
+        // About 60 bytes a result: size the buffer once instead of growing it 20 times.
+        let mut json = Vec::with_capacity(32 + results.len() * 64);
+        serde_json::to_writer(&mut json, &CheckResponse { results })
+            .map(|()| json)
+            .map_err(|e| {
+                ApiError(AppError::Internal(anyhow::anyhow!("serializing: {e}"))).into_response()
+            })
     })
     .await
     .map_err(|e| AppError::Internal(anyhow::anyhow!("bulk check task: {e}")))?;
