@@ -13,6 +13,10 @@ mkdir -p "$DATA"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release -q --bin stoplist --example bench_seed --example trivial_axum --example bench_check
 BIN=target/release
+# Servers left over from an interrupted run would answer in place of this run's.
+cleanup() { pkill -f "$BIN/stoplist --database" 2>/dev/null || true; pkill -f "$BIN/examples/trivial_axum" 2>/dev/null || true; }
+cleanup
+trap cleanup EXIT
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%FT%TZ)"
 
 cat > "$DATA/lookup.lua" <<'LUA'
