@@ -3,107 +3,12 @@
 //! `STOPLIST_TEST_PG_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::TestApp;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-use std::sync::Arc;
-use stoplist::app::Application;
+use serde_json::json;
 use stoplist::config::Config;
-use stoplist_domain::{AccountId, Actor, PhoneNumber, Region};
-use stoplist_store::{OptOutCommand, Store};
-
-struct TestApp {
-    base: String,
-    key: String,
-    account: AccountId,
-    store: Arc<dyn Store>,
-    http: reqwest::Client,
-}
-
-impl TestApp {
-    async fn spawn(url: &str, config: Config) -> TestApp {
-        let store = stoplist_store::connect(url).await.unwrap();
-        let config = Config {
-            listen: "127.0.0.1:0".into(),
-            database_url: url.into(),
-            ..config
-        };
-        let app = Application::with_store(store.clone(), config)
-            .await
-            .unwrap();
-        let base = format!("http://{}", app.address());
-        tokio::spawn(app.run_until(std::future::pending()));
-        let account = stoplist::accounts::create_account(store.as_ref(), "acme")
-            .await
-            .unwrap();
-        let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "t")
-            .await
-            .unwrap();
-        TestApp {
-            base,
-            key,
-            account: account.id,
-            store,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn send(&self, r: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let resp = r.bearer_auth(&self.key).send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn group(&self, name: &str) -> i64 {
-        let (_, g) = self
-            .send(
-                self.http
-                    .post(format!("{}/api/v1/groups", self.base))
-                    .json(&json!({"name": name})),
-            )
-            .await;
-        g["id"].as_i64().unwrap()
-    }
-
-    async fn upload(
-        &self,
-        path: &str,
-        query: &str,
-        body: impl Into<reqwest::Body>,
-    ) -> (StatusCode, Value) {
-        self.send(
-            self.http
-                .post(format!("{}{path}?{query}", self.base))
-                .body(body),
-        )
-        .await
-    }
-
-    async fn opted_out(&self, raw: &str) -> bool {
-        let (_, b) = self
-            .send(self.http.get(format!("{}/api/v1/optouts/{raw}", self.base)))
-            .await;
-        b["opted_out"] == true
-    }
-
-    async fn listed(&self, raw: &str, event: stoplist_domain::rules::OptOutEvent) {
-        let cmd = OptOutCommand {
-            number: PhoneNumber::parse(raw, Region::AU).unwrap(),
-            event,
-            actor: Actor::system("test"),
-            reason: None,
-            evidence: None,
-            campaign_groups: vec![],
-        };
-        self.store
-            .apply_optout(self.account, &cmd, stoplist::now_ms())
-            .await
-            .unwrap();
-    }
-}
 
 const CONTACTS: &str = "First Name;Surname;Mobile Phone;E-mail\n\
 Ann;Lee;0412 345 601;ann@example.com\n\
@@ -116,7 +21,7 @@ Fay;Zo;0412345606;fay@example.com\n";
 #[tokio::test]
 async fn a_contact_file_lands_with_a_report_and_its_rejected_rows() {
     for url in stoplist_store::testing::fresh_urls().await.unwrap() {
-        let app = TestApp::spawn(&url, Config::default()).await;
+        let app = TestApp::spawn_with(&url, Config::default()).await;
         let gid = app.group("Customers").await;
         app.listed(
             "0412345605",
@@ -149,12 +54,7 @@ async fn a_contact_file_lands_with_a_report_and_its_rejected_rows() {
             (Some(6), Some(2), Some(1), Some(1), Some(2)),
             "{r}"
         );
-        let (_, page) = app
-            .send(
-                app.http
-                    .get(format!("{}/api/v1/groups/{gid}/contacts", app.base)),
-            )
-            .await;
+        let (_, page) = app.get(&format!("/api/v1/groups/{gid}/contacts")).await;
         let names: Vec<_> = page["items"]
             .as_array()
             .unwrap()
@@ -219,7 +119,7 @@ async fn a_contact_file_lands_with_a_report_and_its_rejected_rows() {
 #[tokio::test]
 async fn a_reset_needs_a_reason_and_never_lifts_an_enforced_reply_opt_out() {
     for url in stoplist_store::testing::fresh_urls().await.unwrap() {
-        let app = TestApp::spawn(&url, Config::default()).await;
+        let app = TestApp::spawn_with(&url, Config::default()).await;
         let gid = app.group("G").await;
         app.listed(
             "0412345605",
@@ -281,12 +181,7 @@ async fn a_reset_needs_a_reason_and_never_lifts_an_enforced_reply_opt_out() {
             app.opted_out("0412345606").await,
             "a reply opt-out stays under Enforce Global Optouts"
         );
-        let (_, h) = app
-            .send(
-                app.http
-                    .get(format!("{}/api/v1/optouts/0412345605/events", app.base)),
-            )
-            .await;
+        let (_, h) = app.get("/api/v1/optouts/0412345605/events").await;
         let last = h["events"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(
             (last["source"].as_str(), last["reason"].as_str()),
@@ -298,7 +193,7 @@ async fn a_reset_needs_a_reason_and_never_lifts_an_enforced_reply_opt_out() {
 #[tokio::test]
 async fn an_opt_out_upload_lists_numbers_and_lookups_see_them_at_once() {
     for url in stoplist_store::testing::fresh_urls().await.unwrap() {
-        let app = TestApp::spawn(&url, Config::default()).await;
+        let app = TestApp::spawn_with(&url, Config::default()).await;
         assert!(!app.opted_out("0412345601").await, "loads the index first");
         let (s, r) = app
             .upload(
@@ -317,19 +212,14 @@ async fn an_opt_out_upload_lists_numbers_and_lookups_see_them_at_once() {
             (Some(2), Some(1), Some(1))
         );
         assert!(app.opted_out("0412345601").await);
-        let (_, b) = app
-            .send(
-                app.http
-                    .get(format!("{}/api/v1/optouts/0412345602", app.base)),
-            )
-            .await;
+        let (_, b) = app.get("/api/v1/optouts/0412345602").await;
         assert_eq!(b["source"], "upload");
     }
 }
 
 #[tokio::test]
 async fn bad_files_are_refused_with_what_is_wrong_and_nothing_changes() {
-    let app = TestApp::spawn(
+    let app = TestApp::spawn_with(
         &stoplist_store::testing::sqlite_url(),
         Config {
             max_upload_bytes: 1000,
@@ -382,13 +272,9 @@ async fn bad_files_are_refused_with_what_is_wrong_and_nothing_changes() {
         (s, b["error"]["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("mapping.mobile"))
     );
-    let (_, g) = app
-        .send(app.http.get(format!("{}/api/v1/groups/{gid}", app.base)))
-        .await;
+    let (_, g) = app.get(&format!("/api/v1/groups/{gid}")).await;
     assert_eq!(g["contact_count"], 0);
-    let (_, list) = app
-        .send(app.http.get(format!("{}/api/v1/imports", app.base)))
-        .await;
+    let (_, list) = app.get("/api/v1/imports").await;
     assert!(
         list["items"].as_array().unwrap().is_empty(),
         "refused files record no import"
@@ -397,7 +283,7 @@ async fn bad_files_are_refused_with_what_is_wrong_and_nothing_changes() {
 
 #[tokio::test]
 async fn another_account_cannot_see_or_use_an_import() {
-    let app = TestApp::spawn(&stoplist_store::testing::sqlite_url(), Config::default()).await;
+    let app = TestApp::spawn_with(&stoplist_store::testing::sqlite_url(), Config::default()).await;
     let gid = app.group("G").await;
     let (_, r) = app
         .upload(
