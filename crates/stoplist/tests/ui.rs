@@ -3,75 +3,23 @@
 //! Opt Out Manager's refusals, and HTML escaping.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use reqwest::redirect::Policy;
-use reqwest::{Client, Response, StatusCode};
-use std::sync::Arc;
-use stoplist::app::Application;
+use reqwest::{Response, StatusCode};
 use stoplist::config::Config;
 use stoplist_domain::names::{ContactFields, GroupName};
 use stoplist_domain::rules::OptOutEvent;
-use stoplist_domain::{AccountId, Actor, ActorKind, PhoneNumber, Region};
-use stoplist_store::{OptOutCommand, Store};
+use stoplist_domain::{Actor, ActorKind, PhoneNumber, Region};
+use stoplist_store::OptOutCommand;
 
-const LOGIN: &str = "alice";
-const PASSWORD: &str = "correct horse battery";
+mod common;
 
-/// A running server with one account and one user, and a client with its own cookie jar
-/// that never follows redirects (so tests see them).
-struct TestApp {
-    base: String,
-    client: Client,
-    state: stoplist::state::AppState,
-    store: Arc<dyn Store>,
-    account: AccountId,
-}
+use common::ui::{LOGIN, PASSWORD, UiApp as TestApp, client, csrf_of, location};
 
 async fn spawn_app() -> TestApp {
     spawn_with(Config::default()).await
 }
 
 async fn spawn_with(config: Config) -> TestApp {
-    let store = stoplist_store::connect(&stoplist_store::testing::sqlite_url())
-        .await
-        .unwrap();
-    let account = stoplist::accounts::create_account(store.as_ref(), "Acme <Pty> Ltd")
-        .await
-        .unwrap();
-    stoplist::accounts::create_user(store.as_ref(), account.id, LOGIN, PASSWORD, true)
-        .await
-        .unwrap();
-    let config = Config {
-        listen: "127.0.0.1:0".into(),
-        ..config
-    };
-    let app = Application::with_store(store.clone(), config)
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.address());
-    let state = app.state().clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    TestApp {
-        base,
-        client: client(),
-        state,
-        store,
-        account: account.id,
-    }
-}
-
-fn client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The value of the first hidden `csrf_token` field of a page.
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).expect("a csrf_token field") + marker.len();
-    html[start..start + 64].to_owned()
+    common::ui::spawn_ui(config, "Acme <Pty> Ltd", 0, false).await
 }
 
 /// Whether `html` holds `raw` HTML-escaped (askama writes `&#60;`; either form is fine).
@@ -89,37 +37,7 @@ fn has_escaped(html: &str, raw: &str) -> bool {
     html.contains(&named) || html.contains(&numeric)
 }
 
-fn location(r: &Response) -> &str {
-    r.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
 impl TestApp {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().await.unwrap()
-    }
-
-    async fn page(&self, path: &str) -> String {
-        let r = self.get(path).await;
-        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-        r.text().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.client
-            .post(self.url(path))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
     /// Posts the login form the way a browser does (token from the page, cookie from the jar).
     async fn try_login(&self, password: &str) -> Response {
         let html = self.page("/login").await;

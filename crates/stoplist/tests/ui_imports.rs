@@ -4,83 +4,24 @@
 //! limit, and the Opt Out Manager's upload.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use reqwest::redirect::Policy;
-use reqwest::{Client, Response, StatusCode};
-use std::sync::Arc;
+use reqwest::{Response, StatusCode};
 use std::time::Duration;
-use stoplist::app::Application;
 use stoplist::config::Config;
 use stoplist_domain::names::GroupName;
 use stoplist_domain::rules::AddedBy;
-use stoplist_domain::{AccountId, Actor, GroupId, PhoneNumber, Region};
-use stoplist_store::{ImportRecord, ImportStatus, Store};
+use stoplist_domain::{Actor, GroupId, PhoneNumber, Region};
+use stoplist_store::{ImportRecord, ImportStatus};
 
-const LOGIN: &str = "alice";
-const PASSWORD: &str = "correct horse battery";
+mod common;
 
-/// A running server with one account (after `earlier` other accounts, so its id can be told
-/// apart) and one user, and a client with its own cookie jar that never follows redirects.
-struct TestApp {
-    base: String,
-    client: Client,
-    state: stoplist::state::AppState,
-    store: Arc<dyn Store>,
-    account: AccountId,
-}
+use common::ui::{PASSWORD, UiApp as TestApp, client, csrf_of, location};
 
 async fn spawn_app() -> TestApp {
     spawn_with(Config::default(), 0).await
 }
 
 async fn spawn_with(config: Config, earlier: usize) -> TestApp {
-    let store = stoplist_store::connect(&stoplist_store::testing::sqlite_url())
-        .await
-        .unwrap();
-    for i in 0..earlier {
-        stoplist::accounts::create_account(store.as_ref(), &format!("Earlier {i}"))
-            .await
-            .unwrap();
-    }
-    let account = stoplist::accounts::create_account(store.as_ref(), "Acme")
-        .await
-        .unwrap();
-    stoplist::accounts::create_user(store.as_ref(), account.id, LOGIN, PASSWORD, true)
-        .await
-        .unwrap();
-    let config = Config {
-        listen: "127.0.0.1:0".into(),
-        ..config
-    };
-    let app = Application::with_store(store.clone(), config)
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.address());
-    let state = app.state().clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    let app = TestApp {
-        base,
-        client: client(),
-        state,
-        store,
-        account: account.id,
-    };
-    app.login(&app.client, LOGIN, PASSWORD).await;
-    app
-}
-
-fn client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The value of the first hidden `csrf_token` field of a page.
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).expect("a csrf_token field") + marker.len();
-    html[start..start + 64].to_owned()
+    common::ui::spawn_ui(config, "Acme", earlier, true).await
 }
 
 /// The value of hidden field `name` in `html`.
@@ -89,14 +30,6 @@ fn hidden(html: &str, name: &str) -> String {
     let start = html.find(&marker).expect("the hidden field") + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_owned()
-}
-
-fn location(r: &Response) -> String {
-    r.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned()
 }
 
 /// One part of a multipart form: a text field, or a file with its name.
@@ -145,38 +78,6 @@ const CONTACTS_CSV: &str = "Mobile,First Name,Last Name,Email\n\
 0412 000 005,Zoë,Tran,zoe@example.com\n";
 
 impl TestApp {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn login(&self, client: &Client, login: &str, password: &str) {
-        let html = client
-            .get(self.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let r = client
-            .post(self.url("/login"))
-            .form(&[
-                ("login", login),
-                ("password", password),
-                ("csrf_token", &csrf_of(&html)),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "logged in");
-    }
-
-    async fn page(&self, path: &str) -> String {
-        let r = self.client.get(self.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-        r.text().await.unwrap()
-    }
-
     async fn csrf(&self) -> String {
         csrf_of(&self.page("/contacts/import").await)
     }
@@ -187,15 +88,6 @@ impl TestApp {
             .post(self.url(path))
             .header("content-type", content_type)
             .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.client
-            .post(self.url(path))
-            .form(form)
             .send()
             .await
             .unwrap()
@@ -558,7 +450,7 @@ async fn an_import_lands_and_its_report_counts_every_row() {
         .await
         .unwrap();
     let bob = client();
-    app.login(&bob, "bob", PASSWORD).await;
+    app.log_in_as(&bob, "bob", PASSWORD).await;
     let r = bob.get(app.url(&csv_path)).send().await.unwrap();
     assert_eq!(
         r.status(),
@@ -615,7 +507,7 @@ async fn an_upload_token_is_bound_to_its_account() {
         .await
         .unwrap();
     let bob = client();
-    app.login(&bob, "bob", PASSWORD).await;
+    app.log_in_as(&bob, "bob", PASSWORD).await;
     let html = bob
         .get(app.url("/contacts/import"))
         .send()

@@ -2,6 +2,8 @@
 //! key, and JSON request helpers. (Each test file uses a part of it.)
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod ui;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -1,0 +1,142 @@
+//! What the web UI test files share: a running server with one account and one user, a
+//! browser-like client (its own cookie jar, redirects not followed), and page helpers.
+
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+use std::sync::Arc;
+use stoplist::app::Application;
+use stoplist::config::Config;
+use stoplist_domain::AccountId;
+use stoplist_store::Store;
+
+pub const LOGIN: &str = "alice";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running server with one account and one user, and a client with its own cookie jar
+/// that never follows redirects (so tests see them).
+pub struct UiApp {
+    pub base: String,
+    pub client: Client,
+    pub state: stoplist::state::AppState,
+    pub store: Arc<dyn Store>,
+    pub account: AccountId,
+}
+
+/// Starts a server whose account `account_name` (created after `earlier` other accounts, so
+/// its id can be told apart) has the user `LOGIN`; logs the client in when `logged_in`.
+pub async fn spawn_ui(
+    config: Config,
+    account_name: &str,
+    earlier: usize,
+    logged_in: bool,
+) -> UiApp {
+    let store = stoplist_store::connect(&stoplist_store::testing::sqlite_url())
+        .await
+        .unwrap();
+    for i in 0..earlier {
+        stoplist::accounts::create_account(store.as_ref(), &format!("Earlier {i}"))
+            .await
+            .unwrap();
+    }
+    let account = stoplist::accounts::create_account(store.as_ref(), account_name)
+        .await
+        .unwrap();
+    stoplist::accounts::create_user(store.as_ref(), account.id, LOGIN, PASSWORD, true)
+        .await
+        .unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        ..config
+    };
+    let app = Application::with_store(store.clone(), config)
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.address());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let app = UiApp {
+        base,
+        client: client(),
+        state,
+        store,
+        account: account.id,
+    };
+    if logged_in {
+        app.log_in_as(&app.client, LOGIN, PASSWORD).await;
+    }
+    app
+}
+
+/// A browser-like client: a cookie jar, redirects not followed.
+pub fn client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of the first hidden `csrf_token` field of a page.
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("a csrf_token field") + marker.len();
+    html[start..start + 64].to_owned()
+}
+
+/// The `Location` header of a response, or "".
+pub fn location(r: &Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+impl UiApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// A page that must answer 200, as text.
+    pub async fn page(&self, path: &str) -> String {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        r.text().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs `client` in through the login form (token from the page, cookie from the jar).
+    pub async fn log_in_as(&self, client: &Client, login: &str, password: &str) {
+        let html = client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let r = client
+            .post(self.url("/login"))
+            .form(&[
+                ("login", login),
+                ("password", password),
+                ("csrf_token", &csrf_of(&html)),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "logged in");
+    }
+}
