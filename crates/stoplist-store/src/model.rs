@@ -2,7 +2,7 @@
 //! domain has one. Nothing here talks to a database.
 
 use serde::Serialize;
-use stoplist_domain::ledger::{ChainedEvent, EventKind, EventSource};
+use stoplist_domain::ledger::ChainedEvent;
 use stoplist_domain::names::{ContactFields, Reason};
 use stoplist_domain::rules::{ContactCleanup, Decision, OptOutEvent};
 use stoplist_domain::{
@@ -99,16 +99,6 @@ pub struct OptOut {
 pub struct EventRecord {
     pub id: i64,
     pub event: ChainedEvent,
-}
-
-impl EventRecord {
-    pub fn kind(&self) -> EventKind {
-        self.event.content.kind
-    }
-
-    pub fn source(&self) -> EventSource {
-        self.event.content.source
-    }
 }
 
 /// A change to a number's place on the opt-out list, as the store is asked to make it.

@@ -84,11 +84,6 @@ impl AccountIndex {
         self.read().keys.get(&key).copied()
     }
 
-    /// Whether the key may be opted out.
-    pub fn maybe_contains(&self, key: u64) -> bool {
-        self.read().keys.contains_key(&key)
-    }
-
     /// Checks many keys under one lock.
     pub fn contains_many(&self, keys: impl Iterator<Item = Option<u64>>) -> Vec<Option<bool>> {
         let inner = self.read();
@@ -304,10 +299,10 @@ mod tests {
         i.settle(42, Some(&listed(5)), Some(9));
         // The follower replays a lift at seq 5 (older than the add at 9).
         i.apply(&[(5, 42, EventKind::OptedIn, OptOutSource::Api, 1)]);
-        assert!(i.maybe_contains(42));
+        assert!(i.get(42).is_some());
         // A newer lift removes it.
         i.apply(&[(10, 42, EventKind::OptedIn, OptOutSource::Api, 1)]);
-        assert!(!i.maybe_contains(42));
+        assert!(i.get(42).is_none());
     }
 
     #[test]
@@ -315,7 +310,7 @@ mod tests {
         let i = AccountIndex::default();
         i.begin_add(42, OptOutSource::Api, 5);
         i.settle(42, None, None);
-        assert!(!i.maybe_contains(42));
+        assert!(i.get(42).is_none());
     }
 
     #[test]

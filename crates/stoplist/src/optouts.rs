@@ -6,9 +6,9 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use serde::Serialize;
 use stoplist_domain::names::Reason;
-use stoplist_domain::rules::{AddedBy, Decision, OptOutEvent, Refusal};
+use stoplist_domain::rules::{AddedBy, Decision, OptOutEvent};
 use stoplist_domain::{AccountId, Actor, PhoneError, PhoneNumber, Region};
-use stoplist_store::{OptOut, OptOutCommand, OptOutOutcome};
+use stoplist_store::{OptOutCommand, OptOutOutcome};
 
 /// Parses a number the way the account reads numbers.
 pub async fn parse_number(
@@ -112,20 +112,6 @@ pub async fn apply(
     Ok(result?)
 }
 
-/// The number's opt-out, if any: answered from the index when it is not there, confirmed
-/// with the store when it may be.
-pub async fn status(
-    state: &AppState,
-    account: AccountId,
-    number: &PhoneNumber,
-) -> AppResult<Option<OptOut>> {
-    let index = state.index.account(state.store.as_ref(), account).await?;
-    if !index.maybe_contains(number.as_u64()) {
-        return Ok(None);
-    }
-    Ok(state.store.optout(account, number).await?)
-}
-
 /// Is the number opted out, since when, from what source: answered from memory (see
 /// `index`), except while an opt-out of it is being committed, when the store decides.
 pub async fn lookup(
@@ -205,9 +191,4 @@ pub fn check<'a, S: AsRef<str>>(
             },
         })
         .collect()
-}
-
-/// The message for a refused removal, for every interface.
-pub fn refusal_message(r: Refusal) -> String {
-    r.to_string()
 }

@@ -134,9 +134,7 @@ pub async fn add_optout(
     };
     let evidence =
         stoplist_domain::names::optional_line(body.evidence.as_deref(), "evidence", 500)?;
-    let number = optouts::parse_number(&state, auth.account(), &body.number)
-        .await
-        .map_err(|e| relabel(e, "number"))?;
+    let number = optouts::parse_number(&state, auth.account(), &body.number).await?;
     let out = optouts::add(&state, auth.account(), &number, by, auth.actor(), evidence).await?;
     let created = out.event_seq.is_some();
     let status = if created {
@@ -151,17 +149,6 @@ pub async fn add_optout(
             created,
         }),
     ))
-}
-
-fn relabel(e: AppError, field: &str) -> AppError {
-    match e {
-        AppError::Invalid { code, message, .. } => AppError::Invalid {
-            code,
-            field: field.into(),
-            message,
-        },
-        other => other,
-    }
 }
 
 /// Why an opt-out is lifted.
