@@ -52,3 +52,11 @@ id_type!(
     /// One append-only opt-out event of the evidence ledger.
     EventId
 );
+id_type!(
+    /// A campaign: one message text sent to a set of recipients.
+    CampaignId
+);
+id_type!(
+    /// One outbound message (of a campaign, or a confirmation or help text).
+    MessageId
+);

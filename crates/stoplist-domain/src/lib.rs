@@ -6,14 +6,16 @@
 //! the application feeds them what the outside world sends. Everything here is deterministic
 //! and is tested (and property-tested) without a database.
 
+pub mod classify;
 pub mod ids;
 pub mod ledger;
 pub mod names;
 pub mod phone;
 pub mod rules;
 pub mod settings;
+pub mod sms;
 
-pub use ids::{AccountId, ApiKeyId, ContactId, EventId, GroupId, UserId};
+pub use ids::{AccountId, ApiKeyId, CampaignId, ContactId, EventId, GroupId, MessageId, UserId};
 pub use phone::{PhoneError, PhoneNumber, Region};
 pub use rules::{Actor, ActorKind, ContactCleanup, Decision, OptOutEvent, OptOutSource, Policy};
 pub use settings::AccountSettings;

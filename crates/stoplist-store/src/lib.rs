@@ -6,6 +6,7 @@
 //! opt-out and the account's settings, asks [`stoplist_domain::rules::decide`], and writes
 //! the opt-out, the chained ledger event and the contact clean-up together.
 
+pub mod campaigns;
 mod migrate;
 pub mod model;
 mod postgres;
@@ -19,6 +20,11 @@ use stoplist_domain::names::{ContactFields, GroupName};
 use stoplist_domain::settings::{AccountSettings, SettingChange};
 use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, PhoneNumber, UserId};
 
+pub use campaigns::{
+    Campaign, CampaignAction, CampaignFile, CampaignStatus, CampaignStore, ClaimedMessage,
+    ConnectorRecord, InvalidRecipient, Message, MessageCounts, MessageKind, MessageStatus,
+    NewCampaign, NewMessage, Outcome, ReceiptUpdate, StartOutcome,
+};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -62,7 +68,7 @@ pub enum Backend {
 /// Everything stoplist keeps. Every method is scoped by account where the data belongs to
 /// one: an id of another account's row is "not found", never that row.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: CampaignStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;

@@ -40,6 +40,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "import rows by row",
         sql: include_str!("../migrations/sqlite/0003_import_rows_by_row.sql"),
     },
+    Migration {
+        version: 4,
+        description: "campaigns",
+        sql: include_str!("../migrations/sqlite/0004_campaigns.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -57,5 +62,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         description: "import rows by row",
         sql: include_str!("../migrations/postgres/0003_import_rows_by_row.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "campaigns",
+        sql: include_str!("../migrations/postgres/0004_campaigns.sql"),
     },
 ];

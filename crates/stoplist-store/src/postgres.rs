@@ -54,3 +54,8 @@ const LOCK_LEDGER: &str =
     "SELECT ledger_seq, ledger_head, settings_json FROM accounts WHERE id = $1 FOR UPDATE";
 
 crate::sql::store_impl!(PgStore, Postgres, LOCK_LEDGER);
+
+// -- claim due queued messages; rows another instance is claiming are skipped, never shared.
+const CLAIM_MESSAGES: &str = crate::campaigns::claim_sql!(" FOR UPDATE SKIP LOCKED");
+
+crate::campaigns::campaign_impl!(PgStore, Postgres, CLAIM_MESSAGES);

@@ -55,3 +55,8 @@ const LOCK_LEDGER: &str =
     "SELECT ledger_seq, ledger_head, settings_json FROM accounts WHERE id = $1";
 
 crate::sql::store_impl!(SqliteStore, Sqlite, LOCK_LEDGER);
+
+// -- claim due queued messages; SQLite's one writer makes the claim exclusive.
+const CLAIM_MESSAGES: &str = crate::campaigns::claim_sql!("");
+
+crate::campaigns::campaign_impl!(SqliteStore, Sqlite, CLAIM_MESSAGES);

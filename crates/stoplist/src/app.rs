@@ -78,6 +78,7 @@ impl Application {
                 }
             }
         });
+        let dispatcher = crate::campaigns::dispatch::spawn(self.state.clone());
         let app = crate::web::router(self.state.clone());
         let served = axum::serve(
             self.listener,
@@ -86,6 +87,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         follower.abort();
+        dispatcher.abort();
         served.map_err(|e| anyhow::anyhow!("server error: {e}"))
     }
 }

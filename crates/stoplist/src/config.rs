@@ -35,6 +35,13 @@ pub struct Config {
     /// A running import with no sign of life for this long is marked failed (its process
     /// stopped); checked at start-up and every 15 seconds.
     pub import_stale_seconds: i64,
+    /// Longest campaign message, in SMS segments (footer and personalisation included).
+    pub max_segments: usize,
+    /// How often an idle dispatcher looks for due messages queued by other instances, in ms
+    /// (messages this instance queues wake it at once).
+    pub dispatch_poll_ms: u64,
+    /// Messages per second per account when its connector does not say.
+    pub default_send_rate: u32,
 }
 
 impl Default for Config {
@@ -52,6 +59,9 @@ impl Default for Config {
             login_attempts: 5,
             max_upload_bytes: 512 * 1024 * 1024,
             import_stale_seconds: 30,
+            max_segments: 6,
+            dispatch_poll_ms: 500,
+            default_send_rate: 30,
         }
     }
 }
@@ -72,6 +82,9 @@ pub struct FileConfig {
     pub login_attempts: Option<u32>,
     pub max_upload_bytes: Option<u64>,
     pub import_stale_seconds: Option<i64>,
+    pub max_segments: Option<usize>,
+    pub dispatch_poll_ms: Option<u64>,
+    pub default_send_rate: Option<u32>,
 }
 
 impl Config {
@@ -97,7 +110,10 @@ impl Config {
             index_follow_ms,
             login_attempts,
             max_upload_bytes,
-            import_stale_seconds
+            import_stale_seconds,
+            max_segments,
+            dispatch_poll_ms,
+            default_send_rate
         );
         if f.public_url.is_some() {
             c.public_url = f.public_url;
@@ -145,6 +161,17 @@ max_upload_bytes = 536870912
 # A running import with no sign of life for this long (its process was killed) is marked
 # failed; nothing of it was applied.
 import_stale_seconds = 30
+
+# Longest campaign message in SMS segments (153 GSM-7 or 67 UCS-2 characters each once a
+# message needs more than one), opt-out footer and personalisation included.
+max_segments = 6
+
+# How often an idle dispatcher looks for messages queued by other instances (ms).
+dispatch_poll_ms = 500
+
+# Messages per second per account, unless the account's connector sets its own rate
+# (carriers throttle bursts; Twilio long codes take about 1 per second, short codes 100).
+default_send_rate = 30
 "#;
 
 #[cfg(test)]

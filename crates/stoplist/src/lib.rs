@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod campaigns;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -13,6 +14,7 @@ pub mod import;
 pub mod index;
 pub mod metrics;
 pub mod optouts;
+pub mod reports;
 pub mod state;
 pub mod web;
 

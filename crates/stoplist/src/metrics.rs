@@ -27,6 +27,7 @@ pub struct Metrics {
     /// route template -> (method, status) -> series; looked up without allocating.
     requests: Mutex<HashMap<String, ByStatus>>,
     optout_changes: Mutex<BTreeMap<&'static str, u64>>,
+    message_outcomes: Mutex<BTreeMap<&'static str, u64>>,
     checks: AtomicU64,
 }
 
@@ -57,6 +58,16 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(kind)
+            .or_default() += 1;
+    }
+
+    /// Records one dispatch outcome (`sent`, `retry`, `failed`, `suppressed`).
+    pub fn message_outcome(&self, outcome: &'static str) {
+        *self
+            .message_outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(outcome)
             .or_default() += 1;
     }
 
@@ -132,6 +143,22 @@ impl Metrics {
         }
         drop(map);
         drop(guard);
+        let _ = writeln!(
+            out,
+            "# HELP stoplist_messages_dispatched_total Outbound messages handled by this instance's dispatcher, by outcome."
+        );
+        let _ = writeln!(out, "# TYPE stoplist_messages_dispatched_total counter");
+        for (outcome, n) in self
+            .message_outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "stoplist_messages_dispatched_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP stoplist_optout_changes_total Changes to opt-out lists made by this instance."

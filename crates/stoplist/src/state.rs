@@ -35,6 +35,10 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub settings: Arc<SettingsCache>,
     pub imports: Arc<crate::import::ImportJobs>,
+    /// Wakes the dispatcher when this instance queues messages (it also polls).
+    pub dispatch_wakeup: Arc<tokio::sync::Notify>,
+    /// Each account's connector, built from its stored settings.
+    pub connectors: Arc<crate::campaigns::connectors::ConnectorCache>,
 }
 
 impl AppState {
@@ -50,6 +54,8 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(SettingsCache::default()),
             imports: Arc::new(crate::import::ImportJobs::default()),
+            dispatch_wakeup: Arc::new(tokio::sync::Notify::new()),
+            connectors: Arc::new(crate::campaigns::connectors::ConnectorCache::default()),
         }))
     }
 

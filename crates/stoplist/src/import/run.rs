@@ -55,7 +55,7 @@ impl ColumnRef {
         }
     }
 
-    fn resolve(&self, headers: &[String], field: &str) -> AppResult<usize> {
+    pub(crate) fn resolve(&self, headers: &[String], field: &str) -> AppResult<usize> {
         let found = match self {
             ColumnRef::Index(i) if *i < headers.len() => Some(*i),
             ColumnRef::Index(_) => None,

@@ -216,7 +216,7 @@ async fn submit(
 
 /// Streams the request body to a temporary file, refusing bodies over `max_upload_bytes`
 /// (413) before or while they arrive; the file is never held in memory.
-async fn save_upload(
+pub(crate) async fn save_upload(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,

@@ -2,9 +2,11 @@
 //! `/api/v1/openapi.json`. Handlers parse input into domain types and call the services and
 //! the store; errors become JSON in `web::errors`.
 
+mod campaigns;
 mod groups;
 mod imports;
 mod optouts;
+mod reports;
 mod settings;
 
 use crate::auth::secret_digest;
@@ -108,6 +110,9 @@ pub(crate) fn limit(raw: Option<i64>) -> i64 {
         settings::get_settings, settings::update_settings, settings::settings_history,
         imports::import_contacts, imports::upload_optouts, imports::get_import, imports::list_imports,
         imports::rejects,
+        campaigns::create_campaign, campaigns::list_campaigns, campaigns::get_campaign, campaigns::put_file,
+        campaigns::preview, campaigns::invalid, campaigns::send, campaigns::pause, campaigns::resume,
+        campaigns::cancel, campaigns::messages, campaigns::get_connector, campaigns::put_connector,
     ),
     components(schemas(crate::web::errors::ErrorBody)),
     modifiers(&BearerAuth),
@@ -129,7 +134,9 @@ impl utoipa::Modify for BearerAuth {
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(reports::ReportsDoc::openapi());
+    Json(doc)
 }
 
 /// The `/api/v1` routes, with their full paths (merged, not nested: nesting costs a
@@ -141,6 +148,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(imports::import_contacts),
         )
         .route("/api/v1/optouts/uploads", post(imports::upload_optouts))
+        .route(
+            "/api/v1/campaigns/{id}/file",
+            axum::routing::put(campaigns::put_file),
+        )
         // Uploads are streamed to disk under their own limit (max_upload_bytes).
         .layer(DefaultBodyLimit::disable());
     let bulk = Router::new()
@@ -186,10 +197,27 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(settings::get_settings).patch(settings::update_settings),
         )
         .route("/api/v1/settings/history", get(settings::settings_history))
+        .route(
+            "/api/v1/settings/connector",
+            get(campaigns::get_connector).put(campaigns::put_connector),
+        )
+        .route(
+            "/api/v1/campaigns",
+            get(campaigns::list_campaigns).post(campaigns::create_campaign),
+        )
+        .route("/api/v1/campaigns/{id}", get(campaigns::get_campaign))
+        .route("/api/v1/campaigns/{id}/preview", post(campaigns::preview))
+        .route("/api/v1/campaigns/{id}/invalid", get(campaigns::invalid))
+        .route("/api/v1/campaigns/{id}/send", post(campaigns::send))
+        .route("/api/v1/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/api/v1/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/api/v1/campaigns/{id}/cancel", post(campaigns::cancel))
+        .route("/api/v1/campaigns/{id}/messages", get(campaigns::messages))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .route("/api/v1/imports", get(imports::list_imports))
         .route("/api/v1/imports/{id}", get(imports::get_import))
         .route("/api/v1/imports/{id}/rejects", get(imports::rejects))
+        .merge(reports::router())
         .merge(bulk)
         .merge(uploads)
         // Unknown API paths answer JSON, not the UI's HTML.

@@ -1,6 +1,8 @@
 //! The `stoplist` command line: `serve`, `migrate`, account, user and API key management,
-//! the opt-out list, `verify-ledger` and `config example`. Every command takes `--database`
+//! the opt-out list, imports, campaigns (`campaign.rs`), `verify-ledger` and `config example`. Every command takes `--database`
 //! (or `STOPLIST_DATABASE_URL`). Commands call the services, never the web layer.
+
+mod campaign;
 
 use crate::app::Application;
 use crate::config::{Config, EXAMPLE};
@@ -79,6 +81,9 @@ enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Campaigns: create, preview, send, status.
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCmd),
     /// Check every account's opt-out ledger hash chain; exits 1 if any is broken.
     VerifyLedger {
         /// Only this account.
@@ -99,10 +104,10 @@ enum AccountCmd {
 }
 
 #[derive(Args)]
-struct AccountArg {
+pub(crate) struct AccountArg {
     /// The account's name.
     #[arg(long, env = "STOPLIST_ACCOUNT", default_value = "default")]
-    account: String,
+    pub(crate) account: String,
 }
 
 #[derive(Subcommand)]
@@ -360,6 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Optouts(cmd) => return optouts_cmd(state(config).await?, cmd).await,
+        Command::Campaign(cmd) => return campaign::run(state(config).await?, cmd).await,
         Command::Import {
             account,
             file,

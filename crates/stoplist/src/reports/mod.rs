@@ -1,0 +1,1 @@
+//! Reports and their exports (SPEC 3.8). Being written.
