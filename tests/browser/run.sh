@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the web UI's browser test: Debian's Chromium driven by playwright-core (never a
-# downloaded browser), against a real stoplist server on a free port with a fresh SQLite
+# Runs the web UI's browser tests (every *.test.mjs here): Debian's Chromium driven by
+# playwright-core (never a downloaded browser), against a real stoplist server on a free port with a fresh SQLite
 # database and the demo data. Screenshots land in $SCREENSHOT_DIR (default
 # target/ui-screenshots; not committed).
 #

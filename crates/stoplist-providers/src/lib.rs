@@ -21,6 +21,7 @@ mod params;
 pub mod generic;
 pub mod log;
 pub mod settings;
+pub mod sign;
 pub mod smsglobal;
 pub mod twilio;
 pub mod vonage;

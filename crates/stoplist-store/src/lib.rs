@@ -10,6 +10,7 @@ pub mod campaigns;
 mod migrate;
 pub mod model;
 mod postgres;
+pub mod replies;
 mod sql;
 mod sqlite;
 pub mod testing;
@@ -27,6 +28,10 @@ pub use campaigns::{
 };
 pub use model::*;
 pub use postgres::PgStore;
+pub use replies::{
+    Answer, NewReply, NotificationRecord, PendingNotification, RecordedReply, Reply, ReplyEffects,
+    ReplyFilter, ReplyPart, ReplyStore,
+};
 pub use sqlite::SqliteStore;
 
 /// What went wrong in the store. `NotFound` and `Conflict` are the caller's business (they
@@ -68,7 +73,7 @@ pub enum Backend {
 /// Everything stoplist keeps. Every method is scoped by account where the data belongs to
 /// one: an id of another account's row is "not found", never that row.
 #[async_trait]
-pub trait Store: CampaignStore + Send + Sync + 'static {
+pub trait Store: CampaignStore + ReplyStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
@@ -222,30 +227,28 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
     async fn import(&self, account: AccountId, id: i64) -> Result<Option<ImportRecord>>;
     /// The account's imports, newest first.
     async fn list_imports(&self, account: AccountId, limit: i64) -> Result<Vec<ImportRecord>>;
-    /// Stages a batch of valid rows (their numbers distinct across the whole import: the
-    /// caller dedupes) and records a batch of rejected ones, in one short
-    /// transaction, and notes progress (`rows_read`, `invalid` so far). Nothing reaches the
-    /// group or the opt-out list until [`Store::apply_import`].
-    async fn stage_import(
+    /// Records a batch of rejected rows and the import's progress (`rows_read`, `invalid`
+    /// so far) with a fresh heartbeat, in one short transaction of its own: a sign of life
+    /// that others see at once (the rows of [`Store::begin_import`] are seen only at commit).
+    async fn note_import(
         &self,
         import_id: i64,
-        rows: &[StagedRow],
         rejects: &[Reject],
         rows_read: i64,
         invalid: i64,
         now: i64,
     ) -> Result<()>;
-    /// Applies a staged import in one transaction: the opt-out rules decide every row whose
-    /// number is opted out (skip, or lift with the
-    /// import's reset reason), then contacts are updated and inserted (or, for an opt-out
-    /// upload, numbers listed). A dry run computes the same counts and rolls back.
-    async fn apply_import(
+    /// Begins applying import `import_id` of `account`: takes the write lock and the
+    /// account's ledger head, and checks that the import and its group are the account's.
+    /// Rows then go in batch by batch ([`ImportApply`]); the import lands whole at
+    /// [`ImportApply::finish`] or not at all.
+    async fn begin_import(
         &self,
         account: AccountId,
         import_id: i64,
         now: i64,
-    ) -> Result<ImportCounts>;
-    /// Ends an import with its final status and counts and drops its staged rows.
+    ) -> Result<Box<dyn ImportApply>>;
+    /// Ends an import with its final status and counts.
     async fn finish_import(
         &self,
         account: AccountId,
@@ -264,7 +267,8 @@ pub trait Store: CampaignStore + Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<Reject>>;
     /// Marks imports still running whose last sign of life is older than `stale_before` as
-    /// failed (the process that ran them stopped) and drops their staged rows.
+    /// failed (the process that ran them stopped; its open transaction, if any, was rolled
+    /// back by the database).
     async fn fail_stale_imports(&self, stale_before: i64, now: i64) -> Result<u64>;
 
     /// Bulk-loads opt-outs for tests and benchmarks: plain rows with source `upload`, one

@@ -45,6 +45,21 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "campaigns",
         sql: include_str!("../migrations/sqlite/0004_campaigns.sql"),
     },
+    Migration {
+        version: 5,
+        description: "replies",
+        sql: include_str!("../migrations/sqlite/0005_replies.sql"),
+    },
+    Migration {
+        version: 6,
+        description: "imports without staging",
+        sql: include_str!("../migrations/sqlite/0006_imports_without_staging.sql"),
+    },
+    Migration {
+        version: 7,
+        description: "opt-outs by id",
+        sql: include_str!("../migrations/sqlite/0007_optouts_by_id.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -67,5 +82,20 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         description: "campaigns",
         sql: include_str!("../migrations/postgres/0004_campaigns.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "replies",
+        sql: include_str!("../migrations/postgres/0005_replies.sql"),
+    },
+    Migration {
+        version: 6,
+        description: "imports without staging",
+        sql: include_str!("../migrations/postgres/0006_imports_without_staging.sql"),
+    },
+    Migration {
+        version: 7,
+        description: "opt-outs by id",
+        sql: include_str!("../migrations/postgres/0007_optouts_by_id.sql"),
     },
 ];

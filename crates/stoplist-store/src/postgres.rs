@@ -59,3 +59,5 @@ crate::sql::store_impl!(PgStore, Postgres, LOCK_LEDGER);
 const CLAIM_MESSAGES: &str = crate::campaigns::claim_sql!(" FOR UPDATE SKIP LOCKED");
 
 crate::campaigns::campaign_impl!(PgStore, Postgres, CLAIM_MESSAGES);
+
+crate::replies::reply_impl!(PgStore, Postgres);

@@ -333,6 +333,17 @@ pub(crate) const CONTACT_COLUMNS: &str =
         (o.id IS NOT NULL) AS opted_out, c.created_at, c.updated_at
    FROM contacts c LEFT JOIN opt_outs o ON o.account_id = c.account_id AND o.number = c.number";
 
+/// Rows per multi-row statement of an import (at most 13 parameters a row: well under
+/// SQLite's 32,766 and PostgreSQL's 65,535 bound parameters).
+pub(crate) const IMPORT_ROWS_PER_STATEMENT: usize = 500;
+
+// -- SQLite, while an import is applied: a 64 MiB page cache, temp files in memory.
+pub(crate) const SQLITE_IMPORT_PRAGMAS: &str =
+    "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
+// -- SQLite, afterwards: the cache size `SqliteStore::open` sets, the default temp store.
+pub(crate) const SQLITE_DEFAULT_PRAGMAS: &str =
+    "PRAGMA cache_size = -16384; PRAGMA temp_store = DEFAULT;";
+
 /// Instantiates `Store` for one backend. `$store` must have `pool`, `begin_write()`,
 /// `backend_kind()`; `$lock_ledger` selects (and on PostgreSQL locks) the account's ledger
 /// head and settings.
@@ -422,8 +433,144 @@ macro_rules! store_impl {
                 Ok(content.seq)
             }
 
+            /// [`Store::apply_optout`] inside a caller's write transaction (a reply applies
+            /// its opt-out together with everything else it does).
+            pub(crate) async fn apply_optout_tx(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: AccountId,
+                cmd: &OptOutCommand,
+                now: i64,
+            ) -> Result<OptOutOutcome> {
+                let (mut head, settings) = Self::lock_ledger(tx, account).await?;
+                let current = Self::fetch_optout(tx, account, &cmd.number).await?;
+                let decision = rules::decide(&Policy::from(&settings), current.as_ref().map(|o| o.source), cmd.event);
+                let event = |kind: EventKind, source: EventSource| EventContent {
+                    account_id: account.0,
+                    seq: 0,
+                    number: cmd.number.as_str().to_owned(),
+                    kind,
+                    source,
+                    actor: cmd.actor.clone(),
+                    reason: cmd.reason.as_ref().map(|r| r.as_str().to_owned()),
+                    evidence: cmd.evidence.clone(),
+                    at_ms: now,
+                };
+                let mut event_seq = None;
+                let cleanup = match decision {
+                    Decision::Record { source, cleanup } => {
+                        // -- put the number on the list, or let a reply replace a weaker source (keeping "since")
+                        sqlx::query(
+                            "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                             ON CONFLICT (account_id, number) DO UPDATE SET source = excluded.source,
+                                actor_kind = excluded.actor_kind, actor_id = excluded.actor_id,
+                                actor_label = excluded.actor_label, evidence = excluded.evidence",
+                        )
+                        .bind(account.0)
+                        .bind(cmd.number.as_str())
+                        .bind(source.as_str())
+                        .bind(cmd.actor.kind.as_str())
+                        .bind(cmd.actor.id)
+                        .bind(&cmd.actor.label)
+                        .bind(&cmd.evidence)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                        event_seq = Some(Self::append_event(tx, &mut head, event(EventKind::OptedOut, source.into())).await?);
+                        cleanup
+                    }
+                    Decision::AlreadyOptedOut { cleanup } => cleanup,
+                    Decision::Lift | Decision::ImportAndLift => {
+                        // -- take the number off the list (its events stay)
+                        sqlx::query("DELETE FROM opt_outs WHERE account_id = $1 AND number = $2")
+                            .bind(account.0)
+                            .bind(cmd.number.as_str())
+                            .execute(&mut **tx)
+                            .await?;
+                        let via = match cmd.event {
+                            OptOutEvent::ReplyOptIn => EventSource::Reply,
+                            OptOutEvent::ImportRow { .. } => EventSource::ImportReset,
+                            _ if cmd.actor.kind == stoplist_domain::ActorKind::ApiKey => EventSource::Api,
+                            _ => EventSource::Manual,
+                        };
+                        event_seq = Some(Self::append_event(tx, &mut head, event(EventKind::OptedIn, via)).await?);
+                        ContactCleanup::Keep
+                    }
+                    Decision::NoChange | Decision::Import | Decision::Skip(_) | Decision::Refuse(_) => ContactCleanup::Keep,
+                };
+                let mut contacts_deleted = 0;
+                match cleanup {
+                    ContactCleanup::Keep => {}
+                    ContactCleanup::AllGroups => {
+                        // -- delete every instance of the number (the opt-out stays)
+                        contacts_deleted = sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND number = $2")
+                            .bind(account.0)
+                            .bind(cmd.number.as_str())
+                            .execute(&mut **tx)
+                            .await?
+                            .rows_affected();
+                    }
+                    ContactCleanup::CampaignGroups => {
+                        for g in &cmd.campaign_groups {
+                            // -- delete the number's instance in one of the campaign's groups
+                            contacts_deleted += sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND number = $2 AND group_id = $3")
+                                .bind(account.0)
+                                .bind(cmd.number.as_str())
+                                .bind(g.0)
+                                .execute(&mut **tx)
+                                .await?
+                                .rows_affected();
+                        }
+                    }
+                }
+                if event_seq.is_some() {
+                    Self::save_ledger_head(tx, account, head).await?;
+                }
+                let optout = Self::fetch_optout(tx, account, &cmd.number).await?;
+                Ok(OptOutOutcome { decision, optout, event_seq, contacts_deleted })
+            }
+
+            /// Appends chained events inside `tx`, many per statement, and moves the ledger head.
+            async fn append_events(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                head: &mut (i64, Digest32),
+                contents: impl Iterator<Item = EventContent>,
+            ) -> Result<()> {
+                let mut chained = Vec::new();
+                for mut content in contents {
+                    content.seq = head.0 + 1;
+                    let hash = content.hash(&head.1);
+                    chained.push((content, head.1.to_hex(), hash.to_hex()));
+                    *head = (head.0 + 1, hash);
+                }
+                for chunk in chained.chunks(IMPORT_ROWS_PER_STATEMENT) {
+                    // -- append events to the ledger (never updated or deleted)
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO optout_events (account_id, seq, number, kind, source, actor_kind, actor_id, actor_label,
+                            reason, evidence, at, prev_hash, hash) ",
+                    );
+                    q.push_values(chunk, |mut b, (c, prev, hash)| {
+                        b.push_bind(c.account_id)
+                            .push_bind(c.seq)
+                            .push_bind(c.number.clone())
+                            .push_bind(c.kind.as_str())
+                            .push_bind(c.source.as_str())
+                            .push_bind(c.actor.kind.as_str())
+                            .push_bind(c.actor.id)
+                            .push_bind(c.actor.label.clone())
+                            .push_bind(c.reason.clone())
+                            .push_bind(c.evidence.clone())
+                            .push_bind(c.at_ms)
+                            .push_bind(prev.clone())
+                            .push_bind(hash.clone());
+                    });
+                    q.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
             /// Reads and locks the ledger head and the settings of `account`.
-            async fn lock_ledger(
+            pub(crate) async fn lock_ledger(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 account: AccountId,
             ) -> Result<((i64, Digest32), AccountSettings)> {
@@ -490,6 +637,257 @@ macro_rules! store_impl {
                     q.build().execute(&mut **tx).await?;
                 }
                 Ok(())
+            }
+        }
+
+        impl $store {
+            /// Notes an import's progress and a sign of life inside `tx`.
+            async fn note_progress(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                import_id: i64,
+                rows_read: i64,
+                invalid: i64,
+                now: i64,
+            ) -> Result<()> {
+                // -- progress and a sign of life
+                sqlx::query("UPDATE imports SET rows_read = $1, invalid = $2, heartbeat_at = $3 WHERE id = $4")
+                    .bind(rows_read)
+                    .bind(invalid)
+                    .bind(now)
+                    .bind(import_id)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        /// An import being applied (see [`ImportApply`]): its write transaction and what it
+        /// has decided so far. Dropped without `finish`, the transaction rolls back.
+        pub(crate) struct ImportTx {
+            tx: sqlx::Transaction<'static, $db>,
+            account: AccountId,
+            imp: ImportRecord,
+            head: (i64, Digest32),
+            appended: bool,
+            policy: Policy,
+            event: OptOutEvent,
+            counts: ImportCounts,
+            /// Contacts in the group when the import began.
+            before: i64,
+            /// Rows written to the group (inserted or updated).
+            written: i64,
+            now: i64,
+            /// On SQLite (the import pragmas are reset at the end).
+            sqlite: bool,
+        }
+
+        impl ImportTx {
+            /// The numbers of `rows` that are on the opt-out list, with their source.
+            async fn listed(&mut self, rows: &[StagedRow]) -> Result<std::collections::HashMap<String, String>> {
+                let mut listed = std::collections::HashMap::new();
+                for chunk in rows.chunks(IMPORT_ROWS_PER_STATEMENT) {
+                    // -- which of these numbers are on the opt-out list
+                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT number, source FROM opt_outs WHERE account_id = ");
+                    q.push_bind(self.account.0).push(" AND number IN (");
+                    let mut list = q.separated(", ");
+                    for r in chunk {
+                        list.push_bind(r.number.as_str().to_owned());
+                    }
+                    list.push_unseparated(")");
+                    let found: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+                    listed.extend(found);
+                }
+                Ok(listed)
+            }
+
+            /// Lifts the opt-out of `r`'s number (an import reset) with an `opted_in` event.
+            async fn lift(&mut self, r: &StagedRow) -> Result<()> {
+                // -- lift the opt-out (an import reset); its events stay
+                sqlx::query("DELETE FROM opt_outs WHERE account_id = $1 AND number = $2")
+                    .bind(self.account.0)
+                    .bind(r.number.as_str())
+                    .execute(&mut *self.tx)
+                    .await?;
+                let content = EventContent {
+                    account_id: self.account.0,
+                    seq: 0,
+                    number: r.number.as_str().to_owned(),
+                    kind: EventKind::OptedIn,
+                    source: EventSource::ImportReset,
+                    actor: self.imp.actor.clone(),
+                    reason: self.imp.reason.clone(),
+                    evidence: Some(format!("import {} \"{}\" row {}", self.imp.id, self.imp.file_name, r.row)),
+                    at_ms: self.now,
+                };
+                $store::append_event(&mut self.tx, &mut self.head, content).await?;
+                self.appended = true;
+                Ok(())
+            }
+
+            /// Inserts the new contacts of `rows` and updates the fields of those already in
+            /// the group, many rows per statement (a dry run only counts them).
+            async fn write_contacts(&mut self, rows: &[StagedRow]) -> Result<()> {
+                let group = self.imp.group_id.ok_or(StoreError::NotFound("group"))?;
+                for chunk in rows.chunks(IMPORT_ROWS_PER_STATEMENT) {
+                    if self.imp.dry_run {
+                        // -- how many of these numbers the group has already
+                        let mut q = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM contacts WHERE group_id = ");
+                        q.push_bind(group.0).push(" AND number IN (");
+                        let mut list = q.separated(", ");
+                        for r in chunk {
+                            list.push_bind(r.number.as_str().to_owned());
+                        }
+                        list.push_unseparated(")");
+                        let there: i64 = q.build_query_scalar().fetch_one(&mut *self.tx).await?;
+                        self.counts.updated += there;
+                        self.counts.imported += chunk.len() as i64 - there;
+                        continue;
+                    }
+                    // -- new contacts, or new fields for numbers already in the group; never an
+                    // -- opted-out number (the caller skipped them; checked again here, in SQL)
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at) SELECT ",
+                    );
+                    q.push_bind(self.account.0).push(", ").push_bind(group.0)
+                        .push(", v.column1, v.column2, v.column3, v.column4, ")
+                        .push_bind(self.now).push(", ").push_bind(self.now).push(" FROM (");
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.number.as_str().to_owned())
+                            .push_bind(r.fields.first_name.clone())
+                            .push_bind(r.fields.last_name.clone())
+                            .push_bind(r.fields.email.clone());
+                    });
+                    q.push(") AS v WHERE NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = ")
+                        .push_bind(self.account.0)
+                        .push(
+                            " AND o.number = v.column1)
+                             ON CONFLICT (group_id, number) DO UPDATE SET
+                                first_name = COALESCE(excluded.first_name, contacts.first_name),
+                                last_name = COALESCE(excluded.last_name, contacts.last_name),
+                                email = COALESCE(excluded.email, contacts.email),
+                                updated_at = excluded.updated_at",
+                        );
+                    self.written += q.build().execute(&mut *self.tx).await?.rows_affected() as i64;
+                }
+                Ok(())
+            }
+
+            /// Puts the numbers of `rows` (none listed yet) on the opt-out list with source
+            /// `upload`, the file and row as evidence, and one chained event each, many rows
+            /// per statement (a dry run only counts them).
+            async fn list_numbers(&mut self, rows: &[StagedRow]) -> Result<()> {
+                self.counts.imported += rows.len() as i64;
+                if self.imp.dry_run {
+                    return Ok(());
+                }
+                let (id, file) = (self.imp.id, self.imp.file_name.clone());
+                let actor = self.imp.actor.clone();
+                for chunk in rows.chunks(IMPORT_ROWS_PER_STATEMENT) {
+                    let evidence: Vec<String> = chunk.iter().map(|r| format!("upload {id} \"{file}\" row {}", r.row)).collect();
+                    // -- uploaded numbers onto the list
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at) ",
+                    );
+                    q.push_values(chunk.iter().zip(&evidence), |mut b, (r, ev)| {
+                        b.push_bind(self.account.0)
+                            .push_bind(r.number.as_str().to_owned())
+                            .push_bind("upload")
+                            .push_bind(actor.kind.as_str())
+                            .push_bind(actor.id)
+                            .push_bind(actor.label.clone())
+                            .push_bind(ev.clone())
+                            .push_bind(self.now);
+                    });
+                    q.build().execute(&mut *self.tx).await?;
+                    let events = chunk.iter().zip(evidence).map(|(r, ev)| EventContent {
+                        account_id: self.account.0,
+                        seq: 0,
+                        number: r.number.as_str().to_owned(),
+                        kind: EventKind::OptedOut,
+                        source: EventSource::Upload,
+                        actor: actor.clone(),
+                        reason: None,
+                        evidence: Some(ev),
+                        at_ms: self.now,
+                    });
+                    $store::append_events(&mut self.tx, &mut self.head, events).await?;
+                    self.appended = true;
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl ImportApply for ImportTx {
+            async fn apply_batch(&mut self, mut rows: Vec<StagedRow>, rejects: &[Reject], rows_read: i64, invalid: i64) -> Result<()> {
+                // In number order, one statement's index entries land next to each other.
+                rows.sort_unstable_by(|a, b| a.number.as_str().cmp(b.number.as_str()));
+                let listed = self.listed(&rows).await?;
+                let mut skipped = Vec::new();
+                let mut keep = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let Some(source) = listed.get(r.number.as_str()) else {
+                        keep.push(r);
+                        continue;
+                    };
+                    let current = stoplist_domain::OptOutSource::parse(source);
+                    match rules::decide(&self.policy, current, self.event) {
+                        Decision::Skip(rules::SkipReason::OptedOut) => {
+                            self.counts.skipped_opted_out += 1;
+                            skipped.push(Reject { row: r.row, raw: r.number.as_str().to_owned(), reason: "opted out".into() });
+                        }
+                        Decision::Skip(rules::SkipReason::EnforcedReplyOptOut) => {
+                            self.counts.skipped_enforced += 1;
+                            skipped.push(Reject {
+                                row: r.row,
+                                raw: r.number.as_str().to_owned(),
+                                reason: "opted out by reply; Enforce Global Optouts keeps it out".into(),
+                            });
+                        }
+                        Decision::ImportAndLift => {
+                            if !self.imp.dry_run {
+                                self.lift(&r).await?;
+                            }
+                            self.counts.lifted += 1;
+                            keep.push(r);
+                        }
+                        // An upload of a number already listed: counted, not duplicated.
+                        Decision::AlreadyOptedOut { .. } => self.counts.updated += 1,
+                        // Any other decision leaves an opted-out number out: the list wins.
+                        _ => {}
+                    }
+                }
+                match self.imp.kind {
+                    ImportKind::Contacts => self.write_contacts(&keep).await?,
+                    ImportKind::OptOuts => self.list_numbers(&keep).await?,
+                }
+                $store::insert_rejects(&mut self.tx, self.imp.id, rejects).await?;
+                $store::insert_rejects(&mut self.tx, self.imp.id, &skipped).await?;
+                self.counts.rows_read = rows_read;
+                self.counts.invalid = invalid;
+                $store::note_progress(&mut self.tx, self.imp.id, rows_read, invalid, now_ms()).await
+            }
+
+            async fn finish(self: Box<Self>) -> Result<ImportCounts> {
+                let mut this = *self;
+                if let (ImportKind::Contacts, Some(g), false) = (this.imp.kind, this.imp.group_id, this.imp.dry_run) {
+                    // -- contacts in the group now: the difference is what the import added
+                    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE group_id = $1")
+                        .bind(g.0)
+                        .fetch_one(&mut *this.tx)
+                        .await?;
+                    this.counts.imported = after - this.before;
+                    this.counts.updated = this.written - this.counts.imported;
+                }
+                if this.appended {
+                    $store::save_ledger_head(&mut this.tx, this.account, this.head).await?;
+                }
+                if this.sqlite {
+                    // -- the connection's usual cache and temp store again
+                    sqlx::raw_sql(SQLITE_DEFAULT_PRAGMAS).execute(&mut *this.tx).await?;
+                }
+                this.tx.commit().await?;
+                Ok(this.counts)
             }
         }
 
@@ -939,94 +1337,9 @@ macro_rules! store_impl {
 
             async fn apply_optout(&self, account: AccountId, cmd: &OptOutCommand, now: i64) -> Result<OptOutOutcome> {
                 let mut tx = self.begin_write().await?;
-                let (mut head, settings) = Self::lock_ledger(&mut tx, account).await?;
-                let current = Self::fetch_optout(&mut tx, account, &cmd.number).await?;
-                let decision = rules::decide(&Policy::from(&settings), current.as_ref().map(|o| o.source), cmd.event);
-                let event = |kind: EventKind, source: EventSource| EventContent {
-                    account_id: account.0,
-                    seq: 0,
-                    number: cmd.number.as_str().to_owned(),
-                    kind,
-                    source,
-                    actor: cmd.actor.clone(),
-                    reason: cmd.reason.as_ref().map(|r| r.as_str().to_owned()),
-                    evidence: cmd.evidence.clone(),
-                    at_ms: now,
-                };
-                let mut event_seq = None;
-                let cleanup = match decision {
-                    Decision::Record { source, cleanup } => {
-                        // -- put the number on the list, or let a reply replace a weaker source (keeping "since")
-                        sqlx::query(
-                            "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                             ON CONFLICT (account_id, number) DO UPDATE SET source = excluded.source,
-                                actor_kind = excluded.actor_kind, actor_id = excluded.actor_id,
-                                actor_label = excluded.actor_label, evidence = excluded.evidence",
-                        )
-                        .bind(account.0)
-                        .bind(cmd.number.as_str())
-                        .bind(source.as_str())
-                        .bind(cmd.actor.kind.as_str())
-                        .bind(cmd.actor.id)
-                        .bind(&cmd.actor.label)
-                        .bind(&cmd.evidence)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        event_seq = Some(Self::append_event(&mut tx, &mut head, event(EventKind::OptedOut, source.into())).await?);
-                        cleanup
-                    }
-                    Decision::AlreadyOptedOut { cleanup } => cleanup,
-                    Decision::Lift | Decision::ImportAndLift => {
-                        // -- take the number off the list (its events stay)
-                        sqlx::query("DELETE FROM opt_outs WHERE account_id = $1 AND number = $2")
-                            .bind(account.0)
-                            .bind(cmd.number.as_str())
-                            .execute(&mut *tx)
-                            .await?;
-                        let via = match cmd.event {
-                            OptOutEvent::ReplyOptIn => EventSource::Reply,
-                            OptOutEvent::ImportRow { .. } => EventSource::ImportReset,
-                            _ if cmd.actor.kind == stoplist_domain::ActorKind::ApiKey => EventSource::Api,
-                            _ => EventSource::Manual,
-                        };
-                        event_seq = Some(Self::append_event(&mut tx, &mut head, event(EventKind::OptedIn, via)).await?);
-                        ContactCleanup::Keep
-                    }
-                    Decision::NoChange | Decision::Import | Decision::Skip(_) | Decision::Refuse(_) => ContactCleanup::Keep,
-                };
-                let mut contacts_deleted = 0;
-                match cleanup {
-                    ContactCleanup::Keep => {}
-                    ContactCleanup::AllGroups => {
-                        // -- delete every instance of the number (the opt-out stays)
-                        contacts_deleted = sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND number = $2")
-                            .bind(account.0)
-                            .bind(cmd.number.as_str())
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                    }
-                    ContactCleanup::CampaignGroups => {
-                        for g in &cmd.campaign_groups {
-                            // -- delete the number's instance in one of the campaign's groups
-                            contacts_deleted += sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND number = $2 AND group_id = $3")
-                                .bind(account.0)
-                                .bind(cmd.number.as_str())
-                                .bind(g.0)
-                                .execute(&mut *tx)
-                                .await?
-                                .rows_affected();
-                        }
-                    }
-                }
-                if event_seq.is_some() {
-                    Self::save_ledger_head(&mut tx, account, head).await?;
-                }
-                let optout = Self::fetch_optout(&mut tx, account, &cmd.number).await?;
+                let out = Self::apply_optout_tx(&mut tx, account, cmd, now).await?;
                 tx.commit().await?;
-                Ok(OptOutOutcome { decision, optout, event_seq, contacts_deleted })
+                Ok(out)
             }
 
             async fn optout(&self, account: AccountId, number: &PhoneNumber) -> Result<Option<OptOut>> {
@@ -1185,39 +1498,24 @@ macro_rules! store_impl {
                     .collect()
             }
 
-            async fn stage_import(&self, import_id: i64, rows: &[StagedRow], rejects: &[Reject], rows_read: i64, invalid: i64, now: i64) -> Result<()> {
+            async fn note_import(&self, import_id: i64, rejects: &[Reject], rows_read: i64, invalid: i64, now: i64) -> Result<()> {
                 let mut tx = self.begin_write().await?;
-                for chunk in rows.chunks(1000) {
-                    // -- stage valid rows (many per statement)
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO import_rows (import_id, row, number, first_name, last_name, email) ",
-                    );
-                    q.push_values(chunk, |mut b, r| {
-                        b.push_bind(import_id)
-                            .push_bind(r.row)
-                            .push_bind(r.number.as_str().to_owned())
-                            .push_bind(r.fields.first_name.clone())
-                            .push_bind(r.fields.last_name.clone())
-                            .push_bind(r.fields.email.clone());
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
                 Self::insert_rejects(&mut tx, import_id, rejects).await?;
-                // -- progress and a sign of life
-                sqlx::query("UPDATE imports SET rows_read = $1, invalid = $2, heartbeat_at = $3 WHERE id = $4")
-                    .bind(rows_read)
-                    .bind(invalid)
-                    .bind(now)
-                    .bind(import_id)
-                    .execute(&mut *tx)
-                    .await?;
+                Self::note_progress(&mut tx, import_id, rows_read, invalid, now).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn apply_import(&self, account: AccountId, import_id: i64, now: i64) -> Result<ImportCounts> {
+            async fn begin_import(&self, account: AccountId, import_id: i64, now: i64) -> Result<Box<dyn ImportApply>> {
                 let mut tx = self.begin_write().await?;
-                let (mut head, settings) = Self::lock_ledger(&mut tx, account).await?;
+                if self.backend_kind() == $crate::Backend::Sqlite {
+                    // -- a bigger page cache for this connection while it applies an import
+                    // -- (the index pages of a large group stay in memory instead of being
+                    // -- spilled to the WAL and read back), and statement journals in memory.
+                    // -- Neither touches durability: synchronous and the journal stay as they are.
+                    sqlx::raw_sql(SQLITE_IMPORT_PRAGMAS).execute(&mut *tx).await?;
+                }
+                let (head, settings) = Self::lock_ledger(&mut tx, account).await?;
                 let sql = format!("{IMPORT_COLUMNS} WHERE id = $1 AND account_id = $2");
                 let imp = sqlx::query_as::<_, ImportRow>(sqlx::AssertSqlSafe(sql))
                     .bind(import_id)
@@ -1227,168 +1525,45 @@ macro_rules! store_impl {
                     .map(ImportRecord::try_from)
                     .transpose()?
                     .ok_or(StoreError::NotFound("import"))?;
-                if let Some(g) = imp.group_id {
-                    // -- the group must be this account's (it may have been deleted meanwhile)
-                    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM contact_groups WHERE id = $1 AND account_id = $2")
-                        .bind(g.0)
-                        .bind(account.0)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if exists.is_none() {
-                        return Err(StoreError::NotFound("group"));
+                let before = match (imp.kind, imp.group_id) {
+                    (ImportKind::Contacts, Some(g)) => {
+                        // -- the group must be this account's (it may have been deleted meanwhile)
+                        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM contact_groups WHERE id = $1 AND account_id = $2")
+                            .bind(g.0)
+                            .bind(account.0)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if exists.is_none() {
+                            return Err(StoreError::NotFound("group"));
+                        }
+                        // -- contacts in the group before the import (to tell new from updated)
+                        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE group_id = $1")
+                            .bind(g.0)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        n
                     }
-                }
-                let mut counts = imp.counts;
-                // -- the file's numbers that are on the opt-out list
-                let listed: Vec<(i64, String, String)> = sqlx::query_as(
-                    "SELECT r.row, r.number, o.source FROM import_rows r
-                       JOIN opt_outs o ON o.account_id = $2 AND o.number = r.number
-                      WHERE r.import_id = $1 ORDER BY r.row",
-                )
-                .bind(import_id)
-                .bind(account.0)
-                .fetch_all(&mut *tx)
-                .await?;
-                let policy = Policy::from(&settings);
+                    (ImportKind::Contacts, None) => return Err(StoreError::NotFound("group")),
+                    (ImportKind::OptOuts, _) => 0,
+                };
                 let event = match imp.kind {
                     ImportKind::Contacts => OptOutEvent::ImportRow { reset: imp.reset },
                     ImportKind::OptOuts => OptOutEvent::Added(rules::AddedBy::Upload),
                 };
-                let mut rejects = Vec::new();
-                let mut appended = false;
-                for (row, number, source) in &listed {
-                    let current = stoplist_domain::OptOutSource::parse(source);
-                    match rules::decide(&policy, current, event) {
-                        Decision::Skip(rules::SkipReason::OptedOut) => {
-                            counts.skipped_opted_out += 1;
-                            rejects.push(Reject { row: *row, raw: number.clone(), reason: "opted out".into() });
-                        }
-                        Decision::Skip(rules::SkipReason::EnforcedReplyOptOut) => {
-                            counts.skipped_enforced += 1;
-                            rejects.push(Reject {
-                                row: *row,
-                                raw: number.clone(),
-                                reason: "opted out by reply; Enforce Global Optouts keeps it out".into(),
-                            });
-                        }
-                        Decision::ImportAndLift => {
-                            // -- lift the opt-out (an import reset); its events stay
-                            sqlx::query("DELETE FROM opt_outs WHERE account_id = $1 AND number = $2")
-                                .bind(account.0)
-                                .bind(number)
-                                .execute(&mut *tx)
-                                .await?;
-                            let content = EventContent {
-                                account_id: account.0,
-                                seq: 0,
-                                number: number.clone(),
-                                kind: EventKind::OptedIn,
-                                source: EventSource::ImportReset,
-                                actor: imp.actor.clone(),
-                                reason: imp.reason.clone(),
-                                evidence: Some(format!("import {import_id} \"{}\" row {row}", imp.file_name)),
-                                at_ms: now,
-                            };
-                            Self::append_event(&mut tx, &mut head, content).await?;
-                            appended = true;
-                            counts.lifted += 1;
-                        }
-                        Decision::AlreadyOptedOut { .. } => counts.updated += 1,
-                        _ => {}
-                    }
-                }
-                Self::insert_rejects(&mut tx, import_id, &rejects).await?;
-                // -- drop the rows still opted out: the opt-out list wins
-                sqlx::query(
-                    "DELETE FROM import_rows WHERE import_id = $1
-                        AND EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = $2 AND o.number = import_rows.number)",
-                )
-                .bind(import_id)
-                .bind(account.0)
-                .execute(&mut *tx)
-                .await?;
-                match (imp.kind, imp.group_id) {
-                    (ImportKind::Contacts, Some(group)) => {
-                        // -- numbers already in the group: update their fields
-                        counts.updated = sqlx::query(
-                            "UPDATE contacts SET first_name = COALESCE(r.first_name, contacts.first_name),
-                                    last_name = COALESCE(r.last_name, contacts.last_name),
-                                    email = COALESCE(r.email, contacts.email), updated_at = $3
-                               FROM import_rows r
-                              WHERE r.import_id = $1 AND contacts.group_id = $2 AND contacts.number = r.number",
-                        )
-                        .bind(import_id)
-                        .bind(group.0)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected() as i64;
-                        // -- new contacts; never an opted-out number (checked again here, in SQL)
-                        counts.imported = sqlx::query(
-                            "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at)
-                             SELECT $3, $2, r.number, r.first_name, r.last_name, r.email, $4, $4 FROM import_rows r
-                              WHERE r.import_id = $1
-                                AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.group_id = $2 AND c.number = r.number)
-                                AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = $3 AND o.number = r.number)",
-                        )
-                        .bind(import_id)
-                        .bind(group.0)
-                        .bind(account.0)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected() as i64;
-                    }
-                    (ImportKind::OptOuts, _) => {
-                        // -- the numbers to put on the list, in file order
-                        let fresh: Vec<(i64, String)> =
-                            sqlx::query_as("SELECT row, number FROM import_rows WHERE import_id = $1 ORDER BY row")
-                                .bind(import_id)
-                                .fetch_all(&mut *tx)
-                                .await?;
-                        for (row, number) in fresh {
-                            let evidence = format!("upload {import_id} \"{}\" row {row}", imp.file_name);
-                            // -- an uploaded number onto the list
-                            sqlx::query(
-                                "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at)
-                                 VALUES ($1, $2, 'upload', $3, $4, $5, $6, $7)",
-                            )
-                            .bind(account.0)
-                            .bind(&number)
-                            .bind(imp.actor.kind.as_str())
-                            .bind(imp.actor.id)
-                            .bind(&imp.actor.label)
-                            .bind(&evidence)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                            let content = EventContent {
-                                account_id: account.0,
-                                seq: 0,
-                                number,
-                                kind: EventKind::OptedOut,
-                                source: EventSource::Upload,
-                                actor: imp.actor.clone(),
-                                reason: None,
-                                evidence: Some(evidence),
-                                at_ms: now,
-                            };
-                            Self::append_event(&mut tx, &mut head, content).await?;
-                            appended = true;
-                            counts.imported += 1;
-                        }
-                    }
-                    (ImportKind::Contacts, None) => return Err(StoreError::NotFound("group")),
-                }
-                if appended {
-                    Self::save_ledger_head(&mut tx, account, head).await?;
-                }
-                if imp.dry_run {
-                    tx.rollback().await?;
-                } else {
-                    tx.commit().await?;
-                }
-                Ok(counts)
+                Ok(Box::new(ImportTx {
+                    tx,
+                    account,
+                    head,
+                    appended: false,
+                    policy: Policy::from(&settings),
+                    event,
+                    counts: ImportCounts::default(),
+                    before,
+                    written: 0,
+                    now,
+                    sqlite: self.backend_kind() == $crate::Backend::Sqlite,
+                    imp,
+                }))
             }
 
             async fn finish_import(&self, account: AccountId, import_id: i64, status: ImportStatus, counts: &ImportCounts, error: Option<&str>, now: i64) -> Result<()> {
@@ -1417,8 +1592,6 @@ macro_rules! store_impl {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound("import"));
                 }
-                // -- staged rows are no longer needed
-                sqlx::query("DELETE FROM import_rows WHERE import_id = $1").bind(import_id).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -1440,15 +1613,7 @@ macro_rules! store_impl {
 
             async fn fail_stale_imports(&self, stale_before: i64, now: i64) -> Result<u64> {
                 let mut tx = self.begin_write().await?;
-                // -- staged rows of imports whose process stopped
-                sqlx::query(
-                    "DELETE FROM import_rows WHERE import_id IN
-                        (SELECT id FROM imports WHERE status = 'running' AND heartbeat_at < $1)",
-                )
-                .bind(stale_before)
-                .execute(&mut *tx)
-                .await?;
-                // -- and the imports themselves: failed, nothing of them landed
+                // -- imports whose process stopped: failed, nothing of them landed
                 let n = sqlx::query(
                     "UPDATE imports SET status = 'failed', finished_at = $2,
                         error = 'interrupted: the server stopped before the import finished; nothing of it was applied'

@@ -60,3 +60,5 @@ crate::sql::store_impl!(SqliteStore, Sqlite, LOCK_LEDGER);
 const CLAIM_MESSAGES: &str = crate::campaigns::claim_sql!("");
 
 crate::campaigns::campaign_impl!(SqliteStore, Sqlite, CLAIM_MESSAGES);
+
+crate::replies::reply_impl!(SqliteStore, Sqlite);

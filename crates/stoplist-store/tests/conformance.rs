@@ -519,11 +519,15 @@ mod imports {
             raw: "hello".into(),
             reason: "not a number".into(),
         }];
-        store
-            .stage_import(id, rows, &bad, rows.len() as i64 + 1, 1, NOW)
+        let mut apply = store.begin_import(acc, id, NOW).await.unwrap();
+        // Two batches, as the pipeline sends them.
+        let (first, rest) = rows.split_at(rows.len() / 2);
+        apply.apply_batch(first.to_vec(), &[], 1, 0).await.unwrap();
+        apply
+            .apply_batch(rest.to_vec(), &bad, rows.len() as i64 + 1, 1)
             .await
             .unwrap();
-        let counts = store.apply_import(acc, id, NOW).await.unwrap();
+        let counts = apply.finish().await.unwrap();
         store
             .finish_import(acc, id, ImportStatus::Done, &counts, None, NOW)
             .await
@@ -742,6 +746,127 @@ mod imports {
     }
 
     #[tokio::test]
+    async fn a_dry_run_records_its_opted_out_rows_among_the_rejected_ones() {
+        for store in fresh_stores().await.unwrap() {
+            let acc = account(&store, "a").await;
+            let g = store
+                .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+                .await
+                .unwrap();
+            store
+                .apply_optout(
+                    acc,
+                    &cmd(&num("0412000002"), OptOutEvent::Added(AddedBy::Manual)),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            let rows = [
+                staged(2, "0412000001", "Ann"),
+                staged(3, "0412000002", "Bob"),
+            ];
+            let (id, c) = import(
+                &store,
+                acc,
+                Some(g.id),
+                ImportKind::Contacts,
+                None,
+                true,
+                &rows,
+            )
+            .await;
+            assert_eq!((c.imported, c.skipped_opted_out), (1, 1));
+            let rejects = store.import_rejects(acc, id, 0, 100).await.unwrap();
+            let reasons: Vec<_> = rejects.iter().map(|r| (r.row, r.reason.as_str())).collect();
+            assert_eq!(reasons, [(3, "opted out"), (99, "not a number")]);
+            assert_eq!(
+                store.group(acc, g.id).await.unwrap().unwrap().contact_count,
+                0
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_large_upload_chains_one_event_per_new_number_across_statements() {
+        for store in fresh_stores().await.unwrap() {
+            let acc = account(&store, "a").await;
+            store
+                .apply_optout(
+                    acc,
+                    &cmd(&num("0412000007"), OptOutEvent::Added(AddedBy::Api)),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            let rows: Vec<_> = (0..1_203)
+                .map(|i| staged(i + 1, &format!("04120{:05}", i), ""))
+                .collect();
+            let (_, c) = import(&store, acc, None, ImportKind::OptOuts, None, false, &rows).await;
+            assert_eq!((c.imported, c.updated), (1_202, 1));
+            assert_eq!(store.count_optouts(acc).await.unwrap(), 1_203);
+            let chain: Vec<_> = store
+                .events_after(acc, 0, 2_000)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.event)
+                .collect();
+            assert_eq!(chain.len(), 1_203);
+            stoplist_domain::ledger::verify_chain(
+                (0, stoplist_domain::ledger::Digest32::GENESIS),
+                &chain,
+            )
+            .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reimport_updates_fields_and_keeps_those_the_file_leaves_empty() {
+        for store in fresh_stores().await.unwrap() {
+            let acc = account(&store, "a").await;
+            let g = store
+                .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+                .await
+                .unwrap();
+            let full = StagedRow {
+                row: 2,
+                number: num("0412000001"),
+                fields: ContactFields::parse(Some("Ann"), Some("Lee"), None).unwrap(),
+            };
+            import(
+                &store,
+                acc,
+                Some(g.id),
+                ImportKind::Contacts,
+                None,
+                false,
+                &[full],
+            )
+            .await;
+            let (_, c) = import(
+                &store,
+                acc,
+                Some(g.id),
+                ImportKind::Contacts,
+                None,
+                false,
+                &[staged(2, "0412000001", "Anne")],
+            )
+            .await;
+            assert_eq!((c.imported, c.updated), (0, 1));
+            let page = store
+                .list_contacts(acc, Some(g.id), None, None, 10)
+                .await
+                .unwrap();
+            let f = &page.items[0].fields;
+            assert_eq!(
+                (f.first_name.as_deref(), f.last_name.as_deref()),
+                (Some("Anne"), Some("Lee"))
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn an_interrupted_import_is_marked_failed_and_changes_nothing() {
         for store in fresh_stores().await.unwrap() {
             let acc = account(&store, "a").await;
@@ -760,11 +885,15 @@ mod imports {
                 actor: &actor,
             };
             let id = store.create_import(&new, NOW).await.unwrap();
-            store
-                .stage_import(id, &[staged(2, "0412000001", "Ann")], &[], 1, 0, NOW)
+            store.note_import(id, &[], 1, 0, NOW).await.unwrap();
+            let mut apply = store.begin_import(acc, id, NOW).await.unwrap();
+            apply
+                .apply_batch(vec![staged(2, "0412000001", "Ann")], &[], 1, 0)
                 .await
                 .unwrap();
-            // The process dies here; a later start fails what is stale.
+            // The process dies here (its transaction is dropped); a later start fails what
+            // is stale.
+            drop(apply);
             assert_eq!(
                 store
                     .fail_stale_imports(NOW + 1, NOW + 60_000)

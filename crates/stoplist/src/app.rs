@@ -79,6 +79,7 @@ impl Application {
             }
         });
         let dispatcher = crate::campaigns::dispatch::spawn(self.state.clone());
+        let notifier = crate::replies::notify::spawn(self.state.clone());
         let app = crate::web::router(self.state.clone());
         let served = axum::serve(
             self.listener,
@@ -88,6 +89,7 @@ impl Application {
         .await;
         follower.abort();
         dispatcher.abort();
+        notifier.abort();
         served.map_err(|e| anyhow::anyhow!("server error: {e}"))
     }
 }

@@ -14,6 +14,7 @@ pub mod import;
 pub mod index;
 pub mod metrics;
 pub mod optouts;
+pub mod replies;
 pub mod reports;
 pub mod state;
 pub mod web;

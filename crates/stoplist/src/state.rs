@@ -37,6 +37,10 @@ pub struct Shared {
     pub imports: Arc<crate::import::ImportJobs>,
     /// Wakes the dispatcher when this instance queues messages (it also polls).
     pub dispatch_wakeup: Arc<tokio::sync::Notify>,
+    /// Wakes the notification deliverer when a change is queued.
+    pub notify_wakeup: Arc<tokio::sync::Notify>,
+    /// Each account's reply classifier (built-in packs and its own keywords).
+    pub classifiers: Arc<crate::replies::ClassifierCache>,
     /// Each account's connector, built from its stored settings.
     pub connectors: Arc<crate::campaigns::connectors::ConnectorCache>,
 }
@@ -55,6 +59,8 @@ impl AppState {
             settings: Arc::new(SettingsCache::default()),
             imports: Arc::new(crate::import::ImportJobs::default()),
             dispatch_wakeup: Arc::new(tokio::sync::Notify::new()),
+            notify_wakeup: Arc::new(tokio::sync::Notify::new()),
+            classifiers: Arc::new(crate::replies::ClassifierCache::default()),
             connectors: Arc::new(crate::campaigns::connectors::ConnectorCache::default()),
         }))
     }

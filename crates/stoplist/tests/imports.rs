@@ -217,6 +217,130 @@ async fn an_opt_out_upload_lists_numbers_and_lookups_see_them_at_once() {
     }
 }
 
+/// Fetches an import's rejected rows (the CSV the report links to).
+async fn rejects_csv(app: &TestApp, report: &serde_json::Value) -> String {
+    app.http
+        .get(format!(
+            "{}{}",
+            app.base,
+            report["rejects_url"].as_str().unwrap()
+        ))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_dry_runs_rejected_rows_list_duplicates_and_opted_out_rows_too() {
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn_with(&url, Config::default()).await;
+        let gid = app.group("Customers").await;
+        app.listed(
+            "0412345605",
+            stoplist_domain::rules::OptOutEvent::Added(stoplist_domain::rules::AddedBy::Manual),
+        )
+        .await;
+        let (s, r) = app
+            .upload(
+                &format!("/api/v1/groups/{gid}/imports"),
+                "file_name=contacts.csv&wait=true&dry_run=true",
+                CONTACTS,
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        let csv = rejects_csv(&app, &r).await;
+        let rows: Vec<_> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(rows, ["4", "5", "6"], "{csv}");
+        assert!(csv.contains("duplicate of row 2"), "{csv}");
+        assert!(csv.contains("invalid number"), "{csv}");
+        assert!(csv.contains("opted out"), "{csv}");
+        let (_, page) = app.get(&format!("/api/v1/groups/{gid}/contacts")).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 0, "a dry run");
+    }
+}
+
+#[tokio::test]
+async fn a_mapping_can_say_an_optional_field_has_no_column() {
+    let app = TestApp::spawn_with(&stoplist_store::testing::sqlite_url(), Config::default()).await;
+    let gid = app.group("G").await;
+    let (s, r) = app
+        .upload(
+            &format!("/api/v1/groups/{gid}/imports"),
+            "file_name=c.csv&wait=true&mapping=first_name%3Dnone,email%3D-",
+            "Mobile,First Name,Email\n0412345601,Ann,ann@example.com\n",
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(r["counts"]["imported"], 1, "{r}");
+    let (_, page) = app.get(&format!("/api/v1/groups/{gid}/contacts")).await;
+    let c = &page["items"][0];
+    assert_eq!(
+        (&c["first_name"], &c["email"]),
+        (&json!(null), &json!(null)),
+        "{page}"
+    );
+
+    let (s, r) = app
+        .upload(
+            &format!("/api/v1/groups/{gid}/imports"),
+            "file_name=c.csv&wait=true&mapping=mobile%3Dnone",
+            "Mobile\n0412345601\n",
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    assert!(r.to_string().contains("the number needs a column"), "{r}");
+}
+
+#[tokio::test]
+async fn an_opt_out_upload_of_many_numbers_lists_each_once_with_a_chained_event() {
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn_with(&url, Config::default()).await;
+        // More numbers than one batch of the pipeline and many statements of the store.
+        let mut file = String::new();
+        for i in 0..25_000u32 {
+            file.push_str(&format!("+6141{:07}\n", i * 3));
+        }
+        file.push_str("+61410000000\n");
+        let (s, r) = app
+            .upload(
+                "/api/v1/optouts/uploads",
+                "file_name=many.txt&wait=true",
+                file,
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        assert_eq!(
+            (
+                r["counts"]["imported"].as_i64(),
+                r["counts"]["duplicates"].as_i64()
+            ),
+            (Some(25_000), Some(1)),
+            "{r}"
+        );
+        let events = app
+            .store
+            .events_after(app.account, 0, 30_000)
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 25_000);
+        let chain: Vec<_> = events.into_iter().map(|e| e.event).collect();
+        stoplist_domain::ledger::verify_chain(
+            (0, stoplist_domain::ledger::Digest32::GENESIS),
+            &chain,
+        )
+        .unwrap();
+        assert!(app.opted_out("0410003000").await);
+    }
+}
+
 #[tokio::test]
 async fn bad_files_are_refused_with_what_is_wrong_and_nothing_changes() {
     let app = TestApp::spawn_with(

@@ -97,6 +97,10 @@ pub async fn run_batch(
     let now = crate::now_ms();
     let records: Vec<_> = outcomes.iter().map(|(m, o)| (m.id, o.clone())).collect();
     state.store.record_outcomes(&records, now).await?;
+    if (n as i64) < BATCH {
+        // The queue ran dry: close finished campaigns now rather than at the next check.
+        state.store.finish_campaigns(now).await?;
+    }
     for (m, o) in &outcomes {
         state.metrics.message_outcome(match o {
             Outcome::Sent { .. } => "sent",

@@ -1,8 +1,10 @@
 //! The `stoplist` command line: `serve`, `migrate`, account, user and API key management,
-//! the opt-out list, imports, campaigns (`campaign.rs`), `verify-ledger` and `config example`. Every command takes `--database`
+//! the opt-out list, imports, campaigns (`campaign.rs`), report exports (`report.rs`),
+//! `verify-ledger` and `config example`. Every command takes `--database`
 //! (or `STOPLIST_DATABASE_URL`). Commands call the services, never the web layer.
 
 mod campaign;
+mod report;
 
 use crate::app::Application;
 use crate::config::{Config, EXAMPLE};
@@ -13,7 +15,6 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use stoplist_domain::Actor;
-use stoplist_domain::ledger::{Digest32, verify_chain};
 use stoplist_domain::rules::AddedBy;
 use stoplist_store::Store;
 
@@ -84,6 +85,10 @@ enum Command {
     /// Campaigns: create, preview, send, status.
     #[command(subcommand)]
     Campaign(campaign::CampaignCmd),
+    /// Export a report to a file: the opt-out list, a number's events or evidence bundle, a
+    /// campaign's messages (CSV, TSV, XLSX or PDF).
+    #[command(subcommand)]
+    Report(report::ReportCmd),
     /// Check every account's opt-out ledger hash chain; exits 1 if any is broken.
     VerifyLedger {
         /// Only this account.
@@ -211,6 +216,16 @@ enum OptoutsCmd {
         /// How many to show (0 for all).
         #[arg(long, default_value_t = 100)]
         limit: i64,
+    },
+    /// Export the opt-out list to a file (CSV, TSV, XLSX or PDF), newest first.
+    Export {
+        #[command(flatten)]
+        account: AccountArg,
+        /// Only numbers containing these digits.
+        #[arg(long)]
+        search: Option<String>,
+        #[command(flatten)]
+        out: report::OutputArgs,
     },
 }
 
@@ -366,6 +381,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Optouts(cmd) => return optouts_cmd(state(config).await?, cmd).await,
         Command::Campaign(cmd) => return campaign::run(state(config).await?, cmd).await,
+        Command::Report(cmd) => return report::run(state(config).await?, cmd).await,
         Command::Import {
             account,
             file,
@@ -461,6 +477,11 @@ async fn shutdown_signal() {
 
 async fn optouts_cmd(st: AppState, cmd: OptoutsCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        OptoutsCmd::Export {
+            account,
+            search,
+            out,
+        } => return report::export_optouts(st, account, search, out).await,
         OptoutsCmd::Upload {
             account,
             file,
@@ -717,24 +738,13 @@ pub async fn verify_ledger(store: &dyn Store, only: Option<&str>) -> anyhow::Res
     };
     let mut broken = false;
     for a in accounts {
-        let mut state = (0, Digest32::GENESIS);
-        let result = loop {
-            let batch = store.events_after(a.id, state.0, 10_000).await?;
-            if batch.is_empty() {
-                break Ok(state);
-            }
-            let chain: Vec<_> = batch.into_iter().map(|e| e.event).collect();
-            match verify_chain(state, &chain) {
-                Ok(s) => state = s,
-                Err(e) => break Err(e),
-            }
-        };
-        match result {
-            Ok((seq, head)) => println!(
-                "account {:?}: ledger intact ({seq} events, head {head})",
-                a.name
+        let check = crate::reports::evidence::verify_ledger(store, a.id).await?;
+        match &check.broken {
+            None => println!(
+                "account {:?}: ledger intact ({} events, head {})",
+                a.name, check.events, check.head
             ),
-            Err(e) => {
+            Some(e) => {
                 broken = true;
                 println!("account {:?}: LEDGER BROKEN: {e}", a.name);
             }

@@ -1,9 +1,11 @@
 //! The import engine: contact files and Opt Out Manager uploads turned into rows, then into
 //! contacts and opt-outs. [`read`] owns reading files; [`mod@run`] is the pipeline on top of it:
-//! numbers parsed with the account's region, rows staged in batches (never the whole file in
-//! memory), then applied in one transaction by the store, where the opt-out rules of SPEC 3.4
-//! decide every opted-out row. An import lands whole or not at all.
+//! numbers parsed with the account's region and deduped as they are read ([`dedupe`]), then
+//! handed in batches (never the whole file in memory) to one transaction of the store, where
+//! the opt-out rules of SPEC 3.4 decide every opted-out row. An import lands whole or not at
+//! all.
 
+pub mod dedupe;
 pub mod read;
 pub mod run;
 pub mod upload;

@@ -4,31 +4,32 @@
 //!    caller's); a file that cannot be read or has no number column fails before anything
 //!    is recorded.
 //! 2. Record the import, then read the rows on a blocking thread: each row's number is parsed
-//!    with the account's default region; valid rows are staged and bad rows recorded with
-//!    their row number and reason, 10,000 at a time.
-//! 3. Ask the store to apply the staged rows in one transaction (duplicates, the opt-out
-//!    rules, updates and inserts), or, for a dry run, to evaluate them and roll back.
-//! 4. Record the report. A failure at any step records the import as failed; the group and
-//!    the opt-out list are then exactly as before.
+//!    with the account's default region and deduped as it is read (the first row of a number
+//!    wins, [`super::dedupe`]); valid rows and rejected rows (with their row number and reason)
+//!    go on in batches of 20,000.
+//! 3. The first batch's progress is noted in a short transaction of its own (a sign of life
+//!    others can see); then one write transaction ([`stoplist_store::ImportApply`]) takes every
+//!    batch as it comes: the opt-out rules, updates and inserts, the rejected rows. A dry run
+//!    decides and counts the same way and writes only its rejected rows.
+//! 4. Commit, and record the report. A failure at any step drops the transaction and records
+//!    the import as failed; the group and the opt-out list are then exactly as before.
 
+use super::dedupe::FirstRows;
 use super::read::{self, CellNote, Mapping, ReadError, ReadOptions, Row};
 use crate::error::{AppError, AppResult};
-use crate::index::KeyHasher;
 use crate::state::AppState;
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use stoplist_domain::names::{ContactFields, Reason};
 use stoplist_domain::{AccountId, Actor, GroupId, PhoneNumber, Region};
 use stoplist_store::{
-    ImportCounts, ImportKind, ImportRecord, ImportStatus, NewImport, Reject, StagedRow,
+    ImportApply, ImportCounts, ImportKind, ImportRecord, ImportStatus, NewImport, Reject, StagedRow,
 };
 
-/// Rows per staged batch.
-const BATCH: usize = 10_000;
+/// Rows per batch handed from the reader to the store.
+const BATCH: usize = 20_000;
 
 /// Where an import goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,26 +40,36 @@ pub enum Target {
     OptOutList,
 }
 
-/// A column named by its 0-based index or its header.
+/// A column named by its 0-based index or its header, or no column at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnRef {
     Index(usize),
     Header(String),
+    /// "This field has no column": an optional field (first name, last name, email) is then
+    /// left empty even where a column was guessed. A number always needs a column.
+    NoColumn,
 }
 
 impl ColumnRef {
-    /// `"3"` is column index 3 (0-based); anything else is a header name.
+    /// `"3"` is column index 3 (0-based); `"none"` or `"-"` is [`ColumnRef::NoColumn`] (a
+    /// header really called "none" is chosen by its index); anything else is a header name.
     pub fn parse(s: &str) -> ColumnRef {
-        match s.trim().parse::<usize>() {
+        let s = s.trim();
+        if s == "-" || s.eq_ignore_ascii_case("none") {
+            return ColumnRef::NoColumn;
+        }
+        match s.parse::<usize>() {
             Ok(i) => ColumnRef::Index(i),
-            Err(_) => ColumnRef::Header(s.trim().to_owned()),
+            Err(_) => ColumnRef::Header(s.to_owned()),
         }
     }
 
+    /// The column's index among `headers`; an error naming `field` and the file's columns
+    /// when there is none (also for [`ColumnRef::NoColumn`]: the caller needs a column).
     pub(crate) fn resolve(&self, headers: &[String], field: &str) -> AppResult<usize> {
         let found = match self {
             ColumnRef::Index(i) if *i < headers.len() => Some(*i),
-            ColumnRef::Index(_) => None,
+            ColumnRef::Index(_) | ColumnRef::NoColumn => None,
             ColumnRef::Header(h) => headers
                 .iter()
                 .position(|x| x.trim().eq_ignore_ascii_case(h)),
@@ -86,7 +97,8 @@ pub struct MappingOverride {
 }
 
 impl MappingOverride {
-    /// Parses `mobile=2,first_name=Given Name,...` (the CLI and API form).
+    /// Parses `mobile=2,first_name=Given Name,email=none,...` (the CLI and API form); `none`
+    /// or `-` says an optional field has no column.
     pub fn parse(spec: &str) -> AppResult<MappingOverride> {
         let mut m = MappingOverride::default();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -119,19 +131,35 @@ impl MappingOverride {
 
     fn apply(&self, mut m: Mapping, headers: &[String]) -> AppResult<Mapping> {
         if let Some(c) = &self.mobile {
+            if *c == ColumnRef::NoColumn {
+                return Err(AppError::invalid(
+                    "invalid_field",
+                    "mapping.mobile",
+                    "mapping mobile: the number needs a column; only first_name, last_name and \
+                     email can be none",
+                ));
+            }
             m.mobile = Some(c.resolve(headers, "mobile")?);
             // The caller named the column: use it, not Google's typed pairs or fallbacks.
             m.typed_phones.clear();
             m.other_phones.clear();
         }
+        let optional = |c: &ColumnRef, field| match c {
+            ColumnRef::NoColumn => Ok(None),
+            c => c.resolve(headers, field).map(Some),
+        };
         if let Some(c) = &self.first_name {
-            m.first_name = Some(c.resolve(headers, "first_name")?);
+            m.first_name = optional(c, "first_name")?;
+            if *c == ColumnRef::NoColumn {
+                // No first name means none: not the guessed full-name column either.
+                m.full_name = None;
+            }
         }
         if let Some(c) = &self.last_name {
-            m.last_name = Some(c.resolve(headers, "last_name")?);
+            m.last_name = optional(c, "last_name")?;
         }
         if let Some(c) = &self.email {
-            m.email = Some(c.resolve(headers, "email")?);
+            m.email = optional(c, "email")?;
         }
         Ok(m)
     }
@@ -315,7 +343,8 @@ pub async fn start(state: &AppState, req: &ImportRequest) -> AppResult<i64> {
     Ok(state.store.create_import(&new, crate::now_ms()).await?)
 }
 
-/// One staged batch: valid rows, rejected rows, and the running totals.
+/// One batch from the reader: valid rows (numbers distinct across the file), rejected rows,
+/// and the running totals.
 struct Batch {
     rows: Vec<StagedRow>,
     rejects: Vec<Reject>,
@@ -334,37 +363,64 @@ async fn execute(
     let region = state.account_settings(req.account).await?.default_region;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, AppError>>(2);
     let with_fields = matches!(req.target, Target::Group(_));
-    let reader = tokio::task::spawn_blocking(move || read_rows(prepared, region, with_fields, &tx));
+    let expected = expected_rows(&req.path, &prepared);
+    let reader = tokio::task::spawn_blocking(move || {
+        read_rows(prepared, region, with_fields, expected, &tx)
+    });
     let started = std::time::Instant::now();
     let mut totals = (0, 0, 0);
+    // Dropped without `finish` (an error below, a read error), the transaction rolls back.
+    let mut apply: Option<Box<dyn ImportApply>> = None;
     while let Some(batch) = rx.recv().await {
         let batch = batch?;
         totals = (batch.rows_read, batch.invalid, batch.duplicates);
         progress.rows_read.store(batch.rows_read, Ordering::Relaxed);
-        state
-            .store
-            .stage_import(
-                id,
-                &batch.rows,
-                &batch.rejects,
-                batch.rows_read,
-                batch.invalid,
-                crate::now_ms(),
-            )
+        let a = match apply.as_mut() {
+            Some(a) => a,
+            None => {
+                // The first batch's progress is committed on its own, so that the import is
+                // seen under way while the write transaction below holds everything else.
+                state
+                    .store
+                    .note_import(
+                        id,
+                        &batch.rejects,
+                        batch.rows_read,
+                        batch.invalid,
+                        crate::now_ms(),
+                    )
+                    .await?;
+                let mut a = state
+                    .store
+                    .begin_import(req.account, id, crate::now_ms())
+                    .await?;
+                a.apply_batch(batch.rows, &[], batch.rows_read, batch.invalid)
+                    .await?;
+                apply = Some(a);
+                continue;
+            }
+        };
+        a.apply_batch(batch.rows, &batch.rejects, batch.rows_read, batch.invalid)
             .await?;
     }
     reader
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("import reader: {e}")))?;
-    let staged = started.elapsed();
-    let mut counts = state
-        .store
-        .apply_import(req.account, id, crate::now_ms())
-        .await?;
+    let read = started.elapsed();
+    let apply = match apply {
+        Some(a) => a,
+        None => {
+            state
+                .store
+                .begin_import(req.account, id, crate::now_ms())
+                .await?
+        }
+    };
+    let mut counts = apply.finish().await?;
     tracing::info!(
         import = id,
-        read_and_staged_ms = staged.as_millis() as u64,
-        applied_ms = (started.elapsed() - staged).as_millis() as u64,
+        read_and_applied_ms = read.as_millis() as u64,
+        committed_ms = (started.elapsed() - read).as_millis() as u64,
         "import applied"
     );
     counts.rows_read = totals.0;
@@ -377,11 +433,42 @@ async fn execute(
     Ok(counts)
 }
 
+/// About how many rows the file holds, to size the dedupe table once: the file's size over
+/// the sample rows' size (text files; a spreadsheet's cells are compressed, so its table
+/// starts small and grows).
+fn expected_rows(path: &std::path::Path, p: &Prepared) -> usize {
+    let text = matches!(
+        p.info.kind,
+        read::FileKind::Csv | read::FileKind::Tsv | read::FileKind::Txt
+    );
+    let Ok(meta) = std::fs::metadata(path) else {
+        return 0;
+    };
+    let sample_bytes: usize = p
+        .info
+        .sample
+        .iter()
+        .map(|r| {
+            (0..r.len())
+                .filter_map(|i| r.get(i))
+                .map(|f| f.len() + 1)
+                .sum::<usize>()
+        })
+        .sum();
+    if !text || sample_bytes == 0 {
+        return 0;
+    }
+    let per_row = sample_bytes.div_ceil(p.info.sample.len()).max(8);
+    // A little over the estimate: growing costs more than a few spare slots.
+    (meta.len() as usize / per_row) * 9 / 8
+}
+
 /// Reads every row, sending batches; stops at the first fatal read error (sent as an error).
 fn read_rows(
     mut p: Prepared,
     region: Region,
     with_fields: bool,
+    expected: usize,
     tx: &tokio::sync::mpsc::Sender<Result<Batch, AppError>>,
 ) {
     let mut batch = Batch {
@@ -392,28 +479,28 @@ fn read_rows(
         duplicates: 0,
     };
     let mut row = Row::default();
-    // The first row of each number, to dedupe as we read (12 bytes a distinct number).
-    let mut first_rows: HashMap<u64, u32, BuildHasherDefault<KeyHasher>> = HashMap::default();
+    // The first row of each number, to dedupe as we read.
+    let mut first_rows = FirstRows::with_capacity(expected);
     loop {
         match p.rows.next_into(&mut row) {
             Ok(false) => break,
             Ok(true) => {
                 batch.rows_read += 1;
                 match classify(&p, &row, region, with_fields) {
-                    Ok(staged) => match first_rows.entry(staged.number.as_u64()) {
-                        Entry::Occupied(first) => {
-                            batch.duplicates += 1;
-                            batch.rejects.push(Reject {
-                                row: staged.row,
-                                raw: staged.number.as_str().to_owned(),
-                                reason: format!("duplicate of row {}", first.get()),
-                            });
+                    Ok(staged) => {
+                        match first_rows.first_or_insert(staged.number.as_u64(), staged.row as u32)
+                        {
+                            Some(first) => {
+                                batch.duplicates += 1;
+                                batch.rejects.push(Reject {
+                                    row: staged.row,
+                                    raw: staged.number.as_str().to_owned(),
+                                    reason: format!("duplicate of row {first}"),
+                                });
+                            }
+                            None => batch.rows.push(staged),
                         }
-                        Entry::Vacant(slot) => {
-                            slot.insert(staged.row as u32);
-                            batch.rows.push(staged);
-                        }
-                    },
+                    }
                     Err(reject) => {
                         batch.invalid += 1;
                         batch.rejects.push(reject);
@@ -448,6 +535,11 @@ fn read_rows(
             }
         }
     }
+    tracing::debug!(
+        numbers = first_rows.len(),
+        dedupe_bytes = first_rows.bytes(),
+        "file read"
+    );
     let _ = tx.blocking_send(Ok(batch));
 }
 

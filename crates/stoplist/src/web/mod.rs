@@ -5,6 +5,7 @@ pub mod api;
 pub mod errors;
 pub mod ops;
 pub mod ui;
+pub mod webhooks;
 
 use crate::state::AppState;
 use axum::Router;
@@ -18,6 +19,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router(&state))
         .merge(ops::router())
+        .merge(webhooks::router())
         .merge(ui::router(&state))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

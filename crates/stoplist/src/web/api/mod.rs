@@ -6,6 +6,7 @@ mod campaigns;
 mod groups;
 mod imports;
 mod optouts;
+mod replies;
 mod reports;
 mod settings;
 
@@ -113,6 +114,8 @@ pub(crate) fn limit(raw: Option<i64>) -> i64 {
         campaigns::create_campaign, campaigns::list_campaigns, campaigns::get_campaign, campaigns::put_file,
         campaigns::preview, campaigns::invalid, campaigns::send, campaigns::pause, campaigns::resume,
         campaigns::cancel, campaigns::messages, campaigns::get_connector, campaigns::put_connector,
+        replies::list_replies, replies::review, replies::get_keywords, replies::put_keywords,
+        replies::get_notify, replies::put_notify, replies::notify_log,
     ),
     components(schemas(crate::web::errors::ErrorBody)),
     modifiers(&BearerAuth),
@@ -213,6 +216,20 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api/v1/campaigns/{id}/resume", post(campaigns::resume))
         .route("/api/v1/campaigns/{id}/cancel", post(campaigns::cancel))
         .route("/api/v1/campaigns/{id}/messages", get(campaigns::messages))
+        .route("/api/v1/replies", get(replies::list_replies))
+        .route("/api/v1/replies/{id}/review", post(replies::review))
+        .route(
+            "/api/v1/settings/keywords",
+            get(replies::get_keywords).put(replies::put_keywords),
+        )
+        .route(
+            "/api/v1/settings/notifications",
+            get(replies::get_notify).put(replies::put_notify),
+        )
+        .route(
+            "/api/v1/settings/notifications/log",
+            get(replies::notify_log),
+        )
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .route("/api/v1/imports", get(imports::list_imports))
         .route("/api/v1/imports/{id}", get(imports::get_import))

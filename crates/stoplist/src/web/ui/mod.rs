@@ -11,9 +11,11 @@
 //! Every page works without JavaScript; htmx and `app.js` only make it nicer.
 
 mod assets;
+mod campaigns;
 mod contacts;
 mod imports;
 mod optouts;
+mod replies;
 mod session;
 mod settings;
 
@@ -60,7 +62,27 @@ pub fn router(_state: &AppState) -> Router<AppState> {
         .route("/groups/{id}/contacts", post(contacts::add_contact))
         .route("/groups/{id}/rename", post(contacts::rename_group))
         .route("/groups/{id}/delete", post(contacts::delete_group))
+        .route("/campaigns", get(campaigns::list))
+        .route(
+            "/campaigns/new",
+            get(campaigns::new_form)
+                .post(campaigns::create)
+                .layer(upload_limit()),
+        )
+        .route("/campaigns/counter", get(campaigns::counter_fragment))
+        .route("/campaigns/{id}", get(campaigns::show))
+        .route("/campaigns/{id}/preview", post(campaigns::repreview))
+        .route("/campaigns/{id}/send", post(campaigns::send))
+        .route("/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/campaigns/{id}/cancel", post(campaigns::cancel))
+        .route("/replies", get(replies::list))
+        .route("/replies/review", get(replies::queue))
+        .route("/replies/{id}/review", post(replies::decide))
         .route("/settings", get(settings::page).post(settings::update))
+        .route("/settings/keywords", post(settings::update_keywords))
+        .route("/settings/notifications", post(settings::update_notify))
+        .route("/settings/connector", post(settings::update_connector))
         .route("/settings/api-keys", post(settings::create_key))
         .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
         .merge(assets::router())
@@ -99,7 +121,8 @@ pub struct Layout {
     pub title: String,
     /// The signed-in user's header (nav, account, login, log-out form); `None` on the login page.
     pub nav: Option<Nav>,
-    /// Which nav entry is the current page: "optouts", "contacts", "settings" or "".
+    /// Which nav entry is the current page: "optouts", "contacts", "campaigns", "replies",
+    /// "settings" or "".
     pub active: &'static str,
     /// A fixed message after a successful post (from `?done=CODE`; never echoed text).
     pub flash: Option<&'static str>,
@@ -146,6 +169,37 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "group_deleted" => "Group deleted (with its contacts; the opt-out list is unchanged).",
         "contact_added" => "Contact added.",
         "contact_deleted" => "Contact deleted (the opt-out list is unchanged).",
+        "campaign_created" => "Draft saved. Check the preview below, then send it.",
+        "previewed" => "Preview updated.",
+        "campaign_sending" => {
+            "Sending started: the messages are queued and go out at your connector's rate."
+        }
+        "campaign_already_sending" => {
+            "This campaign was already sent (the Send button was pressed twice); nothing was queued again."
+        }
+        "campaign_not_draft" => {
+            "This campaign is no longer a draft: it was sent or cancelled. Its status is below."
+        }
+        "campaign_paused" => "Campaign paused: its queued messages wait until you resume it.",
+        "campaign_resumed" => "Campaign resumed.",
+        "campaign_cancelled" => "Campaign cancelled: messages not yet sent will not be sent.",
+        "campaign_control_refused" => {
+            "That action does not apply to the campaign in its current status; nothing changed."
+        }
+        "connector_saved" => "Connector saved. New messages go out through it.",
+        "reply_confirmed" => {
+            "Opt-out confirmed: the number is on the opt-out list and is sent no more messages."
+        }
+        "reply_dismissed" => {
+            "Reply dismissed: it is not an opt-out. The number's opt-out status is unchanged."
+        }
+        "reply_dismissed_lifted" => {
+            "Reply dismissed: it is not an opt-out, and the provisional opt-out it caused was lifted."
+        }
+        "review_closed" => "That reply had already been reviewed; nothing changed.",
+        "keywords_saved" => "Keywords saved. New replies are classified with them.",
+        "notify_saved" => "Notification endpoint saved. Opt-outs and opt-ins are posted to it.",
+        "notify_removed" => "Notification endpoint removed: no more notifications are sent.",
         _ => return None,
     })
 }
@@ -238,6 +292,19 @@ fn capitalize(s: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
+}
+
+/// Thousands with separators: 1234567 → "1,234,567".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// Whether an htmx request asks for a fragment (live search) rather than the whole page.

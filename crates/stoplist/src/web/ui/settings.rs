@@ -2,8 +2,18 @@
 //! the webhook token and URLs, the account's API keys (created and shown once, revoked) and
 //! the recent settings history. Saving goes through `accounts::apply_settings_patch`, which
 //! validates everything first and records each real change.
+//!
+//! The Connector section (SPEC 3.7) edits which provider sends the account's messages through
+//! `campaigns::connectors::update`. Its secret is write-only: the page says whether one is
+//! stored and never puts it in the HTML, and a blank secret keeps the stored one.
+//!
+//! The Keywords section (SPEC 3.6) edits the account's own keywords as a list of rows (add a
+//! row, remove a row, save replaces the list) with an error beside each row at fault; the
+//! Notifications section (SPEC 3.9) sets the endpoint told of every opt-out and opt-in, with
+//! a write-only secret like the connector's, and shows the last deliveries.
 
 use super::{CsrfForm, FieldErrors, Layout, UiSession, actor_text, flash};
+use crate::campaigns::connectors::{self, ConnectorSettings};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::errors::PageError;
@@ -13,7 +23,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
 use stoplist_domain::ApiKeyId;
+use stoplist_domain::classify::{Keyword, KeywordKind};
 use stoplist_domain::settings::{AccountSettings, SettingsPatch};
 
 /// The values the form shows: the stored settings, or what the user typed.
@@ -189,6 +201,15 @@ struct SettingsPage {
     key_name: String,
     key_errors: FieldErrors,
     history: Vec<HistoryRow>,
+    connector: ConnectorValues,
+    connector_kinds: Vec<KindOption>,
+    connector_errors: FieldErrors,
+    keywords: KeywordsForm,
+    keyword_kinds: &'static [(&'static str, &'static str)],
+    languages: Vec<(String, String)>,
+    notify: NotifyValues,
+    notify_errors: FieldErrors,
+    deliveries: Vec<DeliveryRow>,
 }
 
 /// What a settings page shows besides the stored state.
@@ -200,6 +221,14 @@ struct Extras {
     key_name: String,
     key_errors: FieldErrors,
     flash: Option<&'static str>,
+    /// The connector form as typed (after an error).
+    connector: Option<ConnectorValues>,
+    connector_errors: FieldErrors,
+    /// The keyword rows as typed (after an error, or "Add a row").
+    keywords: Option<KeywordsForm>,
+    /// The notification endpoint as typed (after an error; never the secret).
+    notify: Option<NotifyValues>,
+    notify_errors: FieldErrors,
 }
 
 /// A bool setting's value as the history shows it.
@@ -254,7 +283,42 @@ async fn render(
             new_value: shown_value(&c.field, &c.new_value),
         })
         .collect();
+    let connector = match extras.connector {
+        Some(typed) => typed,
+        None => ConnectorValues::from(&connectors::settings(state, account).await?),
+    };
+    let keywords = match extras.keywords {
+        Some(typed) => typed,
+        None => KeywordsForm::stored(state.store.custom_keywords(account).await?),
+    };
+    let stored_notify = state.store.notify_endpoint(account).await?;
+    let notify = match extras.notify {
+        Some(typed) => typed,
+        None => NotifyValues {
+            url: stored_notify
+                .as_ref()
+                .map(|(u, _)| u.clone())
+                .unwrap_or_default(),
+            has_secret: stored_notify.is_some(),
+        },
+    };
+    let deliveries = state
+        .store
+        .list_notifications(account, DELIVERIES_SHOWN)
+        .await?
+        .into_iter()
+        .map(DeliveryRow::from)
+        .collect();
     let page = SettingsPage {
+        languages: languages(&keywords.rows),
+        keywords,
+        keyword_kinds: KEYWORD_KINDS,
+        notify,
+        notify_errors: extras.notify_errors,
+        deliveries,
+        connector_kinds: kinds(&connector.kind),
+        connector,
+        connector_errors: extras.connector_errors,
         layout: session.layout("Settings", "settings", extras.flash),
         csrf: session.csrf.clone(),
         regions: regions(&form.default_region),
@@ -447,4 +511,672 @@ pub async fn revoke_key(
     state.keys.forget(id);
     tracing::info!(account = %session.account_id(), key = %id, user = %session.user.id, "API key revoked");
     Ok(Redirect::to("/settings?done=key_revoked#api-keys").into_response())
+}
+
+// --- the Connector section ---------------------------------------------------------------
+
+/// The connector form's values: as stored, or as typed. Never the secret.
+pub struct ConnectorValues {
+    kind: String,
+    account: String,
+    base_url: String,
+    status_callback: String,
+    rate_per_second: String,
+    timeout_seconds: String,
+    /// Whether a secret is stored for the stored kind.
+    has_secret: bool,
+}
+
+impl From<&ConnectorSettings> for ConnectorValues {
+    fn from(s: &ConnectorSettings) -> Self {
+        ConnectorValues {
+            kind: s.kind.clone(),
+            account: s.account.clone().unwrap_or_default(),
+            base_url: s.base_url.clone().unwrap_or_default(),
+            status_callback: s.status_callback.clone().unwrap_or_default(),
+            rate_per_second: s.rate_per_second.map(|r| r.to_string()).unwrap_or_default(),
+            timeout_seconds: s.timeout_seconds.map(|t| t.to_string()).unwrap_or_default(),
+            has_secret: s.has_secret,
+        }
+    }
+}
+
+/// A connector kind in the form's list.
+pub struct KindOption {
+    code: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+fn kinds(current: &str) -> Vec<KindOption> {
+    connectors::KINDS
+        .iter()
+        .map(|&code| KindOption {
+            code,
+            label: match code {
+                "log" => "Log only (nothing leaves this server)",
+                "twilio" => "Twilio",
+                "smsglobal" => "SMSGlobal",
+                other => other,
+            },
+            selected: code == current,
+        })
+        .collect()
+}
+
+/// The connector fields' labels, so that service messages read "Secret: …".
+const CONNECTOR_LABELS: &[(&str, &str)] = &[
+    ("kind", "Connector"),
+    ("account", "Account id"),
+    ("secret", "Secret"),
+    ("base_url", "Base URL"),
+    ("status_callback", "Status callback URL"),
+    ("rate_per_second", "Messages per second"),
+    ("timeout_seconds", "Timeout"),
+];
+
+/// The posted connector form. Blank fields mean "not set" (the secret: "keep the stored one").
+#[derive(Deserialize)]
+pub struct ConnectorForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    base_url: String,
+    #[serde(default)]
+    status_callback: String,
+    #[serde(default)]
+    rate_per_second: String,
+    #[serde(default)]
+    timeout_seconds: String,
+}
+
+/// A blank form field as `None`, otherwise trimmed.
+fn given(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+impl ConnectorForm {
+    /// The settings the form means; `Err` names a number field that is not a number.
+    fn settings(&self) -> Result<ConnectorSettings, FieldErrors> {
+        let rate_per_second = match given(&self.rate_per_second) {
+            None => None,
+            Some(r) => Some(r.parse::<u32>().map_err(|_| {
+                FieldErrors::one(
+                    "rate_per_second",
+                    "Messages per second must be a whole number (0 for no limit), or blank for the server's default.",
+                )
+            })?),
+        };
+        let timeout_seconds = match given(&self.timeout_seconds) {
+            None => None,
+            Some(t) => Some(t.parse::<u64>().ok().filter(|t| (1..=120).contains(t)).ok_or_else(
+                || {
+                    FieldErrors::one(
+                        "timeout_seconds",
+                        "Timeout must be a whole number of seconds from 1 to 120, or blank for 15.",
+                    )
+                },
+            )?),
+        };
+        Ok(ConnectorSettings {
+            kind: self.kind.trim().to_owned(),
+            base_url: given(&self.base_url),
+            account: given(&self.account),
+            // Never trimmed: a secret is exactly what was typed.
+            secret: Some(self.secret.clone()).filter(|s| !s.is_empty()),
+            has_secret: false,
+            status_callback: given(&self.status_callback),
+            rate_per_second,
+            timeout_seconds,
+        })
+    }
+
+    /// What the user typed, to show again beside an error (never the secret).
+    fn typed(self, has_secret: bool) -> ConnectorValues {
+        ConnectorValues {
+            kind: self.kind.trim().to_owned(),
+            account: self.account,
+            base_url: self.base_url,
+            status_callback: self.status_callback,
+            rate_per_second: self.rate_per_second,
+            timeout_seconds: self.timeout_seconds,
+            has_secret,
+        }
+    }
+}
+
+/// `POST /settings/connector`: "Save connector". Invalid input changes nothing and is shown
+/// beside its field with everything typed except the secret.
+pub async fn update_connector(
+    State(state): State<AppState>,
+    CsrfForm { session, form }: CsrfForm<ConnectorForm>,
+) -> Result<Response, PageError> {
+    let account = session.account_id();
+    let result = match form.settings() {
+        Ok(settings) => match connectors::update(&state, account, settings).await {
+            Ok(_) => Ok(()),
+            Err(e @ AppError::Invalid { .. }) => Err(FieldErrors::from_app(e, CONNECTOR_LABELS)?),
+            Err(e) => return Err(e.into()),
+        },
+        Err(errors) => Err(errors),
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(account = %account, user = %session.user.id, "connector settings changed");
+            Ok(Redirect::to("/settings?done=connector_saved#connector").into_response())
+        }
+        Err(connector_errors) => {
+            let stored = connectors::settings(&state, account).await?;
+            let has_secret = stored.has_secret && stored.kind == form.kind.trim();
+            let extras = Extras {
+                connector: Some(form.typed(has_secret)),
+                connector_errors,
+                ..Extras::default()
+            };
+            let resp = render(&state, session, extras).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, resp).into_response())
+        }
+    }
+}
+
+// --- the Keywords section ------------------------------------------------------------------
+
+/// The kinds a keyword may have, with the form's names for them.
+const KEYWORD_KINDS: &[(&str, &str)] = &[
+    ("opt_out", "Opt-out (stop)"),
+    ("opt_in", "Opt-in (start again)"),
+    ("help", "Help"),
+];
+
+/// The languages of the built-in packs (a keyword's language is reported with its replies).
+const LANGUAGES: &[(&str, &str)] = &[
+    ("any", "Any language"),
+    ("en", "English"),
+    ("fr", "French"),
+    ("es", "Spanish"),
+    ("pt", "Portuguese"),
+    ("it", "Italian"),
+    ("de", "German"),
+    ("nl", "Dutch"),
+];
+
+/// Rows the form may carry (a longer list is refused whole, before anything is read).
+const MAX_KEYWORD_ROWS: usize = 500;
+
+/// The language list, with any other code a row carries (set through the API) kept.
+fn languages(rows: &[KeywordRow]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = LANGUAGES
+        .iter()
+        .map(|(c, l)| ((*c).to_owned(), (*l).to_owned()))
+        .collect();
+    for r in rows {
+        if !out.iter().any(|(c, _)| *c == r.language) {
+            out.push((r.language.clone(), r.language.clone()));
+        }
+    }
+    out
+}
+
+/// One row of the Keywords form: as stored, or as typed.
+pub struct KeywordRow {
+    keyword: String,
+    kind: String,
+    language: String,
+    remove: bool,
+    /// The field at fault ("keyword", "kind" or "language") and the message.
+    error: Option<(&'static str, String)>,
+    /// This row's input takes the focus (the first error, or a row just added).
+    focus: bool,
+}
+
+impl KeywordRow {
+    fn blank() -> KeywordRow {
+        KeywordRow {
+            keyword: String::new(),
+            kind: "opt_out".into(),
+            language: "any".into(),
+            remove: false,
+            error: None,
+            focus: false,
+        }
+    }
+
+    /// Whether `field` of this row is at fault.
+    fn has_error(&self, field: &str) -> bool {
+        self.error.as_ref().is_some_and(|(f, _)| *f == field)
+    }
+}
+
+/// The Keywords form.
+pub struct KeywordsForm {
+    rows: Vec<KeywordRow>,
+    /// Why nothing was saved, when it is not one row's fault (shown above the rows).
+    alert: Option<String>,
+    /// The id of the first input at fault (the alert above the rows links to it).
+    first_error: Option<String>,
+}
+
+impl KeywordsForm {
+    /// The stored keywords, and one blank row to add another.
+    fn stored(rows: Vec<(String, String, String)>) -> KeywordsForm {
+        let mut rows: Vec<KeywordRow> = rows
+            .into_iter()
+            .map(|(keyword, kind, language)| KeywordRow {
+                keyword,
+                kind,
+                language,
+                ..KeywordRow::blank()
+            })
+            .collect();
+        rows.push(KeywordRow::blank());
+        KeywordsForm {
+            rows,
+            alert: None,
+            first_error: None,
+        }
+    }
+
+    /// Reads the posted rows (`keyword-N`, `kind-N`, `language-N`, `remove-N`) in the order
+    /// of N, and whether "Add a row" was pressed.
+    fn posted(pairs: &[(String, String)]) -> Result<(Vec<KeywordRow>, bool), String> {
+        let mut rows: BTreeMap<usize, KeywordRow> = BTreeMap::new();
+        let mut add = false;
+        for (name, value) in pairs {
+            if name == "action" {
+                add = value == "add";
+                continue;
+            }
+            let Some((field, n)) = name.rsplit_once('-') else {
+                continue;
+            };
+            let Ok(n) = n.parse::<usize>() else {
+                continue;
+            };
+            if n >= MAX_KEYWORD_ROWS {
+                return Err(format!(
+                    "The list is too long: at most {MAX_KEYWORD_ROWS} keywords. Nothing was saved."
+                ));
+            }
+            let row = rows.entry(n).or_insert_with(|| KeywordRow {
+                kind: String::new(),
+                language: String::new(),
+                ..KeywordRow::blank()
+            });
+            match field {
+                "keyword" => row.keyword = value.chars().take(200).collect(),
+                "kind" => row.kind = value.trim().to_owned(),
+                "language" => row.language = value.trim().chars().take(20).collect(),
+                "remove" => row.remove = true,
+                _ => {}
+            }
+        }
+        Ok((rows.into_values().collect(), add))
+    }
+
+    /// Checks every row; the keywords to store, or `None` with each row's error set.
+    /// Blank rows and rows marked Remove are left out.
+    fn validate(&mut self) -> Option<Vec<(String, String, String)>> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, row) in self.rows.iter_mut().enumerate() {
+            if row.remove || row.keyword.trim().is_empty() {
+                continue;
+            }
+            let keyword = match Keyword::parse(&row.keyword) {
+                Ok(k) => k,
+                Err(e) => {
+                    row.error =
+                        Some(("keyword", format!("{}.", super::capitalize(&e.to_string()))));
+                    continue;
+                }
+            };
+            let Ok(kind) = KeywordKind::parse(&row.kind) else {
+                row.error = Some(("kind", "Choose opt-out, opt-in or help.".into()));
+                continue;
+            };
+            let language = row.language.trim();
+            let known = language == "any"
+                || ((2..=3).contains(&language.len())
+                    && language.bytes().all(|b| b.is_ascii_lowercase()));
+            if !known {
+                row.error = Some(("language", "Choose a language from the list.".into()));
+                continue;
+            }
+            if let Some(first) = seen.get(keyword.as_str()) {
+                row.error = Some((
+                    "keyword",
+                    format!(
+                        "“{}” is already in row {first}: a keyword has one kind.",
+                        keyword.as_str()
+                    ),
+                ));
+                continue;
+            }
+            seen.insert(keyword.as_str().to_owned(), i + 1);
+            out.push((
+                keyword.as_str().to_owned(),
+                kind.as_str().to_owned(),
+                language.to_owned(),
+            ));
+        }
+        let Some(first) = self.rows.iter().position(|r| r.error.is_some()) else {
+            return Some(out);
+        };
+        // An error: mark where the focus goes, and say so above the rows.
+        self.rows[first].focus = true;
+        let field = self.rows[first]
+            .error
+            .as_ref()
+            .map(|(f, _)| *f)
+            .unwrap_or("keyword");
+        self.first_error = Some(format!("kw-{first}-{field}"));
+        None
+    }
+}
+
+/// `POST /settings/keywords`: "Save keywords" replaces the account's own keywords with the
+/// rows of the form; "Add a row" shows the form again with one more row, saving nothing.
+pub async fn update_keywords(
+    State(state): State<AppState>,
+    CsrfForm { session, form }: CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let account = session.account_id();
+    let (rows, add) = match KeywordsForm::posted(&form) {
+        Ok(v) => v,
+        Err(alert) => {
+            let mut keywords = KeywordsForm::stored(state.store.custom_keywords(account).await?);
+            keywords.alert = Some(alert);
+            let extras = Extras {
+                keywords: Some(keywords),
+                ..Extras::default()
+            };
+            let resp = render(&state, session, extras).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, resp).into_response());
+        }
+    };
+    let mut keywords = KeywordsForm {
+        rows,
+        alert: None,
+        first_error: None,
+    };
+    if add {
+        keywords.rows.push(KeywordRow {
+            focus: true,
+            ..KeywordRow::blank()
+        });
+        let extras = Extras {
+            keywords: Some(keywords),
+            ..Extras::default()
+        };
+        return render(&state, session, extras).await;
+    }
+    match keywords.validate() {
+        Some(list) => {
+            state
+                .store
+                .set_custom_keywords(account, &list, crate::now_ms())
+                .await?;
+            state.classifiers.forget(account);
+            tracing::info!(account = %account, user = %session.user.id, keywords = list.len(), "keywords changed");
+            Ok(Redirect::to("/settings?done=keywords_saved#keywords").into_response())
+        }
+        None => {
+            let extras = Extras {
+                keywords: Some(keywords),
+                ..Extras::default()
+            };
+            let resp = render(&state, session, extras).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, resp).into_response())
+        }
+    }
+}
+
+// --- the Notifications section -------------------------------------------------------------
+
+/// Deliveries the section lists.
+const DELIVERIES_SHOWN: i64 = 20;
+/// The shortest secret accepted (the API's rule).
+const MIN_SECRET_CHARS: usize = 16;
+
+/// The notification form's values: as stored, or as typed. Never the secret.
+pub struct NotifyValues {
+    url: String,
+    /// Whether an endpoint (and so a secret) is stored.
+    has_secret: bool,
+}
+
+/// One notification of the delivery log.
+pub struct DeliveryRow {
+    event: String,
+    status: &'static str,
+    status_class: &'static str,
+    attempts: i64,
+    last_error: String,
+    created: String,
+    delivered: Option<String>,
+}
+
+impl From<stoplist_store::NotificationRecord> for DeliveryRow {
+    fn from(n: stoplist_store::NotificationRecord) -> Self {
+        let (status, status_class) = match n.status.as_str() {
+            "delivered" => ("Delivered", "done"),
+            "failed" => ("Failed", "failed"),
+            _ if n.attempts > 0 => ("Retrying", "paused"),
+            _ => ("Pending", "paused"),
+        };
+        DeliveryRow {
+            event: super::capitalize(&n.event.replace('_', " ")),
+            status,
+            status_class,
+            attempts: n.attempts,
+            last_error: n.last_error.unwrap_or_default(),
+            created: crate::rfc3339(n.created_at),
+            delivered: n.delivered_at.map(crate::rfc3339),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NotifyForm {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    secret: String,
+}
+
+/// The endpoint the form means (`None`: remove it), keeping the stored secret when the
+/// secret field is blank.
+fn notify_endpoint(
+    form: &NotifyForm,
+    stored: Option<&(String, String)>,
+) -> Result<Option<(String, String)>, FieldErrors> {
+    let url = form.url.trim();
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let parsed = reqwest::Url::parse(url).ok().filter(|u| {
+        matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty())
+    });
+    if parsed.is_none() {
+        return Err(FieldErrors::one(
+            "url",
+            "URL must start with https:// (or http://) and name a server, such as https://example.com/stoplist-events.",
+        ));
+    }
+    // Never trimmed: a secret is exactly what was typed.
+    let secret = match (form.secret.as_str(), stored) {
+        ("", Some((_, s))) => s.clone(),
+        ("", None) => {
+            return Err(FieldErrors::one(
+                "secret",
+                format!(
+                    "Give a secret of at least {MIN_SECRET_CHARS} characters: it signs every notification."
+                ),
+            ));
+        }
+        (s, _) if s.chars().count() < MIN_SECRET_CHARS => {
+            return Err(FieldErrors::one(
+                "secret",
+                format!(
+                    "Secret must be at least {MIN_SECRET_CHARS} characters: it signs every notification."
+                ),
+            ));
+        }
+        (s, _) => s.to_owned(),
+    };
+    Ok(Some((url.to_owned(), secret)))
+}
+
+/// `POST /settings/notifications`: "Save notifications". A blank URL removes the endpoint;
+/// a blank secret keeps the stored one. Invalid input changes nothing and is shown beside
+/// its field with the URL as typed (never the secret).
+pub async fn update_notify(
+    State(state): State<AppState>,
+    CsrfForm { session, form }: CsrfForm<NotifyForm>,
+) -> Result<Response, PageError> {
+    let account = session.account_id();
+    let stored = state.store.notify_endpoint(account).await?;
+    match notify_endpoint(&form, stored.as_ref()) {
+        Ok(endpoint) => {
+            state
+                .store
+                .set_notify_endpoint(
+                    account,
+                    endpoint.as_ref().map(|(u, s)| (u.as_str(), s.as_str())),
+                    crate::now_ms(),
+                )
+                .await?;
+            tracing::info!(account = %account, user = %session.user.id, set = endpoint.is_some(), "notification endpoint changed");
+            let done = if endpoint.is_some() {
+                "notify_saved"
+            } else {
+                "notify_removed"
+            };
+            Ok(Redirect::to(&format!("/settings?done={done}#notifications")).into_response())
+        }
+        Err(notify_errors) => {
+            let extras = Extras {
+                notify: Some(NotifyValues {
+                    url: form.url,
+                    has_secret: stored.is_some(),
+                }),
+                notify_errors,
+                ..Extras::default()
+            };
+            let resp = render(&state, session, extras).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, resp).into_response())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn keyword_rows_are_read_in_order_and_blank_or_removed_rows_are_left_out() {
+        let (rows, add) = KeywordsForm::posted(&pairs(&[
+            ("csrf_token", "x"),
+            ("keyword-1", "Basta"),
+            ("kind-1", "opt_out"),
+            ("language-1", "it"),
+            ("keyword-0", "halt"),
+            ("kind-0", "opt_out"),
+            ("language-0", "any"),
+            ("keyword-2", "gone"),
+            ("kind-2", "help"),
+            ("language-2", "any"),
+            ("remove-2", "on"),
+            ("keyword-3", "  "),
+            ("kind-3", "opt_out"),
+            ("language-3", "any"),
+        ]))
+        .unwrap();
+        assert!(!add);
+        let mut form = KeywordsForm {
+            rows,
+            alert: None,
+            first_error: None,
+        };
+        let list = form.validate().unwrap();
+        assert_eq!(
+            list,
+            vec![
+                ("halt".into(), "opt_out".into(), "any".into()),
+                ("basta".into(), "opt_out".into(), "it".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_or_repeated_keyword_is_marked_on_its_row_and_nothing_is_kept() {
+        let (rows, _) = KeywordsForm::posted(&pairs(&[
+            ("keyword-0", "halt"),
+            ("kind-0", "opt_out"),
+            ("language-0", "any"),
+            ("keyword-1", "HALT!"),
+            ("kind-1", "help"),
+            ("language-1", "any"),
+            ("keyword-2", "ok"),
+            ("kind-2", "stop_it"),
+            ("language-2", "any"),
+        ]))
+        .unwrap();
+        let mut form = KeywordsForm {
+            rows,
+            alert: None,
+            first_error: None,
+        };
+        assert!(form.validate().is_none());
+        assert!(form.rows[0].error.is_none());
+        let (field, msg) = form.rows[1].error.clone().unwrap();
+        assert_eq!(field, "keyword");
+        assert!(msg.contains("already in row 1"), "{msg}");
+        assert!(form.rows[2].has_error("kind"));
+        assert!(form.rows[1].focus && !form.rows[2].focus);
+        assert_eq!(form.first_error.as_deref(), Some("kw-1-keyword"));
+    }
+
+    #[test]
+    fn a_blank_notification_secret_keeps_the_stored_one_and_is_required_otherwise() {
+        let form = |url: &str, secret: &str| NotifyForm {
+            url: url.into(),
+            secret: secret.into(),
+        };
+        let stored = ("https://old.example/h".to_owned(), "s".repeat(20));
+        assert_eq!(
+            notify_endpoint(&form("https://new.example/h", ""), Some(&stored)).unwrap(),
+            Some(("https://new.example/h".into(), "s".repeat(20)))
+        );
+        assert!(
+            notify_endpoint(&form("https://new.example/h", ""), None)
+                .unwrap_err()
+                .has("secret")
+        );
+        assert!(
+            notify_endpoint(&form("https://new.example/h", "short"), Some(&stored))
+                .unwrap_err()
+                .has("secret")
+        );
+        assert!(
+            notify_endpoint(&form("ftp://x", &"k".repeat(16)), None)
+                .unwrap_err()
+                .has("url")
+        );
+        assert_eq!(
+            notify_endpoint(&form(" ", ""), Some(&stored)).unwrap(),
+            None
+        );
+    }
 }

@@ -1,0 +1,745 @@
+//! Replies (SPEC 3.6): each inbound message stored with its classification and everything it
+//! causes — the opt-out or opt-in through the ledger, contact clean-up, suppressed queued
+//! messages, the one confirmation or help text, the outbound notification — in ONE
+//! transaction ([`ReplyStore::record_reply`]). A redelivered reply (same account, provider and
+//! provider message id) changes nothing and answers the first delivery's actions.
+//!
+//! Also here: parts of concatenated messages until they are whole, accounts' own keywords,
+//! the review queue of unclear replies, and the notification outbox.
+
+use crate::Result;
+use crate::model::{OptOutCommand, OptOutOutcome, Page};
+use async_trait::async_trait;
+use serde::Serialize;
+use stoplist_domain::{AccountId, CampaignId, MessageId};
+
+/// A reply to store, classified by the application.
+#[derive(Debug, Clone)]
+pub struct NewReply<'a> {
+    pub account: AccountId,
+    pub provider: &'a str,
+    pub provider_message_id: &'a str,
+    /// E.164 when the sender is a number; as sent otherwise.
+    pub from: &'a str,
+    pub to: &'a str,
+    pub body: &'a str,
+    pub class: &'a str,
+    pub tier: &'a str,
+    pub matched: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub matched_message: Option<MessageId>,
+    pub matched_campaign: Option<CampaignId>,
+    /// `pending` for an unclear reply awaiting review.
+    pub review: Option<&'a str>,
+    pub received_at: i64,
+}
+
+/// A text to queue in answer (the sender id and the final text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub sender_id: String,
+    pub body: String,
+}
+
+/// What a reply does, decided by the application from its classification and the settings;
+/// the store applies it and, where it depends on the opt-out decision, decides in the same
+/// transaction.
+#[derive(Debug, Clone, Default)]
+pub struct ReplyEffects {
+    /// The opt-out list change (a reply opt-out or opt-in).
+    pub optout: Option<OptOutCommand>,
+    /// Sent when the opt-out is newly recorded (never for a repeat).
+    pub optout_confirmation: Option<Answer>,
+    /// Sent when the opt-in lifts the opt-out.
+    pub optin_confirmation: Option<Answer>,
+    /// Sent whatever the number's state (a help keyword).
+    pub help: Option<Answer>,
+}
+
+/// What [`ReplyStore::record_reply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedReply {
+    pub id: i64,
+    /// The reply was delivered before: nothing was done again.
+    pub duplicate: bool,
+    /// What was done, in words (`opted_out`, `deleted 2 contacts`, `confirmation queued`…).
+    pub actions: Vec<String>,
+    /// The opt-out decision, when there was one (not for a duplicate).
+    pub optout: Option<OptOutOutcome>,
+}
+
+/// A stored reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    pub id: i64,
+    pub provider: String,
+    pub provider_message_id: String,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub class: String,
+    pub tier: String,
+    pub matched: Option<String>,
+    pub language: Option<String>,
+    pub matched_message_id: Option<i64>,
+    pub matched_campaign_id: Option<i64>,
+    pub actions: Vec<String>,
+    pub review: Option<String>,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<i64>,
+    pub received_at: i64,
+    pub created_at: i64,
+}
+
+/// Filters of the Incoming report.
+#[derive(Debug, Clone, Default)]
+pub struct ReplyFilter<'a> {
+    /// Received at or after (ms).
+    pub from_time: Option<i64>,
+    /// Received before (ms).
+    pub to_time: Option<i64>,
+    pub class: Option<&'a str>,
+    /// Digits the sender's number contains.
+    pub number: Option<&'a str>,
+    /// Only replies awaiting review.
+    pub pending_review: bool,
+}
+
+/// One part of a concatenated inbound message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyPart<'a> {
+    pub account: AccountId,
+    pub provider: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub reference: &'a str,
+    pub total: i64,
+    pub part: i64,
+    pub provider_message_id: &'a str,
+    pub body: &'a str,
+    pub received_at: i64,
+}
+
+/// A notification waiting to be delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNotification {
+    pub id: i64,
+    pub account: AccountId,
+    pub event: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub url: String,
+    pub secret: String,
+}
+
+/// One notification and its delivery state (the visible delivery log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotificationRecord {
+    pub id: i64,
+    pub event: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+/// Replies and notifications; part of [`crate::Store`].
+#[async_trait]
+pub trait ReplyStore: Send + Sync {
+    /// The account a webhook token belongs to.
+    async fn account_by_webhook_token(&self, token: &str) -> Result<Option<AccountId>>;
+    /// Stores the reply and applies its effects in one transaction (see the module doc).
+    async fn record_reply(
+        &self,
+        reply: &NewReply<'_>,
+        effects: &ReplyEffects,
+        now: i64,
+    ) -> Result<RecordedReply>;
+    /// A reply already stored for this provider message id, if any.
+    async fn reply_by_provider_id(
+        &self,
+        account: AccountId,
+        provider: &str,
+        provider_message_id: &str,
+    ) -> Result<Option<Reply>>;
+    async fn reply(&self, account: AccountId, id: i64) -> Result<Option<Reply>>;
+    /// Newest first, before the cursor.
+    async fn list_replies(
+        &self,
+        account: AccountId,
+        filter: &ReplyFilter<'_>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Page<Reply>>;
+    /// Closes the review of an unclear reply (`confirmed` or `dismissed`), with its effects
+    /// (the caller's opt-out command when confirmed, or the lift of the provisional opt-out
+    /// when dismissed) in the same transaction. `Conflict` when it was not pending.
+    async fn review_reply(
+        &self,
+        account: AccountId,
+        id: i64,
+        verdict: &str,
+        reviewer: &str,
+        effects: &ReplyEffects,
+        now: i64,
+    ) -> Result<RecordedReply>;
+    /// Keeps one part of a concatenated message; answers every part once all have arrived
+    /// (in order) and removes them, else `None`.
+    async fn add_reply_part(&self, part: &ReplyPart<'_>) -> Result<Option<Vec<(String, String)>>>;
+    /// The account's own keywords as (keyword, kind, language).
+    async fn custom_keywords(&self, account: AccountId) -> Result<Vec<(String, String, String)>>;
+    async fn set_custom_keywords(
+        &self,
+        account: AccountId,
+        keywords: &[(String, String, String)],
+        now: i64,
+    ) -> Result<()>;
+    /// The account's notification endpoint (url, secret).
+    async fn notify_endpoint(&self, account: AccountId) -> Result<Option<(String, String)>>;
+    async fn set_notify_endpoint(
+        &self,
+        account: AccountId,
+        endpoint: Option<(&str, &str)>,
+        now: i64,
+    ) -> Result<()>;
+    /// Claims due notifications (of accounts that still have an endpoint).
+    async fn claim_notifications(&self, now: i64, limit: i64) -> Result<Vec<PendingNotification>>;
+    /// Records a delivery attempt: delivered, or retry at `retry_at`, or failed for good.
+    async fn notification_attempt(
+        &self,
+        id: i64,
+        delivered: bool,
+        error: Option<&str>,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<()>;
+    /// The delivery log, newest first.
+    async fn list_notifications(
+        &self,
+        account: AccountId,
+        limit: i64,
+    ) -> Result<Vec<NotificationRecord>>;
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReplyRow {
+    id: i64,
+    provider: String,
+    provider_message_id: String,
+    from_number: String,
+    to_number: String,
+    body: String,
+    class: String,
+    tier: String,
+    matched: Option<String>,
+    language: Option<String>,
+    matched_message_id: Option<i64>,
+    matched_campaign_id: Option<i64>,
+    actions_json: String,
+    review: Option<String>,
+    reviewed_by: Option<String>,
+    reviewed_at: Option<i64>,
+    received_at: i64,
+    created_at: i64,
+}
+
+pub(crate) const REPLY_COLUMNS: &str = "SELECT id, provider, provider_message_id, from_number, to_number, body, class,
+    tier, matched, language, matched_message_id, matched_campaign_id, actions_json, review, reviewed_by,
+    reviewed_at, received_at, created_at FROM replies";
+
+impl TryFrom<ReplyRow> for Reply {
+    type Error = crate::StoreError;
+    fn try_from(r: ReplyRow) -> Result<Reply> {
+        Ok(Reply {
+            id: r.id,
+            provider: r.provider,
+            provider_message_id: r.provider_message_id,
+            from: r.from_number,
+            to: r.to_number,
+            body: r.body,
+            class: r.class,
+            tier: r.tier,
+            matched: r.matched,
+            language: r.language,
+            matched_message_id: r.matched_message_id,
+            matched_campaign_id: r.matched_campaign_id,
+            actions: serde_json::from_str(&r.actions_json)
+                .map_err(|e| crate::StoreError::Corrupt(format!("reply actions: {e}")))?,
+            review: r.review,
+            reviewed_by: r.reviewed_by,
+            reviewed_at: r.reviewed_at,
+            received_at: r.received_at,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// The actions an opt-out outcome stands for.
+pub(crate) fn optout_actions(out: &OptOutOutcome, actions: &mut Vec<String>) {
+    use stoplist_domain::Decision;
+    actions.push(match &out.decision {
+        Decision::Record { .. } => "opted_out".to_owned(),
+        Decision::AlreadyOptedOut { .. } => "already_opted_out".to_owned(),
+        Decision::Lift => "opted_in".to_owned(),
+        Decision::NoChange => "no_change".to_owned(),
+        Decision::Refuse(r) => format!("refused: {r}"),
+        other => format!("{other:?}"),
+    });
+    if out.contacts_deleted > 0 {
+        actions.push(format!("deleted {} contacts", out.contacts_deleted));
+    }
+}
+
+/// Instantiates [`ReplyStore`] for one backend (SQL shared here).
+macro_rules! reply_impl {
+    ($store:ident, $db:ident) => {
+        /// The `ReplyStore` implementation for this backend (SQL shared in `replies.rs`).
+        mod reply_impl {
+            use super::$store;
+            use sqlx::$db;
+            use $crate::model::Page;
+            use $crate::replies::*;
+            use $crate::{Result, StoreError};
+            use stoplist_domain::{AccountId, Decision};
+
+            impl $store {
+                /// Queues an answer inside the reply's transaction.
+                async fn queue_answer(
+                    tx: &mut sqlx::Transaction<'static, $db>,
+                    account: AccountId,
+                    kind: &str,
+                    number: &str,
+                    answer: &Answer,
+                    now: i64,
+                ) -> Result<()> {
+                    // -- a confirmation or help text, queued with the reply
+                    sqlx::query(
+                        "INSERT INTO messages (account_id, kind, number, sender_id, body, status, next_attempt_at, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6, $6)",
+                    )
+                    .bind(account.0)
+                    .bind(kind)
+                    .bind(number)
+                    .bind(&answer.sender_id)
+                    .bind(&answer.body)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(())
+                }
+
+                /// Applies effects inside a transaction; answers the actions and the opt-out outcome.
+                async fn apply_effects(
+                    tx: &mut sqlx::Transaction<'static, $db>,
+                    account: AccountId,
+                    number: &str,
+                    effects: &ReplyEffects,
+                    now: i64,
+                ) -> Result<(Vec<String>, Option<$crate::model::OptOutOutcome>)> {
+                    let mut actions = Vec::new();
+                    let mut outcome = None;
+                    if let Some(cmd) = &effects.optout {
+                        let out = Self::apply_optout_tx(tx, account, cmd, now).await?;
+                        optout_actions(&out, &mut actions);
+                        if matches!(out.decision, Decision::Record { .. } | Decision::AlreadyOptedOut { .. }) {
+                            // -- the number's waiting campaign messages are suppressed
+                            let n = sqlx::query(
+                                "UPDATE messages SET status = 'suppressed', updated_at = $1
+                                 WHERE account_id = $2 AND number = $3 AND kind = 'campaign' AND status IN ('queued', 'held')",
+                            )
+                            .bind(now)
+                            .bind(account.0)
+                            .bind(number)
+                            .execute(&mut **tx)
+                            .await?
+                            .rows_affected();
+                            if n > 0 {
+                                actions.push(format!("suppressed {n} queued messages"));
+                            }
+                        }
+                        if matches!(out.decision, Decision::Record { .. })
+                            && let Some(a) = &effects.optout_confirmation
+                        {
+                            Self::queue_answer(tx, account, "confirmation", number, a, now).await?;
+                            actions.push("confirmation queued".into());
+                        }
+                        if matches!(out.decision, Decision::Lift)
+                            && let Some(a) = &effects.optin_confirmation
+                        {
+                            Self::queue_answer(tx, account, "confirmation", number, a, now).await?;
+                            actions.push("confirmation queued".into());
+                        }
+                        if out.event_seq.is_some() {
+                            // -- the notification endpoint, if the account has one
+                            let endpoint: Option<(String,)> =
+                                sqlx::query_as("SELECT url FROM notify_endpoints WHERE account_id = $1")
+                                    .bind(account.0)
+                                    .fetch_optional(&mut **tx)
+                                    .await?;
+                            if endpoint.is_some() {
+                                let event = if out.optout.is_some() { "opted_out" } else { "opted_in" };
+                                let payload = serde_json::json!({
+                                    "event": event,
+                                    "account_id": account.0,
+                                    "number": cmd.number.as_str(),
+                                    "source": out.optout.as_ref().map(|o| o.source.as_str()).unwrap_or("reply"),
+                                    "seq": out.event_seq,
+                                    "at_ms": now,
+                                })
+                                .to_string();
+                                // -- the notification, delivered later from this outbox
+                                sqlx::query(
+                                    "INSERT INTO notifications (account_id, event, payload, status, next_attempt_at, created_at)
+                                     VALUES ($1, $2, $3, 'pending', $4, $4)",
+                                )
+                                .bind(account.0)
+                                .bind(event)
+                                .bind(payload)
+                                .bind(now)
+                                .execute(&mut **tx)
+                                .await?;
+                                actions.push("notification queued".into());
+                            }
+                        }
+                        outcome = Some(out);
+                    }
+                    if let Some(a) = &effects.help {
+                        Self::queue_answer(tx, account, "help", number, a, now).await?;
+                        actions.push("help queued".into());
+                    }
+                    Ok((actions, outcome))
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl ReplyStore for $store {
+                async fn account_by_webhook_token(&self, token: &str) -> Result<Option<AccountId>> {
+                    // -- the account of a webhook URL
+                    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM accounts WHERE webhook_token = $1")
+                        .bind(token)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Ok(id.map(AccountId))
+                }
+
+                async fn record_reply(&self, r: &NewReply<'_>, effects: &ReplyEffects, now: i64) -> Result<RecordedReply> {
+                    let mut tx = self.begin_write().await?;
+                    // -- the reply, once per provider message id
+                    let id: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO replies (account_id, provider, provider_message_id, from_number, to_number, body,
+                            class, tier, matched, language, matched_message_id, matched_campaign_id, actions_json,
+                            review, received_at, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $13, $14, $15)
+                         ON CONFLICT (account_id, provider, provider_message_id) DO NOTHING RETURNING id",
+                    )
+                    .bind(r.account.0)
+                    .bind(r.provider)
+                    .bind(r.provider_message_id)
+                    .bind(r.from)
+                    .bind(r.to)
+                    .bind(r.body)
+                    .bind(r.class)
+                    .bind(r.tier)
+                    .bind(r.matched)
+                    .bind(r.language)
+                    .bind(r.matched_message.map(|m| m.0))
+                    .bind(r.matched_campaign.map(|c| c.0))
+                    .bind(r.review)
+                    .bind(r.received_at)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(id) = id else {
+                        drop(tx);
+                        let first = self
+                            .reply_by_provider_id(r.account, r.provider, r.provider_message_id)
+                            .await?
+                            .ok_or(StoreError::NotFound("reply"))?;
+                        return Ok(RecordedReply { id: first.id, duplicate: true, actions: first.actions, optout: None });
+                    };
+                    let (actions, optout) = Self::apply_effects(&mut tx, r.account, r.from, effects, now).await?;
+                    // -- what the reply did, for the Incoming report
+                    sqlx::query("UPDATE replies SET actions_json = $1 WHERE id = $2")
+                        .bind(serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into()))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(RecordedReply { id, duplicate: false, actions, optout })
+                }
+
+                async fn reply_by_provider_id(&self, account: AccountId, provider: &str, provider_message_id: &str) -> Result<Option<Reply>> {
+                    // -- a reply by its provider's id
+                    let sql = format!("{REPLY_COLUMNS} WHERE account_id = $1 AND provider = $2 AND provider_message_id = $3");
+                    sqlx::query_as::<_, ReplyRow>(sqlx::AssertSqlSafe(sql))
+                        .bind(account.0)
+                        .bind(provider)
+                        .bind(provider_message_id)
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .map(Reply::try_from)
+                        .transpose()
+                }
+
+                async fn reply(&self, account: AccountId, id: i64) -> Result<Option<Reply>> {
+                    // -- one reply of the account
+                    let sql = format!("{REPLY_COLUMNS} WHERE account_id = $1 AND id = $2");
+                    sqlx::query_as::<_, ReplyRow>(sqlx::AssertSqlSafe(sql))
+                        .bind(account.0)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .map(Reply::try_from)
+                        .transpose()
+                }
+
+                async fn list_replies(&self, account: AccountId, f: &ReplyFilter<'_>, before: Option<i64>, limit: i64) -> Result<Page<Reply>> {
+                    let number = f.number.map(|n| format!("%{}%", n.chars().filter(|c| c.is_ascii_digit()).collect::<String>()));
+                    // -- a page of the Incoming report, newest first, filtered
+                    let sql = format!(
+                        "{REPLY_COLUMNS} WHERE account_id = $1 AND id < $2
+                           AND (CAST($3 AS BIGINT) IS NULL OR received_at >= $3)
+                           AND (CAST($4 AS BIGINT) IS NULL OR received_at < $4)
+                           AND (CAST($5 AS TEXT) IS NULL OR class = $5)
+                           AND (CAST($6 AS TEXT) IS NULL OR from_number LIKE $6)
+                           AND ($7 = 0 OR review = 'pending')
+                         ORDER BY id DESC LIMIT $8"
+                    );
+                    let rows = sqlx::query_as::<_, ReplyRow>(sqlx::AssertSqlSafe(sql))
+                        .bind(account.0)
+                        .bind(before.unwrap_or(i64::MAX))
+                        .bind(f.from_time)
+                        .bind(f.to_time)
+                        .bind(f.class)
+                        .bind(number)
+                        .bind(i64::from(f.pending_review))
+                        .bind(limit + 1)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    let mut items = rows.into_iter().map(Reply::try_from).collect::<Result<Vec<_>>>()?;
+                    let next = if items.len() as i64 > limit {
+                        items.truncate(limit as usize);
+                        items.last().map(|r| r.id)
+                    } else {
+                        None
+                    };
+                    Ok(Page { items, next })
+                }
+
+                async fn review_reply(&self, account: AccountId, id: i64, verdict: &str, reviewer: &str, effects: &ReplyEffects, now: i64) -> Result<RecordedReply> {
+                    let mut tx = self.begin_write().await?;
+                    // -- close a pending review
+                    let row: Option<(String, String)> = sqlx::query_as(
+                        "UPDATE replies SET review = $1, reviewed_by = $2, reviewed_at = $3
+                         WHERE account_id = $4 AND id = $5 AND review = 'pending' RETURNING from_number, actions_json",
+                    )
+                    .bind(verdict)
+                    .bind(reviewer)
+                    .bind(now)
+                    .bind(account.0)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some((number, actions_json)) = row else {
+                        return Err(StoreError::Conflict { what: "a review of this reply", field: "review" });
+                    };
+                    let (mut done, optout) = Self::apply_effects(&mut tx, account, &number, effects, now).await?;
+                    let mut actions: Vec<String> = serde_json::from_str(&actions_json).unwrap_or_default();
+                    actions.push(format!("review: {verdict} by {reviewer}"));
+                    actions.append(&mut done);
+                    // -- the reply's actions, with the review's
+                    sqlx::query("UPDATE replies SET actions_json = $1 WHERE id = $2")
+                        .bind(serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into()))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(RecordedReply { id, duplicate: false, actions, optout })
+                }
+
+                async fn add_reply_part(&self, p: &ReplyPart<'_>) -> Result<Option<Vec<(String, String)>>> {
+                    let mut tx = self.begin_write().await?;
+                    // -- one part, kept until the message is whole (a redelivered part is ignored)
+                    sqlx::query(
+                        "INSERT INTO reply_parts (account_id, provider, from_number, reference, total, part,
+                            provider_message_id, to_number, body, received_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(p.account.0)
+                    .bind(p.provider)
+                    .bind(p.from)
+                    .bind(p.reference)
+                    .bind(p.total)
+                    .bind(p.part)
+                    .bind(p.provider_message_id)
+                    .bind(p.to)
+                    .bind(p.body)
+                    .bind(p.received_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    // -- the parts so far, in order
+                    let parts: Vec<(i64, String, String)> = sqlx::query_as(
+                        "SELECT part, provider_message_id, body FROM reply_parts
+                         WHERE account_id = $1 AND provider = $2 AND from_number = $3 AND reference = $4 ORDER BY part",
+                    )
+                    .bind(p.account.0)
+                    .bind(p.provider)
+                    .bind(p.from)
+                    .bind(p.reference)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    if (parts.len() as i64) < p.total {
+                        tx.commit().await?;
+                        return Ok(None);
+                    }
+                    // -- a whole message: its parts are no longer needed
+                    sqlx::query("DELETE FROM reply_parts WHERE account_id = $1 AND provider = $2 AND from_number = $3 AND reference = $4")
+                        .bind(p.account.0)
+                        .bind(p.provider)
+                        .bind(p.from)
+                        .bind(p.reference)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(Some(parts.into_iter().map(|(_, id, body)| (id, body)).collect()))
+                }
+
+                async fn custom_keywords(&self, account: AccountId) -> Result<Vec<(String, String, String)>> {
+                    // -- the account's own keywords
+                    Ok(sqlx::query_as("SELECT keyword, kind, language FROM custom_keywords WHERE account_id = $1 ORDER BY keyword")
+                        .bind(account.0)
+                        .fetch_all(&self.pool)
+                        .await?)
+                }
+
+                async fn set_custom_keywords(&self, account: AccountId, keywords: &[(String, String, String)], now: i64) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    // -- the keyword list is replaced whole
+                    sqlx::query("DELETE FROM custom_keywords WHERE account_id = $1")
+                        .bind(account.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    for (k, kind, lang) in keywords {
+                        // -- one keyword
+                        sqlx::query(
+                            "INSERT INTO custom_keywords (account_id, keyword, kind, language, created_at)
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(account.0)
+                        .bind(k)
+                        .bind(kind)
+                        .bind(lang)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn notify_endpoint(&self, account: AccountId) -> Result<Option<(String, String)>> {
+                    // -- the account's notification endpoint
+                    Ok(sqlx::query_as("SELECT url, secret FROM notify_endpoints WHERE account_id = $1")
+                        .bind(account.0)
+                        .fetch_optional(&self.pool)
+                        .await?)
+                }
+
+                async fn set_notify_endpoint(&self, account: AccountId, endpoint: Option<(&str, &str)>, now: i64) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    match endpoint {
+                        Some((url, secret)) => {
+                            // -- set the endpoint
+                            sqlx::query(
+                                "INSERT INTO notify_endpoints (account_id, url, secret, updated_at) VALUES ($1, $2, $3, $4)
+                                 ON CONFLICT (account_id) DO UPDATE SET url = excluded.url, secret = excluded.secret,
+                                    updated_at = excluded.updated_at",
+                            )
+                            .bind(account.0)
+                            .bind(url)
+                            .bind(secret)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        None => {
+                            // -- remove it
+                            sqlx::query("DELETE FROM notify_endpoints WHERE account_id = $1")
+                                .bind(account.0)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn claim_notifications(&self, now: i64, limit: i64) -> Result<Vec<PendingNotification>> {
+                    let mut tx = self.begin_write().await?;
+                    // -- due notifications are pushed a minute ahead while being delivered (a crash retries them)
+                    let rows: Vec<(i64, i64, String, String, i64, String, String)> = sqlx::query_as(
+                        "UPDATE notifications SET next_attempt_at = $1 + 60000, claimed_at = $1, attempts = attempts + 1
+                         WHERE id IN (SELECT n.id FROM notifications n WHERE n.status = 'pending' AND n.next_attempt_at <= $1
+                                        AND EXISTS (SELECT 1 FROM notify_endpoints e WHERE e.account_id = n.account_id)
+                                      ORDER BY n.next_attempt_at, n.id LIMIT $2)
+                         RETURNING id, account_id, event, payload, attempts,
+                            (SELECT url FROM notify_endpoints e WHERE e.account_id = notifications.account_id),
+                            (SELECT secret FROM notify_endpoints e WHERE e.account_id = notifications.account_id)",
+                    )
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(id, account, event, payload, attempts, url, secret)| PendingNotification {
+                            id, account: AccountId(account), event, payload, attempts, url, secret,
+                        })
+                        .collect())
+                }
+
+                async fn notification_attempt(&self, id: i64, delivered: bool, error: Option<&str>, retry_at: Option<i64>, now: i64) -> Result<()> {
+                    let status = if delivered { "delivered" } else if retry_at.is_some() { "pending" } else { "failed" };
+                    let mut tx = self.begin_write().await?;
+                    // -- the attempt's result
+                    sqlx::query(
+                        "UPDATE notifications SET status = $1, last_error = $2, next_attempt_at = COALESCE($3, next_attempt_at),
+                            delivered_at = CASE WHEN $1 = 'delivered' THEN $4 ELSE delivered_at END
+                         WHERE id = $5",
+                    )
+                    .bind(status)
+                    .bind(error)
+                    .bind(retry_at)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn list_notifications(&self, account: AccountId, limit: i64) -> Result<Vec<NotificationRecord>> {
+                    // -- the delivery log, newest first
+                    let rows: Vec<(i64, String, String, String, i64, Option<String>, i64, Option<i64>)> = sqlx::query_as(
+                        "SELECT id, event, payload, status, attempts, last_error, created_at, delivered_at
+                           FROM notifications WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
+                    )
+                    .bind(account.0)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(id, event, payload, status, attempts, last_error, created_at, delivered_at)| NotificationRecord {
+                            id, event, payload, status, attempts, last_error, created_at, delivered_at,
+                        })
+                        .collect())
+                }
+            }
+        }
+    };
+}
+pub(crate) use reply_impl;

@@ -1,0 +1,414 @@
+//! `/api/v1/replies` (the Incoming report as JSON and the review queue), and the account's
+//! own keywords and notification endpoint under `/api/v1/settings`.
+
+use super::{ApiAuth, PageOf, limit, path_id};
+use crate::error::AppError;
+use crate::rfc3339;
+use crate::state::AppState;
+use crate::web::errors::{ApiError, ApiJson};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use stoplist_domain::classify::{Class, Keyword, KeywordKind};
+use stoplist_store::{NotificationRecord, Reply, ReplyFilter};
+use utoipa::{IntoParams, ToSchema};
+
+/// One reply as the Incoming report shows it.
+#[derive(Serialize, ToSchema)]
+pub struct ReplyOut {
+    pub id: i64,
+    pub received_at: String,
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    /// opt_out, opt_in, help, other or unclear.
+    pub classification: String,
+    /// Which rule decided: keyword, keyword_with_courtesy, phrase, not_a_request, custom, fallback.
+    pub tier: String,
+    pub matched: Option<String>,
+    pub matched_campaign_id: Option<i64>,
+    pub actions: Vec<String>,
+    /// pending, confirmed or dismissed (unclear replies).
+    pub review: Option<String>,
+    pub provider: String,
+    pub provider_message_id: String,
+}
+
+impl From<Reply> for ReplyOut {
+    fn from(r: Reply) -> Self {
+        ReplyOut {
+            id: r.id,
+            received_at: rfc3339(r.received_at),
+            from: r.from,
+            to: r.to,
+            text: r.body,
+            classification: r.class,
+            tier: r.tier,
+            matched: r.matched,
+            matched_campaign_id: r.matched_campaign_id,
+            actions: r.actions,
+            review: r.review,
+            provider: r.provider,
+            provider_message_id: r.provider_message_id,
+        }
+    }
+}
+
+/// Filters of the Incoming report.
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyQuery {
+    /// Received at or after (RFC 3339 or YYYY-MM-DD).
+    pub from: Option<String>,
+    /// Received before (RFC 3339 or YYYY-MM-DD).
+    pub to: Option<String>,
+    pub class: Option<String>,
+    /// Digits of the sender's number.
+    pub number: Option<String>,
+    /// Only replies awaiting review.
+    #[serde(default)]
+    pub pending: bool,
+    /// The `next` of the previous page.
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// Parses `2026-11-28` or `2026-11-28T04:00:00Z` into ms.
+pub fn parse_time(raw: &str, field: &str) -> Result<i64, AppError> {
+    let bad = || {
+        AppError::invalid(
+            "invalid_field",
+            field,
+            format!("{field}: {raw:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"),
+        )
+    };
+    let s = raw.trim();
+    let (date, time) = match s.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let mut parts = date
+        .splitn(3, '-')
+        .map(|p| p.parse::<i64>().map_err(|_| bad()));
+    let (y, m, d) = (
+        parts.next().ok_or_else(bad)??,
+        parts.next().ok_or_else(bad)??,
+        parts.next().ok_or_else(bad)??,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    // Days from civil (Howard Hinnant), the inverse of `crate::rfc3339`.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let mut ms = days * 86_400_000;
+    if let Some(t) = time {
+        let t = t.trim_end_matches('Z');
+        let mut hms = t.splitn(3, ':').map(|p| {
+            p.split('.')
+                .next()
+                .unwrap_or("")
+                .parse::<i64>()
+                .map_err(|_| bad())
+        });
+        let h = hms.next().ok_or_else(bad)??;
+        let mi = hms.next().unwrap_or(Ok(0))?;
+        let se = hms.next().unwrap_or(Ok(0))?;
+        ms += ((h * 60 + mi) * 60 + se) * 1000;
+    }
+    Ok(ms)
+}
+
+impl ReplyQuery {
+    /// The store filter (times parsed, class checked).
+    pub fn filter(&self) -> Result<(Option<i64>, Option<i64>), AppError> {
+        if let Some(c) = &self.class
+            && Class::parse(c).is_err()
+        {
+            return Err(AppError::invalid(
+                "invalid_field",
+                "class",
+                format!("class: {c:?} is not one of opt_out, opt_in, help, other, unclear"),
+            ));
+        }
+        let from = self
+            .from
+            .as_deref()
+            .map(|f| parse_time(f, "from"))
+            .transpose()?;
+        let to = self
+            .to
+            .as_deref()
+            .map(|t| parse_time(t, "to"))
+            .transpose()?;
+        Ok((from, to))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/replies", tag = "replies", params(ReplyQuery),
+    responses((status = 200, body = PageOf<ReplyOut>)))]
+/// Every reply, newest first: time, from, to, text, classification, tier, matched campaign
+/// and actions; filtered by date range, class and number; `pending=true` is the review queue.
+pub async fn list_replies(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Query(q): Query<ReplyQuery>,
+) -> Result<Json<PageOf<ReplyOut>>, ApiError> {
+    let (from, to) = q.filter()?;
+    let f = ReplyFilter {
+        from_time: from,
+        to_time: to,
+        class: q.class.as_deref(),
+        number: q.number.as_deref(),
+        pending_review: q.pending,
+    };
+    let page = state
+        .store
+        .list_replies(auth.account(), &f, q.before, limit(q.limit))
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(PageOf {
+        items: page.items.into_iter().map(ReplyOut::from).collect(),
+        next: page.next,
+    }))
+}
+
+/// A review decision.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    /// `confirm` (it is an opt-out) or `dismiss` (it is not).
+    pub verdict: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/replies/{id}/review", tag = "replies", params(("id" = i64, Path)),
+    request_body = ReviewBody, responses((status = 200, body = ReplyOut), (status = 409, body = crate::web::errors::ErrorBody)))]
+/// Closes the review of an unclear reply: confirm it as an opt-out, or dismiss it (lifting
+/// the provisional opt-out it caused).
+pub async fn review(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReviewBody>,
+) -> Result<Json<ReplyOut>, ApiError> {
+    let id = path_id(&id, "reply")?;
+    let confirm = match body.verdict.as_str() {
+        "confirm" => true,
+        "dismiss" => false,
+        other => {
+            return Err(ApiError(AppError::invalid(
+                "invalid_field",
+                "verdict",
+                format!("verdict: {other:?} is not confirm or dismiss"),
+            )));
+        }
+    };
+    crate::replies::review(&state, auth.account(), id, confirm, &auth.actor()).await?;
+    let r = state
+        .store
+        .reply(auth.account(), id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(AppError::NotFound("reply"))?;
+    Ok(Json(ReplyOut::from(r)))
+}
+
+/// One of the account's own keywords.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordOut {
+    pub keyword: String,
+    /// opt_out, opt_in or help.
+    pub kind: String,
+    /// A language code, or `any`.
+    #[serde(default = "any")]
+    pub language: String,
+}
+
+fn any() -> String {
+    "any".into()
+}
+
+#[utoipa::path(get, path = "/api/v1/settings/keywords", tag = "settings", responses((status = 200, body = Vec<KeywordOut>)))]
+/// The account's own keywords (added to the built-in packs).
+pub async fn get_keywords(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<KeywordOut>>, ApiError> {
+    let rows = state
+        .store
+        .custom_keywords(auth.account())
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(keyword, kind, language)| KeywordOut {
+                keyword,
+                kind,
+                language,
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/settings/keywords", tag = "settings", request_body = Vec<KeywordOut>,
+    responses((status = 200, body = Vec<KeywordOut>), (status = 422, body = crate::web::errors::ErrorBody)))]
+/// Replaces the account's own keywords.
+pub async fn put_keywords(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Vec<KeywordOut>>,
+) -> Result<Json<Vec<KeywordOut>>, ApiError> {
+    let mut rows = Vec::with_capacity(body.len());
+    for (i, k) in body.iter().enumerate() {
+        let kw = Keyword::parse(&k.keyword).map_err(|e| {
+            AppError::invalid(
+                "invalid_field",
+                format!("[{i}].keyword"),
+                format!("[{i}].keyword: {e}"),
+            )
+        })?;
+        let kind = KeywordKind::parse(&k.kind).map_err(|_| {
+            AppError::invalid(
+                "invalid_field",
+                format!("[{i}].kind"),
+                format!("[{i}].kind: {:?} is not opt_out, opt_in or help", k.kind),
+            )
+        })?;
+        rows.push((
+            kw.as_str().to_owned(),
+            kind.as_str().to_owned(),
+            k.language.clone(),
+        ));
+    }
+    state
+        .store
+        .set_custom_keywords(auth.account(), &rows, crate::now_ms())
+        .await
+        .map_err(AppError::from)?;
+    state.classifiers.forget(auth.account());
+    get_keywords(auth, State(state)).await
+}
+
+/// The notification endpoint (the secret is write-only).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyBody {
+    /// Where opt-outs and opt-ins are POSTed; empty or absent removes it.
+    pub url: Option<String>,
+    /// The HMAC-SHA256 key for `X-Stoplist-Signature` (at least 16 characters).
+    #[serde(default, skip_serializing)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub has_secret: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/settings/notifications", tag = "settings", responses((status = 200, body = NotifyBody)))]
+/// The account's notification endpoint.
+pub async fn get_notify(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+) -> Result<Json<NotifyBody>, ApiError> {
+    let e = state
+        .store
+        .notify_endpoint(auth.account())
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(NotifyBody {
+        has_secret: e.is_some(),
+        url: e.map(|(u, _)| u),
+        secret: None,
+    }))
+}
+
+#[utoipa::path(put, path = "/api/v1/settings/notifications", tag = "settings", request_body = NotifyBody,
+    responses((status = 200, body = NotifyBody), (status = 422, body = crate::web::errors::ErrorBody)))]
+/// Sets (or with no url, removes) the endpoint told of every opt-out and opt-in: JSON, signed
+/// `X-Stoplist-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, retried with
+/// back-off from a durable outbox.
+pub async fn put_notify(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NotifyBody>,
+) -> Result<Json<NotifyBody>, ApiError> {
+    let endpoint = match body.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        None => None,
+        Some(url) => {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ApiError(AppError::invalid(
+                    "invalid_field",
+                    "url",
+                    "url: must start with https:// (or http://)",
+                )));
+            }
+            let secret = body.secret.clone().unwrap_or_default();
+            if secret.chars().count() < 16 {
+                return Err(ApiError(AppError::invalid(
+                    "invalid_field",
+                    "secret",
+                    "secret: at least 16 characters (it signs every notification)",
+                )));
+            }
+            Some((url.to_owned(), secret))
+        }
+    };
+    state
+        .store
+        .set_notify_endpoint(
+            auth.account(),
+            endpoint.as_ref().map(|(u, s)| (u.as_str(), s.as_str())),
+            crate::now_ms(),
+        )
+        .await
+        .map_err(AppError::from)?;
+    get_notify(auth, State(state)).await
+}
+
+/// One notification and its delivery state.
+#[derive(Serialize, ToSchema)]
+pub struct NotificationOut {
+    pub id: i64,
+    pub event: String,
+    pub payload: String,
+    /// pending, delivered or failed.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+impl From<NotificationRecord> for NotificationOut {
+    fn from(n: NotificationRecord) -> Self {
+        NotificationOut {
+            id: n.id,
+            event: n.event,
+            payload: n.payload,
+            status: n.status,
+            attempts: n.attempts,
+            last_error: n.last_error,
+            created_at: rfc3339(n.created_at),
+            delivered_at: n.delivered_at.map(rfc3339),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/settings/notifications/log", tag = "settings",
+    responses((status = 200, body = Vec<NotificationOut>)))]
+/// The notification delivery log, newest first.
+pub async fn notify_log(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<NotificationOut>>, ApiError> {
+    let rows = state
+        .store
+        .list_notifications(auth.account(), 200)
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(rows.into_iter().map(NotificationOut::from).collect()))
+}

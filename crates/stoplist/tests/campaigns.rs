@@ -1,0 +1,436 @@
+//! Campaigns end to end: the real server, real HTTP, a fresh database per test (SQLite, and
+//! PostgreSQL when `STOPLIST_TEST_PG_URL` is set), and a fake provider speaking Twilio's and
+//! SMSGlobal's documented APIs on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestApp, code, each_backend, field, send};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use stoplist::config::Config;
+use stoplist_providers::fake::FakeProvider;
+
+/// A server that dispatches quickly (no per-account pacing, short polls).
+async fn spawn(url: &str) -> TestApp {
+    TestApp::spawn_with(
+        url,
+        Config {
+            default_send_rate: 0,
+            dispatch_poll_ms: 50,
+            ..Config::default()
+        },
+    )
+    .await
+}
+
+async fn use_twilio(app: &TestApp, fake: &FakeProvider) {
+    let c = fake.credentials();
+    let (s, b) = send(
+        app.req(reqwest::Method::PUT, "/api/v1/settings/connector")
+            .json(&json!({
+                "kind": "twilio", "account": c.twilio_sid, "secret": c.twilio_token,
+                "base_url": fake.base_url(), "timeout_seconds": 2
+            })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["has_secret"], true);
+    assert!(
+        b.get("secret").is_none(),
+        "the secret is never shown back: {b}"
+    );
+}
+
+/// Polls the campaign until `done(body)` or a deadline.
+async fn wait_for(app: &TestApp, id: i64, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, b) = app.get(&format!("/api/v1/campaigns/{id}")).await;
+        if done(&b) {
+            return b;
+        }
+        assert!(Instant::now() < deadline, "campaign never got there: {b}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn contact(app: &TestApp, group: i64, number: &str, first: &str) {
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/groups/{group}/contacts"),
+            json!({"number": number, "first_name": first}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
+
+#[tokio::test]
+async fn a_campaign_never_reaches_an_opted_out_number_and_lists_it_as_invalid() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        let g = app.group("Customers").await;
+        contact(&app, g, "0412 345 678", "Ann").await;
+        contact(&app, g, "0412 345 679", "Bob").await;
+        app.reply_opt_out("0412 000 111").await;
+
+        let (s, c) = app
+            .post(
+                "/api/v1/campaigns",
+                json!({"name": "Spring sale", "sender_id": "ACME", "message": "Hi {first_name}, 20% off today.",
+                       "groups": [g], "numbers": ["+61412345678", "0412000111", "12345", "0412 345 680"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let id = c["id"].as_i64().unwrap();
+
+        let (s, p) = app
+            .post(&format!("/api/v1/campaigns/{id}/preview"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert_eq!(p["numbers_read"], 6);
+        assert_eq!(
+            p["duplicates"], 1,
+            "the typed +61412345678 repeats a contact"
+        );
+        assert_eq!(p["opted_out"], 1);
+        assert_eq!(p["invalid"], 1);
+        assert_eq!(p["recipients"], 3);
+        assert_eq!(p["message"]["encoding"], "gsm7");
+        assert_eq!(p["message"]["footer_appended"], true);
+        assert!(
+            p["message"]["sample"]
+                .as_str()
+                .unwrap()
+                .ends_with("Reply STOP to opt out"),
+            "{p}"
+        );
+
+        let (_, inv) = app.get(&format!("/api/v1/campaigns/{id}/invalid")).await;
+        let items = inv["items"].as_array().unwrap();
+        let opted: Vec<_> = items
+            .iter()
+            .filter(|i| i["reason"] == "opted_out")
+            .collect();
+        assert_eq!(opted.len(), 1, "{inv}");
+        assert_eq!(opted[0]["number"], "0412000111");
+        assert_eq!(opted[0]["opt_out_source"], "reply");
+        assert!(opted[0]["opted_out_since"].as_str().unwrap().ends_with('Z'));
+        assert!(
+            items
+                .iter()
+                .any(|i| i["number"] == "12345" && i["reason"] != "opted_out")
+        );
+
+        let (s, out) = send(
+            app.req(
+                reqwest::Method::POST,
+                &format!("/api/v1/campaigns/{id}/send"),
+            )
+            .header("Idempotency-Key", "k1"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{out}");
+        assert_eq!(out["outcome"], "started");
+        assert_eq!(out["queued"], 3);
+        // A double click with the same key changes nothing.
+        let (s, again) = send(
+            app.req(
+                reqwest::Method::POST,
+                &format!("/api/v1/campaigns/{id}/send"),
+            )
+            .header("Idempotency-Key", "k1"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+        assert_eq!(again["outcome"], "already_started");
+        // Another key on a sent campaign is a conflict.
+        let (s, _) = send(
+            app.req(
+                reqwest::Method::POST,
+                &format!("/api/v1/campaigns/{id}/send"),
+            )
+            .header("Idempotency-Key", "k2"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+
+        let done = wait_for(&app, id, |b| b["status"] == "done").await;
+        assert_eq!(done["counts"]["sent"], 3, "{done}");
+        assert_eq!(fake.sent().len(), 3);
+        assert_eq!(
+            fake.count_to("+61412000111"),
+            0,
+            "never the opted-out number"
+        );
+        let ann = fake
+            .sent()
+            .into_iter()
+            .find(|m| m.to == "+61412345678")
+            .unwrap();
+        assert_eq!(ann.text, "Hi Ann, 20% off today.\nReply STOP to opt out");
+        assert_eq!(ann.from, "ACME");
+
+        let (_, msgs) = app
+            .get(&format!(
+                "/api/v1/campaigns/{id}/messages?status=sent&limit=2"
+            ))
+            .await;
+        assert_eq!(msgs["items"].as_array().unwrap().len(), 2);
+        assert!(msgs["next"].is_i64(), "keyset pagination: {msgs}");
+        assert!(
+            msgs["items"][0]["provider_message_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("SM")
+        );
+    }
+}
+
+#[tokio::test]
+async fn provider_faults_are_retried_or_recorded_and_a_carrier_opt_out_is_listed() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        fake.reject_number("+61412345001", 21610);
+        fake.fail_next(1, 500);
+        let (_, c) = app
+            .post(
+                "/api/v1/campaigns",
+                json!({"name": "Faults", "sender_id": "ACME", "message": "Hello. Reply STOP to opt out",
+                       "numbers": ["0412345001", "0412345002"]}),
+            )
+            .await;
+        let id = c["id"].as_i64().unwrap();
+        let (s, _) = app
+            .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+        let done = wait_for(&app, id, |b| {
+            b["counts"]["queued"] == 0
+                && b["counts"]["sending"] == 0
+                && b["counts"]["total"] == 2
+                && (b["counts"]["sent"].as_i64().unwrap() + b["counts"]["failed"].as_i64().unwrap())
+                    == 2
+        })
+        .await;
+        assert_eq!(done["counts"]["failed"], 1, "{done}");
+        assert_eq!(done["counts"]["sent"], 1, "the 500 was retried: {done}");
+        let (_, failed) = app
+            .get(&format!("/api/v1/campaigns/{id}/messages?status=failed"))
+            .await;
+        assert_eq!(failed["items"][0]["error_code"], "21610");
+        // The provider's opt-out rejection put the number on the list, source carrier.
+        let (_, o) = app.get("/api/v1/optouts/0412345001").await;
+        assert_eq!(o["opted_out"], true, "{o}");
+        assert_eq!(o["source"], "carrier");
+    }
+}
+
+#[tokio::test]
+async fn bad_campaigns_are_refused_with_the_field_at_fault() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    let cases = [
+        (
+            json!({"name": "", "sender_id": "ACME", "message": "x"}),
+            "name",
+        ),
+        (
+            json!({"name": "a", "sender_id": "TOOLONGSENDERID", "message": "x"}),
+            "sender_id",
+        ),
+        (
+            json!({"name": "a", "sender_id": "ACME", "message": "  "}),
+            "message",
+        ),
+        (
+            json!({"name": "a", "sender_id": "ACME", "message": "Hi {nickname}"}),
+            "message",
+        ),
+        (
+            json!({"name": "a", "sender_id": "ACME", "message": "x".repeat(153 * 6 + 1)}),
+            "message",
+        ),
+        (
+            json!({"name": "a", "sender_id": "ACME", "message": "x", "groups": [999]}),
+            "",
+        ),
+    ];
+    for (body, f) in cases {
+        let (s, b) = app.post("/api/v1/campaigns", body.clone()).await;
+        assert!(s.is_client_error(), "{body} -> {s} {b}");
+        if !f.is_empty() {
+            assert_eq!(field(&b), f, "{body} -> {b}");
+        }
+    }
+    // Nobody to send to.
+    let (_, c) = app
+        .post(
+            "/api/v1/campaigns",
+            json!({"name": "Empty", "sender_id": "ACME", "message": "Hi", "numbers": ["nope"]}),
+        )
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    let (s, b) = app
+        .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(code(&b), "no_recipients");
+    // Another account's campaign is not found.
+    let other = app.other_key().await;
+    let (s, _) = send(
+        app.http
+            .get(format!("{}/api/v1/campaigns/{id}", app.base))
+            .bearer_auth(other),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_stop_during_a_large_campaign_stops_every_later_message_to_that_number() {
+    let url = each_backend().await.remove(0);
+    // 100,000 messages: the campaign is still sending when the STOP arrives.
+    let app = TestApp::spawn_with(
+        &url,
+        Config {
+            default_send_rate: 0,
+            dispatch_poll_ms: 50,
+            ..Config::default()
+        },
+    )
+    .await;
+    let fake = FakeProvider::start().await;
+    use_twilio(&app, &fake).await;
+    let numbers: Vec<String> = (0..100_000)
+        .map(|i| format!("+614{:08}", 10_000_000 + i))
+        .collect();
+    let body = numbers.join("\n");
+    let (_, c) = app
+        .post(
+            "/api/v1/campaigns",
+            json!({"name": "Big", "sender_id": "ACME", "message": "Hello"}),
+        )
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    let (s, b) = send(
+        app.req(
+            reqwest::Method::PUT,
+            &format!("/api/v1/campaigns/{id}/file?file_name=n.txt"),
+        )
+        .body(body),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _) = app
+        .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    // Once sending is under way, a number 3,000 places down the queue replies STOP through a
+    // provider webhook.
+    wait_for(&app, id, |b| {
+        b["counts"]["sent"].as_i64().unwrap_or(0) > 100
+    })
+    .await;
+    let target = numbers[3000].clone();
+    let token = app
+        .store
+        .account(app.account)
+        .await
+        .unwrap()
+        .unwrap()
+        .webhook_token;
+    let (s, r) = send(
+        app.http
+            .post(format!("{}/webhooks/generic/{token}", app.base))
+            .json(&json!({
+                "id": "stop-1", "from": target, "to": "ACME", "text": "STOP"
+            })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let sent_at_stop = fake.sent().len();
+    assert!(
+        sent_at_stop < 3000,
+        "the STOP came too late to test anything"
+    );
+    // Let the campaign run well past the number, then stop it to keep the test short.
+    let past = wait_for(&app, id, |b| {
+        b["counts"]["sent"].as_i64().unwrap_or(0) > 4000
+    })
+    .await;
+    let (s, _) = app
+        .post(&format!("/api/v1/campaigns/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let to_target: Vec<_> = fake.sent().into_iter().filter(|m| m.to == target).collect();
+    assert!(
+        to_target.iter().all(|m| m.text != "Hello"),
+        "campaign message sent after the STOP: {past}"
+    );
+    assert_eq!(
+        to_target.len(),
+        1,
+        "only the opt-out confirmation: {to_target:?}"
+    );
+    assert!(
+        to_target[0]
+            .text
+            .starts_with("You have been unsubscribed from ACME")
+    );
+    let (_, sup) = app
+        .get(&format!(
+            "/api/v1/campaigns/{id}/messages?status=suppressed"
+        ))
+        .await;
+    assert_eq!(sup["items"].as_array().unwrap().len(), 1, "{sup}");
+    assert_eq!(sup["items"][0]["number"], target.as_str());
+    let (_, done) = app.get(&format!("/api/v1/campaigns/{id}")).await;
+    assert_eq!(done["status"], "cancelled");
+    assert!(done["counts"]["cancelled"].as_i64().unwrap() > 0, "{done}");
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_dispatch_every_message_exactly_once() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        // A second instance on the same database, with its own dispatcher.
+        let second = stoplist::app::Application::with_store(
+            stoplist_store::connect(&url).await.unwrap(),
+            Config {
+                listen: "127.0.0.1:0".into(),
+                database_url: url.clone(),
+                default_send_rate: 0,
+                dispatch_poll_ms: 10,
+                ..Config::default()
+            },
+        )
+        .await
+        .unwrap();
+        tokio::spawn(second.run_until(std::future::pending()));
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        let numbers: Vec<String> = (0..3000)
+            .map(|i| format!("+614{:08}", 20_000_000 + i))
+            .collect();
+        let (_, c) = app
+            .post("/api/v1/campaigns", json!({"name": "Both", "sender_id": "ACME", "message": "Hello", "numbers": numbers}))
+            .await;
+        let id = c["id"].as_i64().unwrap();
+        let (s, b) = app
+            .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        let done = wait_for(&app, id, |b| b["status"] == "done").await;
+        assert_eq!(done["counts"]["sent"], 3000, "{done}");
+        let sent = fake.sent();
+        assert_eq!(sent.len(), 3000, "each message dispatched once");
+        let distinct: std::collections::HashSet<_> = sent.iter().map(|m| m.to.clone()).collect();
+        assert_eq!(distinct.len(), 3000);
+    }
+}

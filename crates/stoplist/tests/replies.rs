@@ -1,0 +1,417 @@
+//! Replies end to end: provider webhooks on the real server over loopback, classification,
+//! the opt-out effects in one transaction, idempotent redelivery, the review queue, and
+//! signed outbound notifications (SQLite, and PostgreSQL when `STOPLIST_TEST_PG_URL` is set).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestApp, code, each_backend, field, send};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use stoplist::config::Config;
+use stoplist_providers::fake::FakeProvider;
+
+async fn spawn(url: &str) -> TestApp {
+    TestApp::spawn_with(
+        url,
+        Config {
+            default_send_rate: 0,
+            dispatch_poll_ms: 50,
+            ..Config::default()
+        },
+    )
+    .await
+}
+
+async fn token(app: &TestApp) -> String {
+    app.store
+        .account(app.account)
+        .await
+        .unwrap()
+        .unwrap()
+        .webhook_token
+}
+
+async fn generic(app: &TestApp, id: &str, from: &str, text: &str) -> (StatusCode, Value) {
+    let t = token(app).await;
+    send(
+        app.http
+            .post(format!("{}/webhooks/generic/{t}", app.base))
+            .json(&json!({
+                "id": id, "from": from, "to": "+61400000000", "text": text,
+                "received_at": "2026-11-28T01:00:00Z"
+            })),
+    )
+    .await
+}
+
+async fn use_twilio(app: &TestApp, fake: &FakeProvider) {
+    let c = fake.credentials();
+    let (s, b) = send(app.req(reqwest::Method::PUT, "/api/v1/settings/connector").json(&json!({
+        "kind": "twilio", "account": c.twilio_sid, "secret": c.twilio_token, "base_url": fake.base_url()
+    })))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+async fn eventually(what: &str, f: impl AsyncFn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f().await {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_stop_reply_opts_out_confirms_once_and_a_redelivery_changes_nothing() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        let (s, b) = generic(&app, "m1", "+61412345678", " Stop. ").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["classification"], "opt_out");
+        assert_eq!(b["tier"], "keyword");
+        assert_eq!(b["duplicate"], false);
+        let actions: Vec<&str> = b["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert!(
+            actions.contains(&"opted_out") && actions.contains(&"confirmation queued"),
+            "{b}"
+        );
+        let (_, o) = app.get("/api/v1/optouts/0412345678").await;
+        assert_eq!(o["opted_out"], true);
+        assert_eq!(o["source"], "reply");
+
+        // Redelivered: acknowledged, nothing done again.
+        let (s, again) = generic(&app, "m1", "+61412345678", " Stop. ").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(again["duplicate"], true);
+        // A second STOP later is stored but confirms nothing (never twice).
+        let (_, second) = generic(&app, "m2", "+61412345678", "STOP").await;
+        assert!(
+            !second["actions"].to_string().contains("confirmation"),
+            "{second}"
+        );
+
+        eventually("the confirmation is sent", async || {
+            fake.count_to("+61412345678") == 1
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(fake.count_to("+61412345678"), 1, "exactly one confirmation");
+        let sent = fake.sent();
+        assert!(
+            sent[0].text.starts_with("You have been unsubscribed"),
+            "{:?}",
+            sent[0]
+        );
+
+        let (_, list) = app.get("/api/v1/replies?class=opt_out").await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+        let (_, events) = app.get("/api/v1/optouts/0412345678/events").await;
+        assert_eq!(
+            events["events"].as_array().unwrap().len(),
+            1,
+            "one opt-out event for two STOPs: {events}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn help_is_answered_even_when_opted_out_and_start_lifts_a_reply_opt_out() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        generic(&app, "a", "+61412345678", "STOP").await;
+        let (_, h) = generic(&app, "b", "+61412345678", "HELP").await;
+        assert_eq!(h["classification"], "help");
+        assert!(h["actions"].to_string().contains("help queued"), "{h}");
+        let (_, y) = generic(&app, "c", "+61412345678", "START").await;
+        assert_eq!(y["classification"], "opt_in");
+        assert!(y["actions"].to_string().contains("opted_in"), "{y}");
+        assert!(!app.opted_out("0412345678").await);
+        // confirmation + help + opt-in confirmation
+        eventually("three answers", async || fake.count_to("+61412345678") == 3).await;
+        // Traps are not opt-outs.
+        let (_, t) = generic(&app, "d", "+61412345679", "stop by the store at 5").await;
+        assert_eq!(t["classification"], "other", "{t}");
+        assert!(!app.opted_out("0412345679").await);
+    }
+}
+
+#[tokio::test]
+async fn a_reply_to_a_campaign_deletes_the_contact_from_that_campaigns_groups_when_set() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let (s, _) = app
+            .patch("/api/v1/settings", json!({"auto_delete_optouts": true}))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let g1 = app.group("Promo").await;
+        let g2 = app.group("Staff").await;
+        for g in [g1, g2] {
+            let (s, b) = app
+                .post(
+                    &format!("/api/v1/groups/{g}/contacts"),
+                    json!({"number": "0412345678"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        }
+        let (_, c) = app
+            .post(
+                "/api/v1/campaigns",
+                json!({"name": "P", "sender_id": "ACME", "message": "Hi", "groups": [g1]}),
+            )
+            .await;
+        let id = c["id"].as_i64().unwrap();
+        app.post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+            .await;
+        eventually("the campaign is sent", async || {
+            app.get(&format!("/api/v1/campaigns/{id}")).await.1["counts"]["sent"] == 1
+        })
+        .await;
+        let (_, r) = generic(&app, "r1", "+61412345678", "Please stop texting me").await;
+        assert_eq!(r["classification"], "opt_out", "{r}");
+        assert!(
+            r["actions"].to_string().contains("deleted 1 contacts"),
+            "{r}"
+        );
+        let (_, promo) = app.get(&format!("/api/v1/groups/{g1}/contacts")).await;
+        assert_eq!(promo["items"].as_array().unwrap().len(), 0);
+        let (_, staff) = app.get(&format!("/api/v1/groups/{g2}/contacts")).await;
+        assert_eq!(
+            staff["items"].as_array().unwrap().len(),
+            1,
+            "other groups keep it"
+        );
+        let (_, list) = app.get("/api/v1/replies").await;
+        assert_eq!(list["items"][0]["matched_campaign_id"], id);
+    }
+}
+
+#[tokio::test]
+async fn twilio_webhooks_need_a_valid_signature_for_their_own_url() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    let fake = FakeProvider::start().await;
+    use_twilio(&app, &fake).await;
+    let t = token(&app).await;
+    let path = format!("/webhooks/twilio/{t}");
+    let host = app.base.trim_start_matches("http://").to_owned();
+    let params: Vec<(String, String)> = [
+        ("MessageSid", "SM123"),
+        ("AccountSid", "AC1"),
+        ("From", "+61412345678"),
+        ("To", "+61400000000"),
+        ("Body", "STOP"),
+        ("NumMedia", "0"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let token_secret = fake.credentials().twilio_token.clone();
+    let good = stoplist_providers::twilio::signature(
+        &token_secret,
+        &format!("http://{host}{path}"),
+        &params,
+    );
+    let post = |sig: String| {
+        app.http
+            .post(format!("{}{path}", app.base))
+            .header("X-Twilio-Signature", sig)
+            .form(&params)
+    };
+    let (s, _) = send(post("bad".into())).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // The same parameters signed for another URL (a replay) are refused.
+    let other = stoplist_providers::twilio::signature(
+        &token_secret,
+        "https://example.com/webhooks/twilio/x",
+        &params,
+    );
+    let (s, _) = send(post(other)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(
+        !app.opted_out("0412345678").await,
+        "nothing stored on a bad signature"
+    );
+    let (s, body) = send(post(good)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.as_str().unwrap().contains("<Response"), "{body}");
+    assert!(app.opted_out("0412345678").await);
+}
+
+#[tokio::test]
+async fn vonage_parts_are_reassembled_before_classification() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    let t = token(&app).await;
+    let part = |i: u32, text: &str| {
+        format!(
+            "{}/webhooks/vonage/{t}?msisdn=61412345678&to=61400000000&messageId=0A00000{i}&text={text}&type=text&keyword=X&message-timestamp=2026-11-28+01%3A00%3A00&concat=true&concat-ref=7&concat-total=2&concat-part={i}",
+            app.base
+        )
+    };
+    let (s, _) = send(app.http.get(part(2, "texting+me"))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        !app.opted_out("0412345678").await,
+        "half a message decides nothing"
+    );
+    let (s, _) = send(app.http.get(part(1, "please+stop+"))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(app.opted_out("0412345678").await);
+    let (_, list) = app.get("/api/v1/replies").await;
+    assert_eq!(list["items"][0]["text"], "please stop texting me");
+}
+
+#[tokio::test]
+async fn bad_webhooks_get_a_clear_status_and_store_nothing() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    let t = token(&app).await;
+    let post = |path: String, body: Value| app.http.post(format!("{}{path}", app.base)).json(&body);
+    let (s, b) = send(post(
+        "/webhooks/generic/nope".into(),
+        json!({"id": "1", "from": "+61412345678", "to": "x", "text": "STOP"}),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(!b.to_string().contains("account"), "reveals nothing: {b}");
+    let (s, b) = send(post(
+        format!("/webhooks/generic/{t}"),
+        json!({"from": "+61412345678", "to": "x", "text": "STOP"}),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(field(&b), "id");
+    let (s, b) = send(post(format!("/webhooks/generic/{t}"), json!({"id": "2", "from": "+61412345678", "to": "x", "text": "STOP", "received_at": "2999-01-01T00:00:00Z"}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(field(&b), "received_at");
+    let (s, b) = send(post(format!("/webhooks/generic/{t}"), json!({"id": "3", "from": "+61412345678", "to": "x", "text": "STOP", "received_at": "yesterday"}))).await;
+    assert!(s.is_client_error(), "{b}");
+    let (s, _) = send(
+        app.http
+            .post(format!("{}/webhooks/generic/{t}", app.base))
+            .body(vec![b'x'; 70_000]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!app.opted_out("0412345678").await, "nothing stored");
+    // An alphanumeric sender is stored, with nothing to opt out.
+    let (s, b) = send(post(
+        format!("/webhooks/generic/{t}"),
+        json!({"id": "4", "from": "ACME", "to": "x", "text": "STOP"}),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        b["actions"].to_string().contains("not a phone number"),
+        "{b}"
+    );
+    let _ = code(&b);
+}
+
+#[tokio::test]
+async fn unclear_replies_wait_for_review_and_confirming_makes_them_opt_outs() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    app.patch(
+        "/api/v1/settings",
+        json!({"unclear_counts_as_optout": false}),
+    )
+    .await;
+    let (_, r) = generic(&app, "u1", "+61412345678", "STOP what?").await;
+    assert_eq!(r["classification"], "unclear", "{r}");
+    assert!(!app.opted_out("0412345678").await);
+    let (_, q) = app.get("/api/v1/replies?pending=true").await;
+    assert_eq!(q["items"].as_array().unwrap().len(), 1);
+    let id = r["id"].as_i64().unwrap();
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/replies/{id}/review"),
+            json!({"verdict": "confirm"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["review"], "confirmed");
+    assert!(app.opted_out("0412345678").await);
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/replies/{id}/review"),
+            json!({"verdict": "dismiss"}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "a closed review cannot be decided again"
+    );
+}
+
+#[tokio::test]
+async fn opt_outs_are_notified_signed_to_the_accounts_endpoint() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let sink = got.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let sink = sink.clone();
+            async move {
+                let sig = headers
+                    .get("x-stoplist-signature")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                sink.lock().unwrap().push((sig, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let secret = "whsec_0123456789abcdef";
+    let (s, b) = send(
+        app.req(reqwest::Method::PUT, "/api/v1/settings/notifications")
+            .json(&json!({
+                "url": format!("http://{addr}/hook"), "secret": secret
+            })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.get("secret").is_none());
+    generic(&app, "n1", "+61412345678", "STOP").await;
+    eventually("the notification arrives", async || {
+        !got.lock().unwrap().is_empty()
+    })
+    .await;
+    let (sig, body) = got.lock().unwrap()[0].clone();
+    let t: i64 = sig
+        .split(',')
+        .next()
+        .unwrap()
+        .trim_start_matches("t=")
+        .parse()
+        .unwrap();
+    assert_eq!(sig, stoplist::replies::notify::signature(secret, t, &body));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["event"], "opted_out");
+    assert_eq!(v["number"], "+61412345678");
+    eventually("the log says delivered", async || {
+        app.get("/api/v1/settings/notifications/log").await.1[0]["status"] == "delivered"
+    })
+    .await;
+}
