@@ -295,7 +295,7 @@ async fn a_mapping_can_say_an_optional_field_has_no_column() {
             "Mobile\n0412345601\n",
         )
         .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
     assert!(r.to_string().contains("the number needs a column"), "{r}");
 }
 
