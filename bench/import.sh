@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
 RUNS=${2:-3}
-DATA=bench/data/import-$ROWS
+DATA=${BENCH_DATA:-bench/data/import-$ROWS}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 python3 -c 'import duckdb' 2>/dev/null || pip install -q duckdb
 if [ -n "${STOPLIST_BIN:-}" ]; then

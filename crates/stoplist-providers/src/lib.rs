@@ -8,7 +8,7 @@
 //!
 //! It owns no queue, no database, no HTTP routes and no clock: the application decides when to
 //! send and retry, stores what these functions return, and answers the webhooks. Every parser
-//! here is a pure function of what the provider sent. With the `fake` feature, [`fake`] runs a
+//! here is a pure function of what the provider sent. With the `fake` feature, the `fake` module runs a
 //! local provider that speaks Twilio's and SMSGlobal's send APIs for tests and benchmarks.
 //!
 //! Field names and shapes come from each provider's documentation; the URL is cited beside
