@@ -7,6 +7,8 @@
 //! the opt-out, the chained ledger event and the contact clean-up together.
 
 pub mod campaigns;
+pub mod export;
+mod imports;
 mod migrate;
 pub mod model;
 mod postgres;
@@ -26,11 +28,12 @@ pub use campaigns::{
     ConnectorRecord, InvalidRecipient, Message, MessageCounts, MessageKind, MessageStatus,
     NewCampaign, NewMessage, Outcome, ReceiptUpdate, StartOutcome,
 };
+pub use export::ExportStore;
 pub use model::*;
 pub use postgres::PgStore;
 pub use replies::{
-    Answer, NewReply, NotificationRecord, PendingNotification, RecordedReply, Reply, ReplyEffects,
-    ReplyFilter, ReplyPart, ReplyStore,
+    Answer, NewReply, NotificationRecord, PendingNotification, RecordedReply, Recording, Reply,
+    ReplyEffects, ReplyFilter, ReplyPart, ReplyStore,
 };
 pub use sqlite::SqliteStore;
 
@@ -73,7 +76,7 @@ pub enum Backend {
 /// Everything stoplist keeps. Every method is scoped by account where the data belongs to
 /// one: an id of another account's row is "not found", never that row.
 #[async_trait]
-pub trait Store: CampaignStore + ReplyStore + Send + Sync + 'static {
+pub trait Store: CampaignStore + ReplyStore + ExportStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;

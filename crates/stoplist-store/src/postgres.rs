@@ -61,3 +61,5 @@ const CLAIM_MESSAGES: &str = crate::campaigns::claim_sql!(" FOR UPDATE SKIP LOCK
 crate::campaigns::campaign_impl!(PgStore, Postgres, CLAIM_MESSAGES);
 
 crate::replies::reply_impl!(PgStore, Postgres);
+
+crate::export::export_impl!(PgStore, Postgres);

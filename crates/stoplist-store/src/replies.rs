@@ -7,8 +7,8 @@
 //! Also here: parts of concatenated messages until they are whole, accounts' own keywords,
 //! the review queue of unclear replies, and the notification outbox.
 
-use crate::Result;
 use crate::model::{OptOutCommand, OptOutOutcome, Page};
+use crate::{Result, StoreError};
 use async_trait::async_trait;
 use serde::Serialize;
 use stoplist_domain::{AccountId, CampaignId, MessageId};
@@ -54,6 +54,13 @@ pub struct ReplyEffects {
     pub optin_confirmation: Option<Answer>,
     /// Sent whatever the number's state (a help keyword).
     pub help: Option<Answer>,
+}
+
+/// One reply and what it does, for [`ReplyStore::record_replies`].
+#[derive(Debug, Clone, Copy)]
+pub struct Recording<'a> {
+    pub reply: &'a NewReply<'a>,
+    pub effects: &'a ReplyEffects,
 }
 
 /// What [`ReplyStore::record_reply`] did.
@@ -150,13 +157,28 @@ pub struct NotificationRecord {
 pub trait ReplyStore: Send + Sync {
     /// The account a webhook token belongs to.
     async fn account_by_webhook_token(&self, token: &str) -> Result<Option<AccountId>>;
-    /// Stores the reply and applies its effects in one transaction (see the module doc).
+    /// Stores the reply and applies its effects in one transaction (see the module doc): a
+    /// batch of one.
     async fn record_reply(
         &self,
         reply: &NewReply<'_>,
         effects: &ReplyEffects,
         now: i64,
-    ) -> Result<RecordedReply>;
+    ) -> Result<RecordedReply> {
+        let mut results = self
+            .record_replies(&[Recording { reply, effects }], now)
+            .await?;
+        results.pop().ok_or(StoreError::NotFound("reply"))?
+    }
+    /// Group commit: stores several replies with their effects in ONE transaction (one
+    /// fsync), each inside its own savepoint, so that one reply's failure is its own error and
+    /// leaves the others whole. The outer error is the transaction's (nothing was stored);
+    /// otherwise one result per recording, in order, all durable.
+    async fn record_replies(
+        &self,
+        batch: &[Recording<'_>],
+        now: i64,
+    ) -> Result<Vec<Result<RecordedReply>>>;
     /// A reply already stored for this provider message id, if any.
     async fn reply_by_provider_id(
         &self,
@@ -305,6 +327,63 @@ macro_rules! reply_impl {
             use stoplist_domain::{AccountId, Decision};
 
             impl $store {
+                /// Stores one reply and applies its effects inside `tx`; a redelivery answers the
+                /// first delivery (read inside `tx`, which may be the batch that stored it).
+                async fn record_in_tx(
+                    tx: &mut sqlx::Transaction<'static, $db>,
+                    r: &NewReply<'_>,
+                    effects: &ReplyEffects,
+                    now: i64,
+                ) -> Result<RecordedReply> {
+                    // -- the reply, once per provider message id
+                    let id: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO replies (account_id, provider, provider_message_id, from_number, to_number, body,
+                            class, tier, matched, language, matched_message_id, matched_campaign_id, actions_json,
+                            review, received_at, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $13, $14, $15)
+                         ON CONFLICT (account_id, provider, provider_message_id) DO NOTHING RETURNING id",
+                    )
+                    .bind(r.account.0)
+                    .bind(r.provider)
+                    .bind(r.provider_message_id)
+                    .bind(r.from)
+                    .bind(r.to)
+                    .bind(r.body)
+                    .bind(r.class)
+                    .bind(r.tier)
+                    .bind(r.matched)
+                    .bind(r.language)
+                    .bind(r.matched_message.map(|m| m.0))
+                    .bind(r.matched_campaign.map(|c| c.0))
+                    .bind(r.review)
+                    .bind(r.received_at)
+                    .bind(now)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    let Some(id) = id else {
+                        // -- the first delivery of a redelivered reply
+                        let sql = format!("{REPLY_COLUMNS} WHERE account_id = $1 AND provider = $2 AND provider_message_id = $3");
+                        let first = sqlx::query_as::<_, ReplyRow>(sqlx::AssertSqlSafe(sql))
+                            .bind(r.account.0)
+                            .bind(r.provider)
+                            .bind(r.provider_message_id)
+                            .fetch_optional(&mut **tx)
+                            .await?
+                            .map(Reply::try_from)
+                            .transpose()?
+                            .ok_or(StoreError::NotFound("reply"))?;
+                        return Ok(RecordedReply { id: first.id, duplicate: true, actions: first.actions, optout: None });
+                    };
+                    let (actions, optout) = Self::apply_effects(tx, r.account, r.from, effects, now).await?;
+                    // -- what the reply did, for the Incoming report
+                    sqlx::query("UPDATE replies SET actions_json = $1 WHERE id = $2")
+                        .bind(serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into()))
+                        .bind(id)
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok(RecordedReply { id, duplicate: false, actions, optout })
+                }
+
                 /// Queues an answer inside the reply's transaction.
                 async fn queue_answer(
                     tx: &mut sqlx::Transaction<'static, $db>,
@@ -424,50 +503,33 @@ macro_rules! reply_impl {
                     Ok(id.map(AccountId))
                 }
 
-                async fn record_reply(&self, r: &NewReply<'_>, effects: &ReplyEffects, now: i64) -> Result<RecordedReply> {
+                async fn record_replies(&self, batch: &[Recording<'_>], now: i64) -> Result<Vec<Result<RecordedReply>>> {
                     let mut tx = self.begin_write().await?;
-                    // -- the reply, once per provider message id
-                    let id: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO replies (account_id, provider, provider_message_id, from_number, to_number, body,
-                            class, tier, matched, language, matched_message_id, matched_campaign_id, actions_json,
-                            review, received_at, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $13, $14, $15)
-                         ON CONFLICT (account_id, provider, provider_message_id) DO NOTHING RETURNING id",
-                    )
-                    .bind(r.account.0)
-                    .bind(r.provider)
-                    .bind(r.provider_message_id)
-                    .bind(r.from)
-                    .bind(r.to)
-                    .bind(r.body)
-                    .bind(r.class)
-                    .bind(r.tier)
-                    .bind(r.matched)
-                    .bind(r.language)
-                    .bind(r.matched_message.map(|m| m.0))
-                    .bind(r.matched_campaign.map(|c| c.0))
-                    .bind(r.review)
-                    .bind(r.received_at)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let Some(id) = id else {
-                        drop(tx);
-                        let first = self
-                            .reply_by_provider_id(r.account, r.provider, r.provider_message_id)
-                            .await?
-                            .ok_or(StoreError::NotFound("reply"))?;
-                        return Ok(RecordedReply { id: first.id, duplicate: true, actions: first.actions, optout: None });
-                    };
-                    let (actions, optout) = Self::apply_effects(&mut tx, r.account, r.from, effects, now).await?;
-                    // -- what the reply did, for the Incoming report
-                    sqlx::query("UPDATE replies SET actions_json = $1 WHERE id = $2")
-                        .bind(serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into()))
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                    // The ledger heads first, in account order: every writer that appends to a
+                    // ledger takes its head before anything else, so that two instances' batches
+                    // (whose replies may be the same redelivered ones) queue instead of deadlocking.
+                    let mut accounts: Vec<AccountId> = batch.iter().map(|r| r.reply.account).collect();
+                    accounts.sort_by_key(|a| a.0);
+                    accounts.dedup();
+                    for account in accounts {
+                        match Self::lock_ledger(&mut tx, account).await {
+                            Ok(_) | Err(StoreError::NotFound(_)) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    let mut results = Vec::with_capacity(batch.len());
+                    for rec in batch {
+                        // -- each reply in its own savepoint: its failure undoes only its own writes
+                        sqlx::query("SAVEPOINT reply").execute(&mut *tx).await?;
+                        let result = Self::record_in_tx(&mut tx, rec.reply, rec.effects, now).await;
+                        if result.is_err() {
+                            sqlx::query("ROLLBACK TO SAVEPOINT reply").execute(&mut *tx).await?;
+                        }
+                        sqlx::query("RELEASE SAVEPOINT reply").execute(&mut *tx).await?;
+                        results.push(result);
+                    }
                     tx.commit().await?;
-                    Ok(RecordedReply { id, duplicate: false, actions, optout })
+                    Ok(results)
                 }
 
                 async fn reply_by_provider_id(&self, account: AccountId, provider: &str, provider_message_id: &str) -> Result<Option<Reply>> {

@@ -62,3 +62,5 @@ const CLAIM_MESSAGES: &str = crate::campaigns::claim_sql!("");
 crate::campaigns::campaign_impl!(SqliteStore, Sqlite, CLAIM_MESSAGES);
 
 crate::replies::reply_impl!(SqliteStore, Sqlite);
+
+crate::export::export_impl!(SqliteStore, Sqlite);

@@ -911,3 +911,112 @@ mod imports {
         }
     }
 }
+
+#[tokio::test]
+async fn a_batch_of_replies_commits_together_and_one_failure_is_its_own() {
+    use stoplist_store::{Answer, NewReply, Recording, ReplyEffects};
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let numbers: Vec<PhoneNumber> = (0..5).map(|i| num(&format!("+6141200000{i}"))).collect();
+        let ids: Vec<String> = (0..5).map(|i| format!("m{i}")).collect();
+        let replies: Vec<NewReply<'_>> = (0..5)
+            .map(|i| NewReply {
+                // The third names an account that does not exist: its insert fails.
+                account: if i == 2 { AccountId(9_999) } else { acc },
+                provider: "generic",
+                provider_message_id: &ids[i],
+                from: numbers[i].as_str(),
+                to: "+61400000000",
+                body: "STOP",
+                class: "opt_out",
+                tier: "keyword",
+                matched: Some("STOP"),
+                language: Some("en"),
+                matched_message: None,
+                matched_campaign: None,
+                review: None,
+                received_at: NOW,
+            })
+            .collect();
+        let effects: Vec<ReplyEffects> = numbers
+            .iter()
+            .map(|n| ReplyEffects {
+                optout: Some(OptOutCommand {
+                    event: OptOutEvent::ReplyOptOut {
+                        matched_campaign: false,
+                    },
+                    ..cmd(n, OptOutEvent::ReplyOptIn)
+                }),
+                optout_confirmation: Some(Answer {
+                    sender_id: "ACME".into(),
+                    body: "You are unsubscribed".into(),
+                }),
+                ..ReplyEffects::default()
+            })
+            .collect();
+        let batch: Vec<Recording<'_>> = replies
+            .iter()
+            .zip(&effects)
+            .map(|(reply, effects)| Recording { reply, effects })
+            .collect();
+        let results = store.record_replies(&batch, NOW).await.unwrap();
+        assert_eq!(results.len(), 5);
+        for (i, r) in results.iter().enumerate() {
+            if i == 2 {
+                assert!(r.is_err(), "the reply of an unknown account fails: {r:?}");
+                continue;
+            }
+            let r = r.as_ref().unwrap();
+            assert!(!r.duplicate);
+            assert!(r.actions.contains(&"opted_out".to_owned()), "{r:?}");
+            assert!(r.actions.contains(&"confirmation queued".to_owned()));
+            assert!(store.optout(acc, &numbers[i]).await.unwrap().is_some());
+        }
+        // The failed one left nothing behind; the others each appended one event.
+        assert!(store.optout(acc, &numbers[2]).await.unwrap().is_none());
+        assert_eq!(store.count_optouts(acc).await.unwrap(), 4);
+        let events = store.events_after(acc, 0, 100).await.unwrap();
+        let chain: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
+        let head = stoplist_domain::ledger::verify_chain(
+            (0, stoplist_domain::ledger::Digest32::GENESIS),
+            &chain,
+        )
+        .unwrap();
+        assert_eq!(head.0, 4, "one event for each reply that committed");
+
+        // The same batch again: every stored reply is a redelivery, answered with the first
+        // delivery's actions, and nothing changes; the failed one is recorded this time if
+        // its account exists (it does not: still its own error).
+        let again = store.record_replies(&batch, NOW + 1).await.unwrap();
+        for (i, r) in again.iter().enumerate() {
+            if i == 2 {
+                assert!(r.is_err());
+                continue;
+            }
+            let (r, first) = (r.as_ref().unwrap(), results[i].as_ref().unwrap());
+            assert!(r.duplicate);
+            assert_eq!((r.id, &r.actions), (first.id, &first.actions));
+        }
+        assert_eq!(store.count_optouts(acc).await.unwrap(), 4);
+
+        // A redelivery inside the batch that stored it is a duplicate of that first one.
+        let fresh: Vec<NewReply<'_>> = vec![NewReply {
+            provider_message_id: "m-twice",
+            ..replies[0].clone()
+        }];
+        let twice_new = [
+            Recording {
+                reply: &fresh[0],
+                effects: &effects[0],
+            },
+            Recording {
+                reply: &fresh[0],
+                effects: &effects[0],
+            },
+        ];
+        let both = store.record_replies(&twice_new, NOW + 2).await.unwrap();
+        let (a, b) = (both[0].as_ref().unwrap(), both[1].as_ref().unwrap());
+        assert!(!a.duplicate && b.duplicate);
+        assert_eq!(a.id, b.id);
+    }
+}

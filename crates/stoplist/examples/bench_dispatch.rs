@@ -60,7 +60,23 @@ async fn main() {
         .unwrap();
     assert!(r.status().is_success());
 
-    // 1. Dispatch.
+    // 1. Dispatch (skipped when MESSAGES is 0).
+    if messages > 0 {
+        dispatch(&http, &base, &key, &fake, messages).await;
+    }
+
+    // 2. Replies.
+    replies_bench(&http, &base, store.as_ref(), account.id, replies, clients).await;
+}
+
+/// Sends a campaign of `messages` numbers and waits until every message is settled.
+async fn dispatch(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    fake: &FakeProvider,
+    messages: usize,
+) {
     let numbers: String = (0..messages)
         .map(|i| format!("+614{:08}\n", 10_000_000 + i))
         .collect();
@@ -116,14 +132,19 @@ async fn main() {
         queued_after.as_secs_f64(),
         fake.sent().len()
     );
+}
 
-    // 2. Replies.
-    let token = store
-        .account(account.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .webhook_token;
+/// Posts `replies` generic webhooks from `clients` concurrent clients; every answer must be
+/// 2xx (the others are counted and shown by status).
+async fn replies_bench(
+    http: &reqwest::Client,
+    base: &str,
+    store: &dyn stoplist_store::Store,
+    account: stoplist_domain::AccountId,
+    replies: usize,
+    clients: usize,
+) {
+    let token = store.account(account).await.unwrap().unwrap().webhook_token;
     let url = format!("{base}/webhooks/generic/{token}");
     let per = replies / clients;
     let start = Instant::now();
@@ -133,6 +154,7 @@ async fn main() {
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(per);
+            let mut failed = Vec::new();
             for i in 0..per {
                 let n = c * per + i;
                 let t = Instant::now();
@@ -143,15 +165,29 @@ async fn main() {
                     .send()
                     .await
                     .unwrap();
-                assert!(r.status().is_success());
-                lat.push(t.elapsed());
+                let status = r.status();
+                if status.is_success() {
+                    lat.push(t.elapsed());
+                } else {
+                    failed.push((status.as_u16(), r.text().await.unwrap_or_default()));
+                }
             }
-            lat
+            (lat, failed)
         }));
     }
     let mut lat = Vec::new();
+    let mut failed = Vec::new();
     for t in tasks {
-        lat.extend(t.await.unwrap());
+        let (l, f) = t.await.unwrap();
+        lat.extend(l);
+        failed.extend(f);
+    }
+    if !failed.is_empty() {
+        println!(
+            "replies: {} of {replies} FAILED, for example {:?}",
+            failed.len(),
+            &failed[..failed.len().min(3)]
+        );
     }
     let secs = start.elapsed().as_secs_f64();
     lat.sort();

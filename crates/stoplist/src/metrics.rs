@@ -29,6 +29,8 @@ pub struct Metrics {
     optout_changes: Mutex<BTreeMap<&'static str, u64>>,
     message_outcomes: Mutex<BTreeMap<&'static str, u64>>,
     checks: AtomicU64,
+    reply_batches: AtomicU64,
+    replies_batched: AtomicU64,
 }
 
 impl Metrics {
@@ -74,6 +76,13 @@ impl Metrics {
     /// Records numbers checked against the opt-out list.
     pub fn checks(&self, n: u64) {
         self.checks.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records one group commit of `replies` replies.
+    pub fn reply_batch(&self, replies: usize) {
+        self.reply_batches.fetch_add(1, Ordering::Relaxed);
+        self.replies_batched
+            .fetch_add(replies as u64, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
@@ -182,6 +191,20 @@ impl Metrics {
             "stoplist_optout_checks_total {}",
             self.checks.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP stoplist_reply_commits_total Transactions that recorded replies (group commit).\n\
+             # TYPE stoplist_reply_commits_total counter\n\
+             stoplist_reply_commits_total {}",
+            self.reply_batches.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP stoplist_replies_committed_total Replies recorded by those transactions.\n\
+             # TYPE stoplist_replies_committed_total counter\n\
+             stoplist_replies_committed_total {}",
+            self.replies_batched.load(Ordering::Relaxed)
+        );
         out
     }
 }
@@ -202,5 +225,9 @@ mod tests {
         assert!(text.contains("le=\"0.001\"} 1"));
         assert!(text.contains("stoplist_optout_changes_total{kind=\"opted_out\"} 1"));
         assert!(text.contains("stoplist_optout_checks_total 3"));
+        m.reply_batch(3);
+        let text = m.render();
+        assert!(text.contains("stoplist_reply_commits_total 1\n"));
+        assert!(text.contains("stoplist_replies_committed_total 3\n"));
     }
 }

@@ -39,6 +39,8 @@ pub struct Shared {
     pub dispatch_wakeup: Arc<tokio::sync::Notify>,
     /// Wakes the notification deliverer when a change is queued.
     pub notify_wakeup: Arc<tokio::sync::Notify>,
+    /// Records replies by group commit (one transaction for every reply waiting).
+    pub reply_writer: crate::replies::ReplyWriter,
     /// Each account's reply classifier (built-in packs and its own keywords).
     pub classifiers: Arc<crate::replies::ClassifierCache>,
     /// Each account's connector, built from its stored settings.
@@ -60,6 +62,7 @@ impl AppState {
             imports: Arc::new(crate::import::ImportJobs::default()),
             dispatch_wakeup: Arc::new(tokio::sync::Notify::new()),
             notify_wakeup: Arc::new(tokio::sync::Notify::new()),
+            reply_writer: crate::replies::ReplyWriter::default(),
             classifiers: Arc::new(crate::replies::ClassifierCache::default()),
             connectors: Arc::new(crate::campaigns::connectors::ConnectorCache::default()),
         }))

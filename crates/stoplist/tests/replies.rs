@@ -319,6 +319,47 @@ async fn bad_webhooks_get_a_clear_status_and_store_nothing() {
         "{b}"
     );
     let _ = code(&b);
+
+    // An empty text is a reply like any other: stored, classified `other`.
+    let (s, b) = send(post(
+        format!("/webhooks/generic/{t}"),
+        json!({"id": "5", "from": "+61412345679", "to": "x", "text": ""}),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["classification"], "other", "{b}");
+    // A 1 MB text is over the body limit: 413 before it is read whole.
+    let (s, _) = send(post(
+        format!("/webhooks/generic/{t}"),
+        json!({"id": "6", "from": "+61412345679", "to": "x", "text": "x".repeat(1 << 20)}),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // Invalid UTF-8 is refused and says so.
+    let mut bytes = br#"{"id": "7", "from": "+61412345679", "to": "x", "text": "ST"#.to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    bytes.extend_from_slice(br#"OP"}"#);
+    let (s, b) = send(
+        app.http
+            .post(format!("{}/webhooks/generic/{t}", app.base))
+            .header("content-type", "application/json")
+            .body(bytes),
+    )
+    .await;
+    assert!(s.is_client_error(), "{s} {b}");
+    // The wrong content type for a provider: JSON to SMSGlobal's form endpoint lacks its
+    // fields, which the answer names.
+    let (s, b) = send(post(
+        format!("/webhooks/smsglobal/{t}"),
+        json!({"from": "61412345679", "msg": "STOP"}),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(!field(&b).is_empty(), "names the missing field: {b}");
+    // Only the two accepted replies were stored, and nothing was opted out by the others.
+    let (_, list) = app.get("/api/v1/replies").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+    assert!(!app.opted_out("0412345679").await);
 }
 
 #[tokio::test]
@@ -414,4 +455,89 @@ async fn opt_outs_are_notified_signed_to_the_accounts_endpoint() {
         app.get("/api/v1/settings/notifications/log").await.1[0]["status"] == "delivered"
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_reply_delivered_to_two_instances_at_once_is_processed_once() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        // A second instance on the same database, with its own writer and dispatcher.
+        let second = stoplist::app::Application::with_store(
+            stoplist_store::connect(&url).await.unwrap(),
+            Config {
+                listen: "127.0.0.1:0".into(),
+                database_url: url.clone(),
+                default_send_rate: 0,
+                dispatch_poll_ms: 50,
+                ..Config::default()
+            },
+        )
+        .await
+        .unwrap();
+        let second_base = format!("http://{}", second.address());
+        tokio::spawn(second.run_until(std::future::pending()));
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        let t = token(&app).await;
+        const N: usize = 40;
+        let mut tasks = Vec::new();
+        for i in 0..N {
+            for base in [app.base.clone(), second_base.clone()] {
+                let http = app.http.clone();
+                let url = format!("{base}/webhooks/generic/{t}");
+                tasks.push(tokio::spawn(async move {
+                    let r = http
+                        .post(url)
+                        .json(
+                            &json!({"id": format!("both-{i}"), "from": format!("+6141300{i:04}"),
+                            "to": "+61400000000", "text": "STOP"}),
+                        )
+                        .send()
+                        .await
+                        .unwrap();
+                    (i, r.status(), r.json::<Value>().await.unwrap())
+                }));
+            }
+        }
+        let mut firsts = vec![0; N];
+        for task in tasks {
+            let (i, status, body) = task.await.unwrap();
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if body["duplicate"] == false {
+                firsts[i] += 1;
+                assert!(body["actions"].to_string().contains("opted_out"), "{body}");
+            } else {
+                assert!(
+                    body["actions"].to_string().contains("opted_out"),
+                    "the first delivery's actions: {body}"
+                );
+            }
+        }
+        assert!(
+            firsts.iter().all(|&f| f == 1),
+            "each reply processed exactly once: {firsts:?}"
+        );
+        let (_, list) = app.get("/api/v1/replies?limit=500").await;
+        assert_eq!(
+            list["items"].as_array().unwrap().len(),
+            N,
+            "one stored reply each"
+        );
+        assert_eq!(
+            app.store.count_optouts(app.account).await.unwrap(),
+            N as i64
+        );
+        eventually("every confirmation is sent", async || {
+            fake.sent().len() >= N
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for i in 0..N {
+            assert_eq!(
+                fake.count_to(&format!("+6141300{i:04}")),
+                1,
+                "one confirmation for number {i}"
+            );
+        }
+    }
 }

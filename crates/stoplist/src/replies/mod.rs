@@ -1,6 +1,7 @@
 //! Replies (SPEC 3.3, 3.6): an inbound message from any provider is classified, matched to
 //! the most recent message sent to that number, and stored with all its effects in one
-//! transaction (the store's `record_reply`); the webhook is answered only after that commit.
+//! transaction (the store's `record_replies`, several replies at once by group commit: see
+//! [`ReplyWriter`]); the webhook is answered only after that commit.
 //!
 //! What each class does (decided here from the settings, applied by the store with the
 //! opt-out rules of the domain):
@@ -15,6 +16,9 @@
 //! - `other`: stored only.
 
 pub mod notify;
+mod writer;
+
+pub use writer::ReplyWriter;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -305,10 +309,7 @@ async fn record(
     if let (true, Some(k)) = (adding, key) {
         index.begin_add(k, stoplist_domain::OptOutSource::Reply, crate::now_ms());
     }
-    let result = state
-        .store
-        .record_reply(reply, effects, crate::now_ms())
-        .await;
+    let result = state.reply_writer.record(state, reply, effects).await;
     match (&result, key) {
         (Ok(r), Some(k)) => match &r.optout {
             Some(out) => index.settle(k, out.optout.as_ref(), out.event_seq),
