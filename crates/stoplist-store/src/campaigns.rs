@@ -262,6 +262,29 @@ pub enum Outcome {
     },
     /// The number is on the opt-out list.
     Suppressed,
+    /// Not sent: its campaign was paused or cancelled after the message was claimed. The
+    /// claim is undone (the attempt is not counted) and the message goes back to the waiting
+    /// status its campaign has when the outcome is recorded: `held` if paused, `cancelled` if
+    /// cancelled, `queued` if resumed meanwhile.
+    Released,
+}
+
+/// What the check immediately before a message is sent found
+/// ([`CampaignStore::check_before_dispatch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchCheck {
+    /// The number is on the account's opt-out list.
+    pub opted_out: bool,
+    /// The status of the message's campaign; `None` for a message outside a campaign.
+    pub campaign: Option<CampaignStatus>,
+}
+
+impl DispatchCheck {
+    /// Whether the message's campaign still sends (a message outside a campaign always does).
+    pub fn campaign_sends(&self) -> bool {
+        self.campaign
+            .is_none_or(|status| status == CampaignStatus::Sending)
+    }
 }
 
 /// One stored outbound message.
@@ -429,6 +452,10 @@ pub trait CampaignStore: Send + Sync {
         now: i64,
         limit: i64,
     ) -> Result<Vec<ClaimedMessage>>;
+    /// The check immediately before a claimed message is sent (SPEC 3.1), in one query: is
+    /// its number on the account's opt-out list, and does its campaign still send (a pause or
+    /// cancel made by any instance a moment ago is seen). Reads committed state only.
+    async fn check_before_dispatch(&self, message: &ClaimedMessage) -> Result<DispatchCheck>;
     /// Records the outcomes of claimed messages, in one transaction.
     async fn record_outcomes(&self, outcomes: &[(MessageId, Outcome)], now: i64) -> Result<()>;
     /// Fails messages claimed before `claimed_before` and never recorded (their dispatcher
@@ -1014,6 +1041,24 @@ macro_rules! campaign_impl {
                     Ok(claimed)
                 }
 
+                async fn check_before_dispatch(&self, message: &ClaimedMessage) -> Result<DispatchCheck> {
+                    // -- right before sending: is the number opted out, is its campaign still sending
+                    let (campaign, opted_out): (Option<String>, i64) = sqlx::query_as(
+                        "SELECT (SELECT status FROM campaigns WHERE id = $1),
+                                CAST(CASE WHEN EXISTS (SELECT 1 FROM opt_outs WHERE account_id = $2 AND number = $3)
+                                          THEN 1 ELSE 0 END AS BIGINT)",
+                    )
+                    .bind(message.campaign.map(|c| c.0))
+                    .bind(message.account.0)
+                    .bind(message.number.as_str())
+                    .fetch_one(&self.pool)
+                    .await?;
+                    let campaign = campaign
+                        .map(|s| CampaignStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("campaign status {s:?}"))))
+                        .transpose()?;
+                    Ok(DispatchCheck { opted_out: opted_out != 0, campaign })
+                }
+
                 async fn record_outcomes(&self, outcomes: &[(MessageId, Outcome)], now: i64) -> Result<()> {
                     let mut tx = self.begin_write().await?;
                     for (id, outcome) in outcomes {
@@ -1033,11 +1078,11 @@ macro_rules! campaign_impl {
                                 .await?;
                             }
                             Outcome::Retry { at, code, message } => {
-                                // -- back in the queue for later (unless it was cancelled meanwhile)
+                                // -- back in the queue for later, or held / cancelled if its campaign is now paused / cancelled
                                 sqlx::query(
-                                    "UPDATE messages SET status = 'queued', next_attempt_at = $1, error_code = $2,
+                                    concat!("UPDATE messages SET status = ", waiting_status!(), ", next_attempt_at = $1, error_code = $2,
                                         error_message = $3, updated_at = $4, claimed_by = NULL
-                                     WHERE id = $5 AND status = 'sending'",
+                                     WHERE id = $5 AND status = 'sending'"),
                                 )
                                 .bind(at)
                                 .bind(code)
@@ -1055,6 +1100,18 @@ macro_rules! campaign_impl {
                                 )
                                 .bind(code)
                                 .bind(message)
+                                .bind(now)
+                                .bind(id.0)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                            Outcome::Released => {
+                                // -- not sent (its campaign was paused or cancelled): the claim is undone
+                                sqlx::query(
+                                    concat!("UPDATE messages SET status = ", waiting_status!(), ", attempts = attempts - 1,
+                                        updated_at = $1, claimed_by = NULL
+                                     WHERE id = $2 AND status = 'sending'"),
+                                )
                                 .bind(now)
                                 .bind(id.0)
                                 .execute(&mut *tx)
@@ -1211,6 +1268,18 @@ macro_rules! campaign_impl {
     };
 }
 pub(crate) use campaign_impl;
+
+/// The status a claimed message waits in when it goes back (a retry, or a release after a
+/// pause or cancel), decided in SQL from its campaign's status at that moment, so that a
+/// resume or cancel racing the dispatcher cannot leave it in the wrong one: `held` while the
+/// campaign is paused, `cancelled` once it is cancelled, otherwise `queued`.
+macro_rules! waiting_status {
+    () => {
+        "CASE (SELECT c.status FROM campaigns c WHERE c.id = messages.campaign_id)
+              WHEN 'paused' THEN 'held' WHEN 'cancelled' THEN 'cancelled' ELSE 'queued' END"
+    };
+}
+pub(crate) use waiting_status;
 
 /// The claim query, as both backends share it up to the row lock.
 macro_rules! claim_sql {

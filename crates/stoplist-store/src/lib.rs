@@ -25,7 +25,7 @@ use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, PhoneNumbe
 
 pub use campaigns::{
     Campaign, CampaignAction, CampaignFile, CampaignStatus, CampaignStore, ClaimedMessage,
-    ConnectorRecord, InvalidRecipient, Message, MessageCounts, MessageKind, MessageStatus,
+    ConnectorRecord, DispatchCheck, InvalidRecipient, Message, MessageCounts, MessageKind, MessageStatus,
     NewCampaign, NewMessage, Outcome, ReceiptUpdate, StartOutcome,
 };
 pub use export::ExportStore;

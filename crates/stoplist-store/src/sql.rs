@@ -622,25 +622,6 @@ macro_rules! store_impl {
         }
 
         impl $store {
-            /// Records rejected rows of an import inside `tx` (many per statement).
-            async fn insert_rejects(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                import_id: i64,
-                rejects: &[Reject],
-            ) -> Result<()> {
-                for chunk in rejects.chunks(1000) {
-                    // -- rows not imported, with why
-                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO import_rejects (import_id, row, raw, reason) ");
-                    q.push_values(chunk, |mut b, r| {
-                        b.push_bind(import_id).push_bind(r.row).push_bind(r.raw.clone()).push_bind(r.reason.clone());
-                    });
-                    q.build().execute(&mut **tx).await?;
-                }
-                Ok(())
-            }
-        }
-
-        impl $store {
             /// Notes an import's progress and a sign of life inside `tx`.
             async fn note_progress(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -674,7 +655,7 @@ macro_rules! store_impl {
             counts: ImportCounts,
             /// Contacts in the group when the import began.
             before: i64,
-            /// Rows written to the group (inserted or updated).
+            /// Rows offered to the group (inserted, updated, or already as the file has them).
             written: i64,
             now: i64,
             /// On SQLite (the import pragmas are reset at the end).
@@ -682,24 +663,6 @@ macro_rules! store_impl {
         }
 
         impl ImportTx {
-            /// The numbers of `rows` that are on the opt-out list, with their source.
-            async fn listed(&mut self, rows: &[StagedRow]) -> Result<std::collections::HashMap<String, String>> {
-                let mut listed = std::collections::HashMap::new();
-                for chunk in rows.chunks(IMPORT_ROWS_PER_STATEMENT) {
-                    // -- which of these numbers are on the opt-out list
-                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT number, source FROM opt_outs WHERE account_id = ");
-                    q.push_bind(self.account.0).push(" AND number IN (");
-                    let mut list = q.separated(", ");
-                    for r in chunk {
-                        list.push_bind(r.number.as_str().to_owned());
-                    }
-                    list.push_unseparated(")");
-                    let found: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
-                    listed.extend(found);
-                }
-                Ok(listed)
-            }
-
             /// Lifts the opt-out of `r`'s number (an import reset) with an `opted_in` event.
             async fn lift(&mut self, r: &StagedRow) -> Result<()> {
                 // -- lift the opt-out (an import reset); its events stay
@@ -725,50 +688,17 @@ macro_rules! store_impl {
             }
 
             /// Inserts the new contacts of `rows` and updates the fields of those already in
-            /// the group, many rows per statement (a dry run only counts them).
+            /// the group (a dry run only counts them).
             async fn write_contacts(&mut self, rows: &[StagedRow]) -> Result<()> {
                 let group = self.imp.group_id.ok_or(StoreError::NotFound("group"))?;
-                for chunk in rows.chunks(IMPORT_ROWS_PER_STATEMENT) {
-                    if self.imp.dry_run {
-                        // -- how many of these numbers the group has already
-                        let mut q = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM contacts WHERE group_id = ");
-                        q.push_bind(group.0).push(" AND number IN (");
-                        let mut list = q.separated(", ");
-                        for r in chunk {
-                            list.push_bind(r.number.as_str().to_owned());
-                        }
-                        list.push_unseparated(")");
-                        let there: i64 = q.build_query_scalar().fetch_one(&mut *self.tx).await?;
-                        self.counts.updated += there;
-                        self.counts.imported += chunk.len() as i64 - there;
-                        continue;
-                    }
-                    // -- new contacts, or new fields for numbers already in the group; never an
-                    // -- opted-out number (the caller skipped them; checked again here, in SQL)
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at) SELECT ",
-                    );
-                    q.push_bind(self.account.0).push(", ").push_bind(group.0)
-                        .push(", v.column1, v.column2, v.column3, v.column4, ")
-                        .push_bind(self.now).push(", ").push_bind(self.now).push(" FROM (");
-                    q.push_values(chunk, |mut b, r| {
-                        b.push_bind(r.number.as_str().to_owned())
-                            .push_bind(r.fields.first_name.clone())
-                            .push_bind(r.fields.last_name.clone())
-                            .push_bind(r.fields.email.clone());
-                    });
-                    q.push(") AS v WHERE NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = ")
-                        .push_bind(self.account.0)
-                        .push(
-                            " AND o.number = v.column1)
-                             ON CONFLICT (group_id, number) DO UPDATE SET
-                                first_name = COALESCE(excluded.first_name, contacts.first_name),
-                                last_name = COALESCE(excluded.last_name, contacts.last_name),
-                                email = COALESCE(excluded.email, contacts.email),
-                                updated_at = excluded.updated_at",
-                        );
-                    self.written += q.build().execute(&mut *self.tx).await?.rows_affected() as i64;
+                if self.imp.dry_run {
+                    let there = <$db as $crate::imports::BulkImport>::count_in_group(&mut self.tx, group.0, rows).await?;
+                    self.counts.updated += there;
+                    self.counts.imported += rows.len() as i64 - there;
+                    return Ok(());
                 }
+                <$db as $crate::imports::BulkImport>::write_contacts(&mut self.tx, self.account.0, group.0, self.now, rows).await?;
+                self.written += rows.len() as i64;
                 Ok(())
             }
 
@@ -820,9 +750,10 @@ macro_rules! store_impl {
         #[async_trait::async_trait]
         impl ImportApply for ImportTx {
             async fn apply_batch(&mut self, mut rows: Vec<StagedRow>, rejects: &[Reject], rows_read: i64, invalid: i64) -> Result<()> {
-                // In number order, one statement's index entries land next to each other.
-                rows.sort_unstable_by(|a, b| a.number.as_str().cmp(b.number.as_str()));
-                let listed = self.listed(&rows).await?;
+                // In number order, one statement's index entries land next to each other (by the
+                // numeric key, computed once a row: comparing text would re-check UTF-8 each time).
+                rows.sort_by_cached_key(|r| r.number.as_u64());
+                let listed = <$db as $crate::imports::BulkImport>::listed(&mut self.tx, self.account.0, &rows).await?;
                 let mut skipped = Vec::new();
                 let mut keep = Vec::with_capacity(rows.len());
                 for r in rows {
@@ -861,8 +792,8 @@ macro_rules! store_impl {
                     ImportKind::Contacts => self.write_contacts(&keep).await?,
                     ImportKind::OptOuts => self.list_numbers(&keep).await?,
                 }
-                $store::insert_rejects(&mut self.tx, self.imp.id, rejects).await?;
-                $store::insert_rejects(&mut self.tx, self.imp.id, &skipped).await?;
+                <$db as $crate::imports::BulkImport>::insert_rejects(&mut self.tx, self.imp.id, rejects).await?;
+                <$db as $crate::imports::BulkImport>::insert_rejects(&mut self.tx, self.imp.id, &skipped).await?;
                 self.counts.rows_read = rows_read;
                 self.counts.invalid = invalid;
                 $store::note_progress(&mut self.tx, self.imp.id, rows_read, invalid, now_ms()).await
@@ -1500,7 +1431,7 @@ macro_rules! store_impl {
 
             async fn note_import(&self, import_id: i64, rejects: &[Reject], rows_read: i64, invalid: i64, now: i64) -> Result<()> {
                 let mut tx = self.begin_write().await?;
-                Self::insert_rejects(&mut tx, import_id, rejects).await?;
+                <$db as $crate::imports::BulkImport>::insert_rejects(&mut tx, import_id, rejects).await?;
                 Self::note_progress(&mut tx, import_id, rows_read, invalid, now).await?;
                 tx.commit().await?;
                 Ok(())

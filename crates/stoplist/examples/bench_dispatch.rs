@@ -82,7 +82,7 @@ async fn dispatch(
         .collect();
     let c: serde_json::Value = http
         .post(format!("{base}/api/v1/campaigns"))
-        .bearer_auth(&key)
+        .bearer_auth(key)
         .json(&serde_json::json!({"name": "bench", "sender_id": "BENCH", "message": "Hello. Reply STOP to opt out"}))
         .send()
         .await
@@ -92,7 +92,7 @@ async fn dispatch(
         .unwrap();
     let id = c["id"].as_i64().unwrap();
     http.put(format!("{base}/api/v1/campaigns/{id}/file?file_name=n.txt"))
-        .bearer_auth(&key)
+        .bearer_auth(key)
         .body(numbers)
         .send()
         .await
@@ -100,7 +100,7 @@ async fn dispatch(
     let start = Instant::now();
     let r = http
         .post(format!("{base}/api/v1/campaigns/{id}/send"))
-        .bearer_auth(&key)
+        .bearer_auth(key)
         .send()
         .await
         .unwrap();
@@ -109,7 +109,7 @@ async fn dispatch(
     loop {
         let v: serde_json::Value = http
             .get(format!("{base}/api/v1/campaigns/{id}"))
-            .bearer_auth(&key)
+            .bearer_auth(key)
             .send()
             .await
             .unwrap()

@@ -26,12 +26,16 @@ async fn spawn(url: &str) -> TestApp {
 }
 
 async fn use_twilio(app: &TestApp, fake: &FakeProvider) {
+    use_twilio_with_timeout(app, fake, 2).await;
+}
+
+async fn use_twilio_with_timeout(app: &TestApp, fake: &FakeProvider, seconds: u64) {
     let c = fake.credentials();
     let (s, b) = send(
         app.req(reqwest::Method::PUT, "/api/v1/settings/connector")
             .json(&json!({
                 "kind": "twilio", "account": c.twilio_sid, "secret": c.twilio_token,
-                "base_url": fake.base_url(), "timeout_seconds": 2
+                "base_url": fake.base_url(), "timeout_seconds": seconds
             })),
     )
     .await;
@@ -432,5 +436,129 @@ async fn two_instances_on_one_database_dispatch_every_message_exactly_once() {
         assert_eq!(sent.len(), 3000, "each message dispatched once");
         let distinct: std::collections::HashSet<_> = sent.iter().map(|m| m.to.clone()).collect();
         assert_eq!(distinct.len(), 3000);
+    }
+}
+
+/// Starts a campaign of `n` numbers while the provider hangs, and waits until the dispatcher
+/// has a full set of requests in flight at the provider (held there, unanswered). Answers the
+/// campaign id, the numbers, and the provider's request count before the send.
+async fn sending_with_requests_in_flight(
+    app: &TestApp,
+    fake: &FakeProvider,
+    n: usize,
+    base: usize,
+) -> (i64, Vec<String>, u64) {
+    let numbers: Vec<String> = (0..n).map(|i| format!("+614{:08}", base + i)).collect();
+    let (_, c) = app
+        .post(
+            "/api/v1/campaigns",
+            json!({"name": "Held up", "sender_id": "ACME", "message": "Hello", "numbers": numbers}),
+        )
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    let before = fake.requests();
+    fake.hang(true);
+    let (s, b) = app
+        .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    // The dispatcher claims a batch of 100 and has up to 32 of them at the provider at once.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fake.requests() - before < 32 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} requests reached the provider",
+            fake.requests() - before
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (id, numbers, before)
+}
+
+/// Waits until no message of the campaign is claimed (the dispatcher recorded its batch).
+async fn batch_recorded(app: &TestApp, id: i64) -> Value {
+    wait_for(app, id, |b| b["counts"]["sending"] == 0).await
+}
+
+#[tokio::test]
+async fn a_pause_stops_the_claimed_batch_before_its_next_message_and_resume_sends_the_rest_once() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        // Requests held by the hanging provider must not time out (and be retried) meanwhile.
+        use_twilio_with_timeout(&app, &fake, 60).await;
+        let (id, numbers, before) =
+            sending_with_requests_in_flight(&app, &fake, 250, 40_000_000).await;
+
+        let (s, b) = app
+            .post(&format!("/api/v1/campaigns/{id}/pause"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["status"], "paused");
+        // Everything that reached the provider before the pause answered is in flight there.
+        let in_flight = fake.requests();
+        fake.hang(false);
+        let paused = batch_recorded(&app, id).await;
+
+        assert_eq!(
+            fake.requests(),
+            in_flight,
+            "no request after the pause answered but those in flight: {paused}"
+        );
+        let sent = (in_flight - before) as i64;
+        assert_eq!(paused["counts"]["sent"], sent, "{paused}");
+        assert_eq!(paused["counts"]["held"], 250 - sent, "{paused}");
+        assert_eq!(paused["status"], "paused");
+        // The released messages were not attempted.
+        let (_, held) = app
+            .get(&format!(
+                "/api/v1/campaigns/{id}/messages?status=held&limit=500"
+            ))
+            .await;
+        let held = held["items"].as_array().unwrap();
+        assert_eq!(held.len() as i64, 250 - sent);
+        assert!(held.iter().all(|m| m["attempts"] == 0), "{held:?}");
+
+        let (s, b) = app
+            .post(&format!("/api/v1/campaigns/{id}/resume"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let done = wait_for(&app, id, |b| b["status"] == "done").await;
+        assert_eq!(done["counts"]["sent"], 250, "{done}");
+        let sent = fake.sent();
+        assert_eq!(sent.len(), 250, "each message sent exactly once");
+        let distinct: std::collections::HashSet<_> = sent.iter().map(|m| m.to.as_str()).collect();
+        assert!(numbers.iter().all(|n| distinct.contains(n.as_str())));
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_stops_the_claimed_batch_before_its_next_message() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        use_twilio_with_timeout(&app, &fake, 60).await;
+        let (id, _, before) = sending_with_requests_in_flight(&app, &fake, 250, 47_000_000).await;
+
+        let (s, b) = app
+            .post(&format!("/api/v1/campaigns/{id}/cancel"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["status"], "cancelled");
+        let in_flight = fake.requests();
+        fake.hang(false);
+        let cancelled = batch_recorded(&app, id).await;
+
+        assert_eq!(
+            fake.requests(),
+            in_flight,
+            "no request after the cancel answered but those in flight: {cancelled}"
+        );
+        let sent = (in_flight - before) as i64;
+        assert_eq!(cancelled["counts"]["sent"], sent, "{cancelled}");
+        assert_eq!(cancelled["counts"]["cancelled"], 250 - sent, "{cancelled}");
+        assert_eq!(cancelled["counts"]["queued"], 0, "{cancelled}");
+        assert_eq!(cancelled["status"], "cancelled");
+        assert_eq!(fake.sent().len() as i64, sent);
     }
 }

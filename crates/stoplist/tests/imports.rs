@@ -405,6 +405,171 @@ async fn bad_files_are_refused_with_what_is_wrong_and_nothing_changes() {
     );
 }
 
+/// Every contact of the group as (number, first name), by number.
+async fn contacts_of(app: &TestApp, gid: i64) -> Vec<(String, String)> {
+    let (_, page) = app
+        .get(&format!("/api/v1/groups/{gid}/contacts?limit=1000"))
+        .await;
+    let mut all: Vec<(String, String)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["number"].as_str().unwrap_or_default().to_owned(),
+                c["first_name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn two_imports_into_one_group_at_once_both_land_whole() {
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn_with(&url, Config::default()).await;
+        let gid = app.group("Shared").await;
+        let path = format!("/api/v1/groups/{gid}/imports");
+        // Rows 0..300 from one file, 200..500 from the other: 100 numbers in both.
+        let file = |from: u32, to: u32, name: &str| {
+            let mut text = String::from("Mobile,First Name\n");
+            for i in from..to {
+                text.push_str(&format!("04120{i:05},{name}{i}\n"));
+            }
+            text
+        };
+        let (a, b) = tokio::join!(
+            app.upload(&path, "file_name=a.csv&wait=true", file(0, 300, "A")),
+            app.upload(&path, "file_name=b.csv&wait=true", file(200, 500, "B")),
+        );
+        assert_eq!(
+            (a.0, b.0),
+            (StatusCode::CREATED, StatusCode::CREATED),
+            "{a:?} {b:?}"
+        );
+        assert_eq!(
+            (a.1["status"].as_str(), b.1["status"].as_str()),
+            (Some("done"), Some("done"))
+        );
+        let counts = |r: &serde_json::Value| {
+            (
+                r["counts"]["imported"].as_i64().unwrap(),
+                r["counts"]["updated"].as_i64().unwrap(),
+            )
+        };
+        let ((ai, au), (bi, bu)) = (counts(&a.1), counts(&b.1));
+        // One of them ran first: it imported all 300; the other imported 200 and updated 100.
+        assert_eq!(ai + bi, 500, "{a:?} {b:?}");
+        assert_eq!(au + bu, 100, "{a:?} {b:?}");
+        assert_eq!(ai + au, 300);
+        assert_eq!(bi + bu, 300);
+        let all = contacts_of(&app, gid).await;
+        assert_eq!(all.len(), 500);
+        // The shared numbers carry the fields of whichever import committed last, whole.
+        let shared: Vec<_> = all[200..300].iter().map(|(_, f)| &f[..1]).collect();
+        assert!(
+            shared.iter().all(|f| *f == "A") || shared.iter().all(|f| *f == "B"),
+            "one import's fields, not a mix: {shared:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_rows_are_reported_with_their_row_and_the_good_rows_still_land() {
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn_with(&url, Config::default()).await;
+        let gid = app.group("G").await;
+        let path = format!("/api/v1/groups/{gid}/imports");
+        // Row 3 has a field too many, row 4 one too few.
+        let body = "Mobile,First Name,Last Name\n\
+                    0412345601,Ann,Lee\n\
+                    0412345602,Bob,Ng,extra\n\
+                    0412345603,Cat\n\
+                    0412345604,Dan,Xu\n";
+        let (s, r) = app
+            .upload(&path, "file_name=ragged.csv&wait=true", body)
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        let c = &r["counts"];
+        assert_eq!(
+            (c["imported"].as_i64(), c["invalid"].as_i64()),
+            (Some(2), Some(2)),
+            "{r}"
+        );
+        let csv = rejects_csv(&app, &r).await;
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("3,") && l.contains("row 3 has 4 fields")),
+            "{csv}"
+        );
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("4,") && l.contains("row 4 has 2 fields")),
+            "{csv}"
+        );
+        assert!(csv.contains("ragged.csv"), "names the file: {csv}");
+        let numbers: Vec<_> = contacts_of(&app, gid)
+            .await
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(numbers, ["+61412345601", "+61412345604"]);
+    }
+}
+
+#[tokio::test]
+async fn a_number_column_full_of_text_imports_nothing_and_says_why_for_each_row() {
+    let app = TestApp::spawn_with(&stoplist_store::testing::sqlite_url(), Config::default()).await;
+    let gid = app.group("G").await;
+    let path = format!("/api/v1/groups/{gid}/imports");
+    let (s, r) = app
+        .upload(
+            &path,
+            "file_name=text.csv&wait=true&mapping=mobile=Mobile",
+            "Mobile,Name\ncall me,Ann\nask Bob,Bob\nn/a,Cat\n",
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let c = &r["counts"];
+    assert_eq!(
+        (c["imported"].as_i64(), c["invalid"].as_i64()),
+        (Some(0), Some(3)),
+        "{r}"
+    );
+    let csv = rejects_csv(&app, &r).await;
+    for row in ["2,call me,", "3,ask Bob,", "4,n/a,"] {
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with(row) && l.contains("invalid number")),
+            "{row}: {csv}"
+        );
+    }
+    let (_, g) = app.get(&format!("/api/v1/groups/{gid}")).await;
+    assert_eq!(g["contact_count"], 0);
+}
+
+#[tokio::test]
+async fn a_header_only_file_is_refused_naming_the_file_and_records_nothing() {
+    let app = TestApp::spawn_with(&stoplist_store::testing::sqlite_url(), Config::default()).await;
+    let gid = app.group("G").await;
+    let (s, b) = app
+        .upload(
+            &format!("/api/v1/groups/{gid}/imports"),
+            "file_name=header.csv",
+            "Mobile,First Name\n",
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("header.csv") && message.contains("no rows"),
+        "{b}"
+    );
+    let (_, list) = app.get("/api/v1/imports").await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+}
+
 #[tokio::test]
 async fn another_account_cannot_see_or_use_an_import() {
     let app = TestApp::spawn_with(&stoplist_store::testing::sqlite_url(), Config::default()).await;

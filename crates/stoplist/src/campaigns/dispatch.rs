@@ -2,6 +2,11 @@
 //! opt-out list immediately before it is sent (SPEC 3.1), sends it through the account's
 //! connector at the account's rate, and records what happened.
 //!
+//! A pause or cancel takes effect before the next message, not after the claimed batch: the
+//! same check reads the campaign's status, and a message whose campaign no longer sends is
+//! released unsent (back to `held`, or `cancelled`). Messages already handed to the provider
+//! when the pause lands are sent; nothing else is.
+//!
 //! Every instance runs one. Claims are exclusive (see the store's `campaigns` module), so with
 //! several instances on one PostgreSQL each message is dispatched once. Outcomes are written
 //! one transaction per batch, so a batch costs two commits whatever its size. A transient
@@ -107,6 +112,7 @@ pub async fn run_batch(
             Outcome::Retry { .. } => "retry",
             Outcome::Failed { .. } => "failed",
             Outcome::Suppressed => "suppressed",
+            Outcome::Released => "released",
         });
         if let Outcome::Failed { code, message } = o {
             tracing::info!(account = %m.account, message_id = %m.id, number = %m.number.masked(),
@@ -130,16 +136,22 @@ async fn dispatch_one(state: &AppState, limits: &RateLimits, m: &ClaimedMessage)
     };
     limits.wait(m.account, connector.rate_per_second).await;
     // The check immediately before dispatch (SPEC 3.1): the store is the truth, so an opt-out
-    // made by any instance a moment ago stops this message.
-    if m.kind.blocked_by_optout() {
-        match state.store.optout(m.account, &m.number).await {
-            Ok(Some(_)) => return Outcome::Suppressed,
-            Ok(None) => {}
+    // made by any instance a moment ago stops this message; so does a pause or cancel, which
+    // is what makes them take effect before every message rather than after the batch
+    // claimed with this one (the unsent rest is released, see `Outcome::Released`). One query
+    // answers both.
+    if m.campaign.is_some() || m.kind.blocked_by_optout() {
+        match state.store.check_before_dispatch(m).await {
+            Ok(check) if !check.campaign_sends() => return Outcome::Released,
+            Ok(check) if check.opted_out && m.kind.blocked_by_optout() => {
+                return Outcome::Suppressed;
+            }
+            Ok(_) => {}
             Err(e) => {
                 return Outcome::Retry {
                     at: crate::now_ms() + backoff_ms(m.attempts, None),
                     code: Some("store".into()),
-                    message: format!("the opt-out check failed: {e}"),
+                    message: format!("the check before dispatch failed: {e}"),
                 };
             }
         }

@@ -1,10 +1,11 @@
-//! `stoplist report optouts|events|evidence|campaign` and `stoplist optouts export`: the
+//! `stoplist report optouts|events|evidence|campaign|incoming` and `stoplist optouts export`: the
 //! report exports of `reports`, written to a file. The format comes from `--format`, or else
 //! from the output file's extension.
 
 use super::AccountArg;
 use crate::accounts;
 use crate::reports::evidence::EvidenceFormat;
+use crate::reports::incoming::{IncomingFilter, RawFilter};
 use crate::reports::{self, ExportFile, Format};
 use crate::state::AppState;
 use clap::{Args, Subcommand};
@@ -95,6 +96,26 @@ pub(super) enum ReportCmd {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// The Incoming report: every reply (received time, from, to, text, class, tier, matched
+    /// campaign, actions), newest first.
+    Incoming {
+        #[command(flatten)]
+        account: AccountArg,
+        /// Received at or after: YYYY-MM-DD (from midnight UTC) or an RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// Received up to: YYYY-MM-DD (the whole day, UTC) or an RFC 3339 time (before it).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only replies of this class: opt_out, opt_in, help, other or unclear.
+        #[arg(long)]
+        class: Option<String>,
+        /// Only senders whose number contains this (all or part of a number, any form).
+        #[arg(long)]
+        number: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
 }
 
 /// Runs a `report` command.
@@ -142,6 +163,26 @@ pub(super) async fn run(st: AppState, cmd: ReportCmd) -> anyhow::Result<ExitCode
             )
             .await?;
             save(file, &out.output, "messages").await
+        }
+        ReportCmd::Incoming {
+            account,
+            from,
+            to,
+            class,
+            number,
+            out,
+        } => {
+            let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
+            let format = out.table_format()?;
+            let raw = RawFilter {
+                from: from.as_deref(),
+                to: to.as_deref(),
+                class: class.as_deref(),
+                number: number.as_deref(),
+            };
+            let filter = IncomingFilter::for_account(&st, a.id, &raw).await?;
+            let file = reports::incoming::export(&st, a.id, &filter, format).await?;
+            save(file, &out.output, "replies").await
         }
     }
 }

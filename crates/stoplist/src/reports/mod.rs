@@ -1,18 +1,20 @@
 //! Reports and their exports (SPEC 3.5 "export", 3.8): the opt-out list ([`optouts`]), a
-//! number's event log and its evidence bundle ([`evidence`]), and a campaign's messages
-//! ([`campaigns`]), each as CSV, TSV, XLSX or PDF.
+//! number's event log and its evidence bundle ([`evidence`]), a campaign's messages
+//! ([`campaigns`]) and every reply received ([`incoming`]), each as CSV, TSV, XLSX or PDF.
 //!
 //! Every export is written to a temporary file that is removed when its [`ExportFile`] is
 //! dropped, so that an error found half-way (a store failure, too many rows for a PDF) is an
 //! error response rather than a truncated download. Rows are read from the store in keyset
-//! pages of [`PAGE_ROWS`] and handed to the `stoplist-export` writer on a blocking thread
-//! through a channel of two pages: memory holds a few pages, never the report.
+//! pages of [`PAGE_ROWS`] (the Incoming report: one streaming query, cut into chunks) and
+//! handed to the `stoplist-export` writer on a blocking thread through a channel of two
+//! pages: memory holds a few pages, never the report.
 //!
 //! Owns no HTTP and no SQL: the API (`web::api::reports`) and the CLI (`cli::report`) turn an
 //! [`ExportFile`] into a download or a file; the store does the reading.
 
 pub mod campaigns;
 pub mod evidence;
+pub mod incoming;
 pub mod optouts;
 
 use crate::error::{AppError, AppResult};

@@ -153,6 +153,13 @@ pub enum ReadError {
         expected: usize,
     },
 
+    /// A header row and nothing after it.
+    #[error(
+        "\"{file}\" has a header row ({headers}) but no rows of data: there is nothing to \
+         import. Check that you chose the right file and that it was saved before uploading"
+    )]
+    NoRows { file: String, headers: String },
+
     /// No column looks like a mobile number, from the header or from the values.
     #[error(
         "\"{file}\": no column looks like a mobile number. The columns found are {headers}; \
@@ -198,6 +205,7 @@ impl ReadError {
             | ReadError::MixedEncoding { file, .. }
             | ReadError::RaggedRow { file, .. }
             | ReadError::NoMobileColumn { file, .. }
+            | ReadError::NoRows { file, .. }
             | ReadError::BadSheetData { file, .. } => file,
         }
     }

@@ -326,6 +326,12 @@ impl Rows {
         self.read_source(row)
     }
 
+    /// True when nothing is left to read: no rows (not even a row-level error) after the
+    /// header and the sample. Right after [`open`], a file with a header row and no data.
+    pub fn is_exhausted(&self) -> bool {
+        self.done && self.pending.is_empty()
+    }
+
     /// The encoding now in force (see [`FileInfo::encoding`]).
     pub fn encoding(&self) -> &'static str {
         self.source.encoding().unwrap_or(self.encoding)

@@ -3,14 +3,15 @@
 
 use super::{ApiAuth, PageOf, limit, path_id};
 use crate::error::AppError;
+use crate::reports::incoming::{IncomingFilter, RawFilter};
 use crate::rfc3339;
 use crate::state::AppState;
 use crate::web::errors::{ApiError, ApiJson};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
-use stoplist_domain::classify::{Class, Keyword, KeywordKind};
-use stoplist_store::{NotificationRecord, Reply, ReplyFilter};
+use stoplist_domain::classify::{Keyword, KeywordKind};
+use stoplist_store::{NotificationRecord, Reply};
 use utoipa::{IntoParams, ToSchema};
 
 /// One reply as the Incoming report shows it.
@@ -54,16 +55,18 @@ impl From<Reply> for ReplyOut {
     }
 }
 
-/// Filters of the Incoming report.
+/// Filters of the Incoming report (read by `reports::incoming::IncomingFilter`, as the
+/// export's are).
 #[derive(Deserialize, IntoParams, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyQuery {
-    /// Received at or after (RFC 3339 or YYYY-MM-DD).
+    /// Received at or after: YYYY-MM-DD (from midnight UTC) or an RFC 3339 time.
     pub from: Option<String>,
-    /// Received before (RFC 3339 or YYYY-MM-DD).
+    /// Received up to: YYYY-MM-DD (the whole day, UTC) or an RFC 3339 time (before it).
     pub to: Option<String>,
+    /// opt_out, opt_in, help, other or unclear.
     pub class: Option<String>,
-    /// Digits of the sender's number.
+    /// All or part of the sender's number, in any written form.
     pub number: Option<String>,
     /// Only replies awaiting review.
     #[serde(default)]
@@ -73,103 +76,38 @@ pub struct ReplyQuery {
     pub limit: Option<i64>,
 }
 
-/// Parses `2026-11-28` or `2026-11-28T04:00:00Z` into ms.
-pub fn parse_time(raw: &str, field: &str) -> Result<i64, AppError> {
-    let bad = || {
-        AppError::invalid(
-            "invalid_field",
-            field,
-            format!("{field}: {raw:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"),
-        )
-    };
-    let s = raw.trim();
-    let (date, time) = match s.split_once(['T', ' ']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
-    };
-    let mut parts = date
-        .splitn(3, '-')
-        .map(|p| p.parse::<i64>().map_err(|_| bad()));
-    let (y, m, d) = (
-        parts.next().ok_or_else(bad)??,
-        parts.next().ok_or_else(bad)??,
-        parts.next().ok_or_else(bad)??,
-    );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    // Days from civil (Howard Hinnant), the inverse of `crate::rfc3339`.
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let mut ms = days * 86_400_000;
-    if let Some(t) = time {
-        let t = t.trim_end_matches('Z');
-        let mut hms = t.splitn(3, ':').map(|p| {
-            p.split('.')
-                .next()
-                .unwrap_or("")
-                .parse::<i64>()
-                .map_err(|_| bad())
-        });
-        let h = hms.next().ok_or_else(bad)??;
-        let mi = hms.next().unwrap_or(Ok(0))?;
-        let se = hms.next().unwrap_or(Ok(0))?;
-        ms += ((h * 60 + mi) * 60 + se) * 1000;
-    }
-    Ok(ms)
-}
-
 impl ReplyQuery {
-    /// The store filter (times parsed, class checked).
-    pub fn filter(&self) -> Result<(Option<i64>, Option<i64>), AppError> {
-        if let Some(c) = &self.class
-            && Class::parse(c).is_err()
-        {
-            return Err(AppError::invalid(
-                "invalid_field",
-                "class",
-                format!("class: {c:?} is not one of opt_out, opt_in, help, other, unclear"),
-            ));
+    /// The filters as typed.
+    fn raw(&self) -> RawFilter<'_> {
+        RawFilter {
+            from: self.from.as_deref(),
+            to: self.to.as_deref(),
+            class: self.class.as_deref(),
+            number: self.number.as_deref(),
         }
-        let from = self
-            .from
-            .as_deref()
-            .map(|f| parse_time(f, "from"))
-            .transpose()?;
-        let to = self
-            .to
-            .as_deref()
-            .map(|t| parse_time(t, "to"))
-            .transpose()?;
-        Ok((from, to))
     }
 }
 
 #[utoipa::path(get, path = "/api/v1/replies", tag = "replies", params(ReplyQuery),
     responses((status = 200, body = PageOf<ReplyOut>)))]
 /// Every reply, newest first: time, from, to, text, classification, tier, matched campaign
-/// and actions; filtered by date range, class and number; `pending=true` is the review queue.
+/// and actions; filtered by date range, class and number (a bad filter is a 422 naming it);
+/// `pending=true` is the review queue. `GET /api/v1/replies/export` gives the same as a file.
 pub async fn list_replies(
     auth: ApiAuth,
     State(state): State<AppState>,
     Query(q): Query<ReplyQuery>,
 ) -> Result<Json<PageOf<ReplyOut>>, ApiError> {
-    let (from, to) = q.filter()?;
-    let f = ReplyFilter {
-        from_time: from,
-        to_time: to,
-        class: q.class.as_deref(),
-        number: q.number.as_deref(),
-        pending_review: q.pending,
-    };
+    let mut filter = IncomingFilter::for_account(&state, auth.account(), &q.raw()).await?;
+    filter.pending_review = q.pending;
     let page = state
         .store
-        .list_replies(auth.account(), &f, q.before, limit(q.limit))
+        .list_replies(
+            auth.account(),
+            &filter.store_filter(),
+            q.before,
+            limit(q.limit),
+        )
         .await
         .map_err(AppError::from)?;
     Ok(Json(PageOf {

@@ -1,10 +1,11 @@
 //! Report exports over the API (SPEC 3.5, 3.8): the opt-out list, a number's event log and
-//! its evidence bundle, and a campaign's messages, as CSV, TSV, XLSX or PDF (the bundle as
-//! PDF or JSON). Each is written to a temporary file by `reports` and then streamed as an
+//! its evidence bundle, a campaign's messages and the Incoming report (every reply), as CSV,
+//! TSV, XLSX or PDF (the bundle as PDF or JSON). Each is written to a temporary file by `reports` and then streamed as an
 //! attachment, so a failure half-way is an error response, never a cut-short download.
 
 use super::{ApiAuth, path_id};
 use crate::reports::evidence::EvidenceFormat;
+use crate::reports::incoming::{IncomingFilter, RawFilter};
 use crate::reports::{self, ExportFile, Format};
 use crate::state::AppState;
 use crate::web::errors::ApiError;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/campaigns/{id}/messages/export",
             get(export_campaign_messages),
         )
+        .route("/api/v1/replies/export", get(export_incoming))
 }
 
 /// The report paths of the OpenAPI document.
@@ -39,7 +41,8 @@ pub fn router() -> Router<AppState> {
     export_optouts,
     export_number_events,
     evidence,
-    export_campaign_messages
+    export_campaign_messages,
+    export_incoming
 ))]
 pub struct ReportsDoc;
 
@@ -173,5 +176,48 @@ pub async fn export_campaign_messages(
     let status = reports::campaigns::parse_status(q.status.as_deref())?;
     // Another account's campaign is "not found", as any id the account does not have.
     let file = reports::campaigns::messages(&state, auth.account(), id, format, status).await?;
+    Ok(attachment(file))
+}
+
+/// The Incoming export's format and filters (the filters of `GET /api/v1/replies`).
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct IncomingExportQuery {
+    /// `csv` (default), `tsv`, `xlsx` or `pdf` (at most 100,000 rows).
+    pub format: Option<String>,
+    /// Received at or after: YYYY-MM-DD (from midnight UTC) or an RFC 3339 time.
+    pub from: Option<String>,
+    /// Received up to: YYYY-MM-DD (the whole day, UTC) or an RFC 3339 time (before it).
+    pub to: Option<String>,
+    /// opt_out, opt_in, help, other or unclear.
+    pub class: Option<String>,
+    /// All or part of the sender's number, in any written form.
+    pub number: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/replies/export", tag = "reports", params(IncomingExportQuery),
+    responses(
+        (status = 200, description = "the Incoming report, newest first: received_at (RFC 3339 UTC), from, to, text, \
+            class, tier, matched_campaign, actions (joined with \"; \")",
+         content((String = "text/csv"), (String = "text/tab-separated-values"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (Vec<u8> = "application/pdf"))),
+        (status = 422, body = crate::web::errors::ErrorBody,
+         description = "a bad format, from, to, class or number (the field is named), or too many rows for a PDF")))]
+/// Exports the Incoming report (every reply, filtered by date range, class and number) as a
+/// file.
+pub async fn export_incoming(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    Query(q): Query<IncomingExportQuery>,
+) -> Result<Response, ApiError> {
+    let format = reports::parse_format(q.format.as_deref(), Format::Csv)?;
+    let raw = RawFilter {
+        from: q.from.as_deref(),
+        to: q.to.as_deref(),
+        class: q.class.as_deref(),
+        number: q.number.as_deref(),
+    };
+    let filter = IncomingFilter::for_account(&state, auth.account(), &raw).await?;
+    let file = reports::incoming::export(&state, auth.account(), &filter, format).await?;
     Ok(attachment(file))
 }

@@ -16,6 +16,7 @@ mod contacts;
 mod imports;
 mod optouts;
 mod replies;
+mod reports;
 mod session;
 mod settings;
 
@@ -79,6 +80,12 @@ pub fn router(_state: &AppState) -> Router<AppState> {
         .route("/replies", get(replies::list))
         .route("/replies/review", get(replies::queue))
         .route("/replies/{id}/review", post(replies::decide))
+        .route(
+            "/reports",
+            get(|| async { axum::response::Redirect::to("/reports/incoming") }),
+        )
+        .route("/reports/incoming", get(reports::incoming))
+        .route("/reports/incoming/export", get(reports::incoming_export))
         .route("/settings", get(settings::page).post(settings::update))
         .route("/settings/keywords", post(settings::update_keywords))
         .route("/settings/notifications", post(settings::update_notify))

@@ -1,0 +1,281 @@
+//! The bulk statements of an import, one implementation per backend: the only part of the
+//! store where the two dialects are not written once (see `sql.rs`), because the fast way to
+//! move tens of thousands of rows differs. SQLite runs in-process: many rows per cached
+//! statement (`VALUES` lists) costs little more than a prepared statement per row would.
+//! PostgreSQL is a round trip away: each batch goes as one statement whose columns are
+//! arrays (`UNNEST`), so a 20,000-row batch is one round trip instead of forty.
+//!
+//! Every statement here runs inside the import's write transaction
+//! ([`crate::ImportApply`]); none of them commits.
+
+use crate::Result;
+use crate::model::{Reject, StagedRow};
+use sqlx::{Postgres, Sqlite, Transaction};
+use std::collections::HashMap;
+use std::future::Future;
+
+/// Rows per multi-row statement on SQLite (at most 4 parameters a row here: far below
+/// SQLite's 32,766 bound parameters).
+const SQLITE_ROWS_PER_STATEMENT: usize = 500;
+
+/// What an import's contacts statement does when the number is already in the group: the
+/// file's non-empty fields replace the stored ones, and a row whose fields would not change
+/// is left alone (a re-import of the same file rewrites nothing). Shared by both backends
+/// (`IS DISTINCT FROM`: SQLite 3.39+, PostgreSQL). A macro so that `concat!` can build
+/// whole statements from it.
+macro_rules! on_conflict_update {
+    () => {
+        " ON CONFLICT (group_id, number) DO UPDATE SET
+        first_name = COALESCE(excluded.first_name, contacts.first_name),
+        last_name = COALESCE(excluded.last_name, contacts.last_name),
+        email = COALESCE(excluded.email, contacts.email),
+        updated_at = excluded.updated_at
+      WHERE contacts.first_name IS DISTINCT FROM COALESCE(excluded.first_name, contacts.first_name)
+         OR contacts.last_name IS DISTINCT FROM COALESCE(excluded.last_name, contacts.last_name)
+         OR contacts.email IS DISTINCT FROM COALESCE(excluded.email, contacts.email)"
+    };
+}
+
+/// The bulk steps of an import on one backend.
+pub(crate) trait BulkImport: sqlx::Database {
+    /// The numbers of `rows` that are on `account`'s opt-out list, with their source.
+    fn listed(
+        tx: &mut Transaction<'static, Self>,
+        account: i64,
+        rows: &[StagedRow],
+    ) -> impl Future<Output = Result<HashMap<String, String>>> + Send;
+
+    /// How many of the numbers of `rows` `group` holds already (a dry run's count).
+    fn count_in_group(
+        tx: &mut Transaction<'static, Self>,
+        group: i64,
+        rows: &[StagedRow],
+    ) -> impl Future<Output = Result<i64>> + Send;
+
+    /// Inserts the new contacts of `rows` into `group` and updates the fields of those
+    /// already there — never an opted-out number (the caller skipped them; checked again
+    /// here, in SQL).
+    fn write_contacts(
+        tx: &mut Transaction<'static, Self>,
+        account: i64,
+        group: i64,
+        now: i64,
+        rows: &[StagedRow],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records rows an import did not import, with why.
+    fn insert_rejects(
+        tx: &mut Transaction<'static, Self>,
+        import_id: i64,
+        rejects: &[Reject],
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The numbers of `rows` as one JSON array of strings, for SQLite's `json_each`: one bound
+/// parameter for a whole batch instead of one per row. E.164 text is `+` and digits, so
+/// nothing needs escaping.
+fn json_numbers(rows: &[StagedRow]) -> String {
+    let mut out = String::with_capacity(rows.len() * 16 + 2);
+    out.push('[');
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(r.number.as_str());
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
+impl BulkImport for Sqlite {
+    async fn listed(
+        tx: &mut Transaction<'static, Sqlite>,
+        account: i64,
+        rows: &[StagedRow],
+    ) -> Result<HashMap<String, String>> {
+        // -- which of these numbers (a JSON array) are on the opt-out list; CROSS JOIN keeps
+        // -- the array the outer loop, each number a probe of the list's index
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT o.number, o.source FROM json_each($2) AS j
+               CROSS JOIN opt_outs o ON o.account_id = $1 AND o.number = j.value",
+        )
+        .bind(account)
+        .bind(json_numbers(rows))
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(found.into_iter().collect())
+    }
+
+    async fn count_in_group(
+        tx: &mut Transaction<'static, Sqlite>,
+        group: i64,
+        rows: &[StagedRow],
+    ) -> Result<i64> {
+        // -- how many of these numbers (a JSON array) the group has already
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM json_each($2) AS j
+               CROSS JOIN contacts c ON c.group_id = $1 AND c.number = j.value",
+        )
+        .bind(group)
+        .bind(json_numbers(rows))
+        .fetch_one(&mut **tx)
+        .await?)
+    }
+
+    async fn write_contacts(
+        tx: &mut Transaction<'static, Sqlite>,
+        account: i64,
+        group: i64,
+        now: i64,
+        rows: &[StagedRow],
+    ) -> Result<()> {
+        for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            // -- new contacts, or new fields for numbers already in the group; never an
+            // -- opted-out number
+            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at) SELECT ",
+            );
+            q.push_bind(account)
+                .push(", ")
+                .push_bind(group)
+                .push(", v.column1, v.column2, v.column3, v.column4, ")
+                .push_bind(now)
+                .push(", ")
+                .push_bind(now)
+                .push(" FROM (");
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.number.as_str())
+                    .push_bind(r.fields.first_name.as_deref())
+                    .push_bind(r.fields.last_name.as_deref())
+                    .push_bind(r.fields.email.as_deref());
+            });
+            q.push(") AS v WHERE NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = ")
+                .push_bind(account)
+                .push(" AND o.number = v.column1)")
+                .push(on_conflict_update!());
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_rejects(
+        tx: &mut Transaction<'static, Sqlite>,
+        import_id: i64,
+        rejects: &[Reject],
+    ) -> Result<()> {
+        for chunk in rejects.chunks(1000) {
+            // -- rows not imported, with why
+            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO import_rejects (import_id, row, raw, reason) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(import_id)
+                    .push_bind(r.row)
+                    .push_bind(r.raw.clone())
+                    .push_bind(r.reason.clone());
+            });
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+impl BulkImport for Postgres {
+    async fn listed(
+        tx: &mut Transaction<'static, Postgres>,
+        account: i64,
+        rows: &[StagedRow],
+    ) -> Result<HashMap<String, String>> {
+        let numbers: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
+        // -- which of these numbers are on the opt-out list
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT number, source FROM opt_outs WHERE account_id = $1 AND number = ANY($2::text[])",
+        )
+        .bind(account)
+        .bind(&numbers)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(found.into_iter().collect())
+    }
+
+    async fn count_in_group(
+        tx: &mut Transaction<'static, Postgres>,
+        group: i64,
+        rows: &[StagedRow],
+    ) -> Result<i64> {
+        let numbers: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
+        // -- how many of these numbers the group has already
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM contacts WHERE group_id = $1 AND number = ANY($2::text[])",
+        )
+        .bind(group)
+        .bind(&numbers)
+        .fetch_one(&mut **tx)
+        .await?)
+    }
+
+    async fn write_contacts(
+        tx: &mut Transaction<'static, Postgres>,
+        account: i64,
+        group: i64,
+        now: i64,
+        rows: &[StagedRow],
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let numbers: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
+        let first: Vec<Option<&str>> = rows
+            .iter()
+            .map(|r| r.fields.first_name.as_deref())
+            .collect();
+        let last: Vec<Option<&str>> = rows.iter().map(|r| r.fields.last_name.as_deref()).collect();
+        let email: Vec<Option<&str>> = rows.iter().map(|r| r.fields.email.as_deref()).collect();
+        // -- new contacts, or new fields for numbers already in the group; never an
+        // -- opted-out number. One statement for the batch, its columns as arrays.
+        sqlx::query(concat!(
+            "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at)
+             SELECT $1, $2, v.number, v.first_name, v.last_name, v.email, $3, $3
+               FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[]) AS v(number, first_name, last_name, email)
+              WHERE NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = $1 AND o.number = v.number)",
+            on_conflict_update!()
+        ))
+            .bind(account)
+            .bind(group)
+            .bind(now)
+            .bind(&numbers)
+            .bind(&first)
+            .bind(&last)
+            .bind(&email)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_rejects(
+        tx: &mut Transaction<'static, Postgres>,
+        import_id: i64,
+        rejects: &[Reject],
+    ) -> Result<()> {
+        if rejects.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<i64> = rejects.iter().map(|r| r.row).collect();
+        let raw: Vec<&str> = rejects.iter().map(|r| r.raw.as_str()).collect();
+        let reason: Vec<&str> = rejects.iter().map(|r| r.reason.as_str()).collect();
+        // -- rows not imported, with why (one statement, columns as arrays)
+        sqlx::query(
+            "INSERT INTO import_rejects (import_id, row, raw, reason)
+             SELECT $1, v.row, v.raw, v.reason FROM UNNEST($2::bigint[], $3::text[], $4::text[]) AS v(row, raw, reason)",
+        )
+        .bind(import_id)
+        .bind(&rows)
+        .bind(&raw)
+        .bind(&reason)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
