@@ -608,13 +608,13 @@ pub(crate) fn counts_from(rows: Vec<(String, i64)>) -> Result<MessageCounts> {
     Ok(counts)
 }
 
-/// Instantiates [`CampaignStore`] for one backend. `$claim` is the claim query (PostgreSQL
-/// adds `FOR UPDATE SKIP LOCKED`).
+/// Instantiates [`CampaignStore`] for one backend. `$claim_answers` and `$claim_campaigns` are
+/// the claim queries of `claim_sql!` (PostgreSQL adds `FOR UPDATE SKIP LOCKED`).
 macro_rules! campaign_impl {
-    ($store:ident, $db:ident, $claim:ident) => {
+    ($store:ident, $db:ident, $claim_answers:ident, $claim_campaigns:ident) => {
         /// The `CampaignStore` implementation for this backend (SQL shared in `campaigns.rs`).
         mod campaign_impl {
-            use super::{$claim, $store};
+            use super::{$claim_answers, $claim_campaigns, $store};
             use sqlx::$db;
             use $crate::campaigns::*;
             use $crate::model::Page;
@@ -1015,12 +1015,26 @@ macro_rules! campaign_impl {
 
                 async fn claim_messages(&self, owner: &str, now: i64, limit: i64) -> Result<Vec<ClaimedMessage>> {
                     let mut tx = self.begin_write().await?;
-                    let rows: Vec<(i64, i64, Option<i64>, String, String, String, String, i64)> = sqlx::query_as($claim)
-                        .bind(owner)
-                        .bind(now)
-                        .bind(limit)
-                        .fetch_all(&mut *tx)
-                        .await?;
+                    // Answers first (a confirmation must not wait behind a campaign), then
+                    // campaign messages up to the limit.
+                    let mut rows: Vec<(i64, i64, Option<i64>, String, String, String, String, i64)> =
+                        sqlx::query_as($claim_answers)
+                            .bind(owner)
+                            .bind(now)
+                            .bind(limit)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    let rest = limit - rows.len() as i64;
+                    if rest > 0 {
+                        rows.extend(
+                            sqlx::query_as::<_, (i64, i64, Option<i64>, String, String, String, String, i64)>($claim_campaigns)
+                                .bind(owner)
+                                .bind(now)
+                                .bind(rest)
+                                .fetch_all(&mut *tx)
+                                .await?,
+                        );
+                    }
                     tx.commit().await?;
                     let mut claimed = rows
                         .into_iter()
@@ -1281,13 +1295,16 @@ macro_rules! waiting_status {
 }
 pub(crate) use waiting_status;
 
-/// The claim query, as both backends share it up to the row lock.
+/// The claim queries, as both backends share them up to the row lock: `$kinds` is
+/// `kind <> 'campaign'` (answers, claimed first, from their own index) or `kind = 'campaign'`.
 macro_rules! claim_sql {
-    ($lock:literal) => {
+    ($lock:literal, $kinds:literal) => {
         concat!(
             "UPDATE messages SET status = 'sending', claimed_by = $1, claimed_at = $2,
                 attempts = attempts + 1, updated_at = $2
-             WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= $2
+             WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND ",
+            $kinds,
+            " AND next_attempt_at <= $2
                           ORDER BY next_attempt_at, id LIMIT $3",
             $lock,
             ")

@@ -60,6 +60,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "opt-outs by id",
         sql: include_str!("../migrations/sqlite/0007_optouts_by_id.sql"),
     },
+    Migration {
+        version: 8,
+        description: "answers first",
+        sql: include_str!("../migrations/sqlite/0008_answers_first.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -97,5 +102,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         description: "opt-outs by id",
         sql: include_str!("../migrations/postgres/0007_optouts_by_id.sql"),
+    },
+    Migration {
+        version: 8,
+        description: "answers first",
+        sql: include_str!("../migrations/postgres/0008_answers_first.sql"),
     },
 ];

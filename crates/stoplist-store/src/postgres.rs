@@ -56,9 +56,12 @@ const LOCK_LEDGER: &str =
 crate::sql::store_impl!(PgStore, Postgres, LOCK_LEDGER);
 
 // -- claim due queued messages; rows another instance is claiming are skipped, never shared.
-const CLAIM_MESSAGES: &str = crate::campaigns::claim_sql!(" FOR UPDATE SKIP LOCKED");
+const CLAIM_ANSWERS: &str =
+    crate::campaigns::claim_sql!(" FOR UPDATE SKIP LOCKED", "kind <> 'campaign'");
+const CLAIM_CAMPAIGNS: &str =
+    crate::campaigns::claim_sql!(" FOR UPDATE SKIP LOCKED", "kind = 'campaign'");
 
-crate::campaigns::campaign_impl!(PgStore, Postgres, CLAIM_MESSAGES);
+crate::campaigns::campaign_impl!(PgStore, Postgres, CLAIM_ANSWERS, CLAIM_CAMPAIGNS);
 
 crate::replies::reply_impl!(PgStore, Postgres);
 

@@ -57,9 +57,10 @@ const LOCK_LEDGER: &str =
 crate::sql::store_impl!(SqliteStore, Sqlite, LOCK_LEDGER);
 
 // -- claim due queued messages; SQLite's one writer makes the claim exclusive.
-const CLAIM_MESSAGES: &str = crate::campaigns::claim_sql!("");
+const CLAIM_ANSWERS: &str = crate::campaigns::claim_sql!("", "kind <> 'campaign'");
+const CLAIM_CAMPAIGNS: &str = crate::campaigns::claim_sql!("", "kind = 'campaign'");
 
-crate::campaigns::campaign_impl!(SqliteStore, Sqlite, CLAIM_MESSAGES);
+crate::campaigns::campaign_impl!(SqliteStore, Sqlite, CLAIM_ANSWERS, CLAIM_CAMPAIGNS);
 
 crate::replies::reply_impl!(SqliteStore, Sqlite);
 

@@ -363,6 +363,17 @@ async fn a_stop_during_a_large_campaign_stops_every_later_message_to_that_number
         sent_at_stop < 3000,
         "the STOP came too late to test anything"
     );
+    // The confirmation is answered ahead of the campaign's queue, while it is still sending.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.sent().iter().all(|m| m.to != target) {
+        assert!(
+            Instant::now() < deadline,
+            "the confirmation waited behind the campaign's messages"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, during) = app.get(&format!("/api/v1/campaigns/{id}")).await;
+    assert_eq!(during["status"], "sending", "{during}");
     // Let the campaign run well past the number, then stop it to keep the test short.
     let past = wait_for(&app, id, |b| {
         b["counts"]["sent"].as_i64().unwrap_or(0) > 4000
