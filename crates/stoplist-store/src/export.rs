@@ -79,6 +79,31 @@ pub(crate) const INCOMING_SQL: &str =
   ORDER BY r.id DESC
   LIMIT $8";
 
+/// Rows of the Incoming report read per query: each chunk comes back as ONE value, a JSON
+/// array of rows built by the database, because decoding a million rows one by one through
+/// sqlx's SQLite driver cost five times the scan itself (docs/benchmarks.md).
+pub(crate) const CHUNK_ROWS: i64 = 4096;
+
+/// [`INCOMING_SQL`] as chunks: `$agg` wraps the row array (`json_group_array(json_array(` on
+/// SQLite, `json_agg(json_build_array(` on PostgreSQL) and `$end` closes it.
+pub(crate) fn incoming_chunk_sql(agg: &str, end: &str) -> String {
+    format!(
+        "SELECT {agg}id, received_at, from_number, to_number, body, class, tier,
+            matched_campaign_id, name, actions_json{end} FROM ({INCOMING_SQL}) chunk"
+    )
+}
+
+/// One chunk's JSON array as rows, newest first whatever order the aggregate kept.
+pub(crate) fn incoming_chunk(json: Option<String>) -> Result<Vec<IncomingTuple>> {
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
+    let mut rows: Vec<IncomingTuple> = serde_json::from_str(&json)
+        .map_err(|e| crate::StoreError::Corrupt(format!("an Incoming report chunk: {e}")))?;
+    rows.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    Ok(rows)
+}
+
 /// The columns of [`INCOMING_SQL`], decoded by position (cheaper than by name per row).
 pub(crate) type IncomingTuple = (
     i64,
@@ -123,7 +148,7 @@ pub(crate) fn number_pattern(number: Option<&str>) -> Option<String> {
 
 /// Instantiates [`ExportStore`] for one backend (SQL shared here).
 macro_rules! export_impl {
-    ($store:ident, $db:ident) => {
+    ($store:ident, $db:ident, $agg:literal, $end:literal) => {
         /// The `ExportStore` implementation for this backend (SQL shared in `export.rs`).
         mod export_impl {
             use super::$store;
@@ -132,8 +157,8 @@ macro_rules! export_impl {
             use stoplist_domain::AccountId;
             use $crate::Result;
             use $crate::export::{
-                ExportStore, INCOMING_SQL, IncomingReply, IncomingTuple, Window, incoming_row,
-                number_pattern,
+                CHUNK_ROWS, ExportStore, IncomingReply, Window, incoming_chunk, incoming_chunk_sql,
+                incoming_row, number_pattern,
             };
             use $crate::replies::ReplyFilter;
 
@@ -145,19 +170,49 @@ macro_rules! export_impl {
                     f: &'a ReplyFilter<'a>,
                     window: Window,
                 ) -> BoxStream<'a, Result<IncomingReply>> {
-                    // -- the Incoming report, newest first, filtered (INCOMING_SQL)
-                    sqlx::query_as::<_, IncomingTuple>(INCOMING_SQL)
-                        .bind(account.0)
-                        .bind(window.before.unwrap_or(i64::MAX))
-                        .bind(f.from_time)
-                        .bind(f.to_time)
-                        .bind(f.class)
-                        .bind(number_pattern(f.number))
-                        .bind(i64::from(f.pending_review))
-                        .bind(window.limit.unwrap_or(i64::MAX))
-                        .fetch(&self.pool)
-                        .map(|row| incoming_row(row?))
-                        .boxed()
+                    // -- the Incoming report, newest first, filtered (INCOMING_SQL), in chunks
+                    // of CHUNK_ROWS rows by keyset: replies are only ever appended, so the
+                    // chunks read exactly what one scan would have
+                    let sql = incoming_chunk_sql($agg, $end);
+                    let pattern = number_pattern(f.number);
+                    let start = (
+                        window.before.unwrap_or(i64::MAX),
+                        window.limit.unwrap_or(i64::MAX),
+                    );
+                    futures_util::stream::try_unfold(start, move |(before, left)| {
+                        let (sql, pattern) = (sql.clone(), pattern.clone());
+                        async move {
+                            if left <= 0 {
+                                return Ok(None);
+                            }
+                            let json: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                                .bind(account.0)
+                                .bind(before)
+                                .bind(f.from_time)
+                                .bind(f.to_time)
+                                .bind(f.class)
+                                .bind(pattern)
+                                .bind(i64::from(f.pending_review))
+                                .bind(left.min(CHUNK_ROWS))
+                                .fetch_one(&self.pool)
+                                .await?;
+                            let rows = incoming_chunk(json)?;
+                            let Some(last) = rows.last() else {
+                                return Ok(None);
+                            };
+                            let next = (last.0, left - rows.len() as i64);
+                            Ok(Some((
+                                futures_util::stream::iter(rows.into_iter().map(incoming_row)),
+                                next,
+                            )))
+                        }
+                    })
+                    .map(|chunk| match chunk {
+                        Ok(rows) => rows.left_stream(),
+                        Err(e) => futures_util::stream::once(async move { Err(e) }).right_stream(),
+                    })
+                    .flatten()
+                    .boxed()
                 }
             }
         }

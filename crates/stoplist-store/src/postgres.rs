@@ -65,4 +65,10 @@ crate::campaigns::campaign_impl!(PgStore, Postgres, CLAIM_ANSWERS, CLAIM_CAMPAIG
 
 crate::replies::reply_impl!(PgStore, Postgres);
 
-crate::export::export_impl!(PgStore, Postgres);
+// -- the Incoming report's rows as one JSON array per chunk
+crate::export::export_impl!(
+    PgStore,
+    Postgres,
+    "CAST(json_agg(json_build_array(",
+    ") ORDER BY id DESC) AS TEXT)"
+);

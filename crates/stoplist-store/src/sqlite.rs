@@ -64,4 +64,5 @@ crate::campaigns::campaign_impl!(SqliteStore, Sqlite, CLAIM_ANSWERS, CLAIM_CAMPA
 
 crate::replies::reply_impl!(SqliteStore, Sqlite);
 
-crate::export::export_impl!(SqliteStore, Sqlite);
+// -- the Incoming report's rows as one JSON array per chunk
+crate::export::export_impl!(SqliteStore, Sqlite, "json_group_array(json_array(", "))");
