@@ -1,12 +1,14 @@
-//! Reads for report exports (SPEC 3.8): long, read-only scans that stream their rows instead of
-//! paging, so that a million-row export reads the table once.
+//! Reads for report exports (SPEC 3.8): long, read-only scans that stream their rows, read in
+//! keyset chunks that the database hands over as one JSON array each, so that a million-row
+//! export reads the table once and pays one driver round trip per 4,096 rows.
 //!
 //! Owns the SQL of those scans and the rows they give; owns no file format (that is
 //! `stoplist-export`) and no filter syntax (the application parses filters into a
 //! [`ReplyFilter`]).
 //!
-//! A stream holds one pooled connection (and on SQLite one read snapshot) until it ends or is
-//! dropped; rows come as the database produces them, so memory does not grow with the report.
+//! A stream takes a pooled connection per chunk; it holds one chunk in memory at a time, so
+//! memory does not grow with the report. Replies are only ever appended, so chunks by id read
+//! exactly what one scan would.
 
 use crate::Result;
 use crate::replies::ReplyFilter;
@@ -52,7 +54,7 @@ pub trait ExportStore: Send + Sync {
     /// The account's replies matching `filter` (received-time range, class, digits of the
     /// sender, pending review), **newest first by id** — the order of the Replies page and of
     /// `list_replies`, so a page of the report and its export agree — with the matched
-    /// campaign's name. One query; rows are decoded as they arrive. `window` limits the scan
+    /// campaign's name. Read in chunks of 4,096 rows by id. `window` limits the scan
     /// (a page of the UI, or one row more than a PDF may take).
     fn incoming_replies<'a>(
         &'a self,
