@@ -102,7 +102,7 @@ pub(crate) fn incoming_chunk(json: Option<String>) -> Result<Vec<IncomingTuple>>
     };
     let mut rows: Vec<IncomingTuple> = serde_json::from_str(&json)
         .map_err(|e| crate::StoreError::Corrupt(format!("an Incoming report chunk: {e}")))?;
-    rows.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
     Ok(rows)
 }
 
