@@ -192,3 +192,19 @@ pub fn check<'a, S: AsRef<str>>(
         })
         .collect()
 }
+
+/// What a search box's text means for a list of numbers: a whole number (any written form)
+/// becomes its E.164 digits; a partial one keeps its digits, less a leading national `0`
+/// (so "0412 999" finds +61412999…). `None`: the text holds no digit at all.
+pub fn number_digits(q: &str, region: Region) -> Option<String> {
+    if let Ok(n) = PhoneNumber::parse(q, region) {
+        return Some(n.as_str().trim_start_matches('+').to_owned());
+    }
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let trimmed = if q.trim_start().starts_with('0') && digits.len() > 1 {
+        &digits[1..]
+    } else {
+        &digits[..]
+    };
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}

@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use futures_util::{StreamExt, TryStreamExt};
 use stoplist_domain::classify::Class;
-use stoplist_domain::{AccountId, PhoneNumber, Region};
+use stoplist_domain::{AccountId, Region};
 use stoplist_store::ReplyFilter;
 use stoplist_store::export::{IncomingReply, Window};
 
@@ -100,7 +100,7 @@ impl IncomingFilter {
             .transpose()?;
         let digits = present(raw.number)
             .map(|n| {
-                number_digits(n, region).ok_or_else(|| {
+                crate::optouts::number_digits(n, region).ok_or_else(|| {
                     AppError::invalid(
                         "invalid_field",
                         "number",
@@ -164,18 +164,6 @@ impl IncomingFilter {
 /// A filter's text, trimmed; `None` when absent or empty.
 fn present(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|v| !v.is_empty())
-}
-
-/// What a number filter's text means: a whole number (any written form) becomes its E.164
-/// digits; a partial one keeps its digits, less a leading national `0`. `None`: no digit.
-fn number_digits(q: &str, region: Region) -> Option<String> {
-    if let Ok(n) = PhoneNumber::parse(q, region) {
-        return Some(n.as_str().trim_start_matches('+').to_owned());
-    }
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let national = q.trim_start().starts_with('0') && digits.len() > 1;
-    let digits = if national { &digits[1..] } else { &digits[..] };
-    (!digits.is_empty()).then(|| digits.to_owned())
 }
 
 /// Reads `YYYY-MM-DD` or an RFC 3339 time (`T` or a space between date and time, seconds and

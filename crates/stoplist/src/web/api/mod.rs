@@ -7,7 +7,7 @@ mod groups;
 mod imports;
 mod optouts;
 mod replies;
-mod reports;
+pub(crate) mod reports;
 mod settings;
 
 use crate::auth::secret_digest;

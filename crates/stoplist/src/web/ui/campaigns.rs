@@ -14,8 +14,8 @@
 
 use super::session::{CSRF_REFUSED, Empty, same_origin, tokens_match};
 use super::{
-    CsrfForm, FieldErrors, Layout, PAGE_SIZE, UiSession, actor_text, capitalize, cursor, flash,
-    source_label, thousands, vary_on_htmx, wants_fragment,
+    CsrfForm, FieldErrors, Layout, PAGE_SIZE, UiSession, actor_text, capitalize, clean_file_name,
+    cursor, flash, size_text, source_label, thousands, vary_on_htmx, wants_fragment,
 };
 use crate::campaigns::{self, CampaignInput, Preview, recipients};
 use crate::error::{AppError, AppResult};
@@ -276,15 +276,6 @@ struct NewPage {
     counter: Counter,
 }
 
-fn size_text(bytes: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    if bytes >= MB {
-        format!("{} MB", bytes / MB)
-    } else {
-        format!("{} KB", bytes.div_ceil(1024))
-    }
-}
-
 async fn render_new(
     state: &AppState,
     session: &UiSession,
@@ -380,12 +371,6 @@ impl IntoResponse for NewRejection {
 
 fn refused(e: AppError) -> NewRejection {
     NewRejection::Refused(PageError(e).into_response())
-}
-
-/// A file name as the user knows it: the last path part, one line, at most 200 characters.
-fn clean_file_name(raw: &str) -> String {
-    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw).trim();
-    base.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 impl FromRequest<AppState> for NewUpload {

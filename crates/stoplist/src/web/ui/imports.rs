@@ -20,7 +20,10 @@
 //! after a day: they belong to running imports).
 
 use super::session::{CSRF_REFUSED, same_origin, tokens_match};
-use super::{CsrfForm, FieldErrors, Layout, UiSession, capitalize, vary_on_htmx, wants_fragment};
+use super::{
+    CsrfForm, FieldErrors, Layout, UiSession, capitalize, clean_file_name, size_text, thousands,
+    vary_on_htmx, wants_fragment,
+};
 use crate::error::{AppError, AppResult};
 use crate::import::read::{self, FileInfo, ReadError, ReadOptions};
 use crate::import::upload::{Upload, rejects_csv};
@@ -284,22 +287,6 @@ fn refused(e: AppError) -> UploadRejection {
     UploadRejection::Refused(PageError(e).into_response())
 }
 
-/// A file name as the user knows it: the last path part, trimmed, one line, at most 200
-/// characters (browsers send only the name; this also covers old ones that send a path).
-fn clean_file_name(raw: &str) -> String {
-    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw).trim();
-    base.chars().filter(|c| !c.is_control()).take(200).collect()
-}
-
-fn size_text(bytes: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    if bytes >= MB {
-        format!("{} MB", bytes / MB)
-    } else {
-        format!("{} KB", bytes.div_ceil(1024))
-    }
-}
-
 impl FromRequest<AppState> for CsrfUpload {
     type Rejection = UploadRejection;
 
@@ -492,19 +479,6 @@ struct NewPage {
     typed: Typed,
     errors: FieldErrors,
     recent: Vec<Recent>,
-}
-
-/// Thousands with separators: 1234567 → "1,234,567".
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 fn status_text(r: &ImportRecord) -> (&'static str, &'static str) {

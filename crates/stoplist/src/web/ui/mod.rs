@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::map_response;
 use axum::response::Response;
 use axum::routing::{get, post};
-use stoplist_domain::{Actor, ActorKind, PhoneNumber, Region};
+use stoplist_domain::{Actor, ActorKind};
 
 pub use session::{CsrfForm, UiSession};
 
@@ -301,6 +301,23 @@ fn capitalize(s: &str) -> String {
     }
 }
 
+/// A file name as the user knows it: the last path part, trimmed, one line, at most 200
+/// characters (browsers send only the name; this also covers old ones that send a path).
+pub fn clean_file_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw).trim();
+    base.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// An upload limit in words: whole MB, else KB rounded up.
+pub fn size_text(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB {
+        format!("{} MB", bytes / MB)
+    } else {
+        format!("{} KB", bytes.div_ceil(1024))
+    }
+}
+
 /// Thousands with separators: 1234567 → "1,234,567".
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
@@ -329,21 +346,7 @@ pub fn vary_on_htmx(mut resp: Response) -> Response {
     resp
 }
 
-/// What a search box's text means for a list of numbers: a whole number (any written form)
-/// becomes its E.164 digits; a partial one keeps its digits, less a leading national `0`
-/// (so "0412 999" finds +61412999…). `None`: the text holds no digit at all.
-pub fn number_digits(q: &str, region: Region) -> Option<String> {
-    if let Ok(n) = PhoneNumber::parse(q, region) {
-        return Some(n.as_str().trim_start_matches('+').to_owned());
-    }
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let trimmed = if q.trim_start().starts_with('0') && digits.len() > 1 {
-        &digits[1..]
-    } else {
-        &digits[..]
-    };
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
-}
+pub use crate::optouts::number_digits;
 
 /// Whether a search looks like (part of) a phone number rather than a name or email.
 pub fn looks_like_number(q: &str) -> bool {
@@ -401,6 +404,7 @@ pub const PAGE_SIZE: i64 = 50;
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use stoplist_domain::Region;
 
     #[test]
     fn flash_messages_are_fixed_texts() {

@@ -10,14 +10,13 @@
 
 use super::{FieldErrors, Layout, PAGE_SIZE, UiSession, capitalize, cursor, flash, search_text};
 use crate::reports::incoming::{self, IncomingFilter, RawFilter};
-use crate::reports::{self, ExportFile, Format};
+use crate::reports::{self, Format};
 use crate::state::AppState;
 use crate::web::errors::PageError;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stoplist_domain::classify::Class;
@@ -238,22 +237,7 @@ pub async fn incoming_export(
     let filter = IncomingFilter::for_account(&state, account, &filters.raw()).await?;
     let file = incoming::export(&state, account, &filter, format).await?;
     tracing::info!(account = %account, format = %format, rows = file.rows, "incoming report exported");
-    Ok(download(file))
-}
-
-/// A finished export as a download (as the API's exports are sent): its type, an attachment
-/// name, and its bytes streamed from the temporary file.
-fn download(file: ExportFile) -> Response {
-    let headers = [
-        (header::CONTENT_TYPE, file.content_type.to_owned()),
-        (
-            header::CONTENT_DISPOSITION,
-            // The name is ASCII letters, digits, '-' and '.' only (see `ExportFile`).
-            format!("attachment; filename=\"{}\"", file.file_name),
-        ),
-        (header::CACHE_CONTROL, "no-store".to_owned()),
-    ];
-    (headers, Body::from_stream(file.into_stream())).into_response()
+    Ok(crate::web::api::reports::attachment(file))
 }
 
 #[cfg(test)]
