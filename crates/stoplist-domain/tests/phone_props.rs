@@ -238,6 +238,11 @@ fn assert_same(raw: &str, region: Region) {
         fast, library,
         "parse and parse_with_library differ for {raw:?} with default region {region}"
     );
+    assert_eq!(
+        PhoneNumber::parse_key(raw, region),
+        library.map(|n| n.as_u64()),
+        "parse_key and parse_with_library differ for {raw:?} with default region {region}"
+    );
 }
 
 proptest! {

@@ -85,10 +85,8 @@ impl Collector<'_> {
 
     /// One raw number from a source; `origin` says where, for the list.
     fn raw(&mut self, raw: &str, origin: impl FnOnce() -> String) {
-        let parsed = PhoneNumber::parse(raw, self.region).map(|n| {
-            let key = n.as_u64();
-            (key, self.index.get(key).is_some())
-        });
+        let parsed = PhoneNumber::parse_key(raw, self.region)
+            .map(|key| (key, self.index.get(key).is_some()));
         self.parsed(raw, parsed, origin);
     }
 
@@ -228,7 +226,8 @@ pub fn resolve(
         index,
         region,
         out: Resolved::default(),
-        opted_seen: HashSet::default(),
+        // Opted-out keys are index keys: sized once, never rehashed while collecting.
+        opted_seen: HashSet::with_capacity_and_hasher(index.len(), Default::default()),
         sorted_to: 0,
     };
     for (name, contacts) in groups {
@@ -321,7 +320,7 @@ fn read_batches(
                 batch.items.push(Item::Number {
                     end: batch.text.len(),
                     row: row.number(),
-                    parsed: PhoneNumber::parse(raw, region).map(|n| n.as_u64()),
+                    parsed: PhoneNumber::parse_key(raw, region),
                 });
             }
             Ok(false) => break,
