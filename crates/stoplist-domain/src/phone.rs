@@ -1244,7 +1244,10 @@ mod tests {
             ("98765 43210", "IN"),
             ("+44 7400 123456", "AU"),
         ] {
-            assert!(fast::parse(raw, region(r), key_from_parts).is_some(), "{raw:?} in {r}");
+            assert!(
+                fast::parse(raw, region(r), key_from_parts).is_some(),
+                "{raw:?} in {r}"
+            );
         }
         for (raw, r) in [
             ("0412 345 678 ext 1", "AU"),
@@ -1253,7 +1256,10 @@ mod tests {
             ("+0412345678", "AU"),
             ("0412\t345678", "AU"),
         ] {
-            assert!(fast::parse(raw, region(r), key_from_parts).is_none(), "{raw:?} in {r}");
+            assert!(
+                fast::parse(raw, region(r), key_from_parts).is_none(),
+                "{raw:?} in {r}"
+            );
         }
     }
 
