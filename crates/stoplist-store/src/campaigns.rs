@@ -477,7 +477,9 @@ pub trait CampaignStore: Send + Sync {
         provider: &str,
         provider_id: &str,
     ) -> Result<Option<(AccountId, Message)>>;
-    /// The most recent message sent to the number, from `sender_id` when given.
+    /// The most recent message sent to the number: with `sender_id`, the most recent from that
+    /// sender if there is one, else from any sender (a reply may name a number we do not send
+    /// from). One query either way.
     async fn latest_message_to(
         &self,
         account: AccountId,
@@ -1219,12 +1221,11 @@ macro_rules! campaign_impl {
                 }
 
                 async fn latest_message_to(&self, account: AccountId, number: &PhoneNumber, sender_id: Option<&str>) -> Result<Option<Message>> {
-                    // -- the newest message sent to a number (from one sender when given)
+                    // -- the newest message sent to a number, the newest from `sender_id` first
                     let sql = format!(
                         "{MESSAGE_COLUMNS} WHERE account_id = $1 AND number = $2
                            AND status IN ('sent', 'delivered', 'sending')
-                           AND (CAST($3 AS TEXT) IS NULL OR sender_id = $3)
-                         ORDER BY id DESC LIMIT 1"
+                         ORDER BY CASE WHEN sender_id = $3 THEN 0 ELSE 1 END, id DESC LIMIT 1"
                     );
                     sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
                         .bind(account.0)

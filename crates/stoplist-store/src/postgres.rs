@@ -63,7 +63,11 @@ const CLAIM_CAMPAIGNS: &str =
 
 crate::campaigns::campaign_impl!(PgStore, Postgres, CLAIM_ANSWERS, CLAIM_CAMPAIGNS);
 
-crate::replies::reply_impl!(PgStore, Postgres);
+// -- the actions of a batch of replies, from [[id, actions JSON], ...]
+const SET_REPLY_ACTIONS: &str = "UPDATE replies SET actions_json = j.value ->> 1
+     FROM json_array_elements(CAST($1 AS JSON)) AS j(value) WHERE replies.id = CAST(j.value ->> 0 AS BIGINT)";
+
+crate::replies::reply_impl!(PgStore, Postgres, SET_REPLY_ACTIONS);
 
 // -- the Incoming report's rows as one JSON array per chunk
 crate::export::export_impl!(

@@ -316,13 +316,14 @@ pub(crate) fn optout_actions(out: &OptOutOutcome, actions: &mut Vec<String>) {
 
 /// Instantiates [`ReplyStore`] for one backend (SQL shared here).
 macro_rules! reply_impl {
-    ($store:ident, $db:ident) => {
+    ($store:ident, $db:ident, $set_actions:ident) => {
         /// The `ReplyStore` implementation for this backend (SQL shared in `replies.rs`).
         mod reply_impl {
-            use super::$store;
+            use super::{$store, $set_actions};
             use sqlx::$db;
             use $crate::model::Page;
             use $crate::replies::*;
+            use $crate::sql::Ledger;
             use $crate::{Result, StoreError};
             use stoplist_domain::{AccountId, Decision};
 
@@ -331,10 +332,11 @@ macro_rules! reply_impl {
                 /// first delivery (read inside `tx`, which may be the batch that stored it).
                 async fn record_in_tx(
                     tx: &mut sqlx::Transaction<'static, $db>,
+                    ledger: Option<&mut Ledger>,
                     r: &NewReply<'_>,
                     effects: &ReplyEffects,
                     now: i64,
-                ) -> Result<RecordedReply> {
+                ) -> Result<(RecordedReply, bool)> {
                     // -- the reply, once per provider message id
                     let id: Option<i64> = sqlx::query_scalar(
                         "INSERT INTO replies (account_id, provider, provider_message_id, from_number, to_number, body,
@@ -372,16 +374,107 @@ macro_rules! reply_impl {
                             .map(Reply::try_from)
                             .transpose()?
                             .ok_or(StoreError::NotFound("reply"))?;
-                        return Ok(RecordedReply { id: first.id, duplicate: true, actions: first.actions, optout: None });
+                        return Ok((RecordedReply { id: first.id, duplicate: true, actions: first.actions, optout: None }, false));
                     };
-                    let (actions, optout) = Self::apply_effects(tx, r.account, r.from, effects, now).await?;
-                    // -- what the reply did, for the Incoming report
-                    sqlx::query("UPDATE replies SET actions_json = $1 WHERE id = $2")
-                        .bind(serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into()))
-                        .bind(id)
+                    let (actions, optout) = match ledger {
+                        Some(ledger) => Self::apply_effects(tx, ledger, r.from, effects, now).await?,
+                        None if effects.optout.is_none() && effects.help.is_none() => (Vec::new(), None),
+                        None => return Err(StoreError::NotFound("account")),
+                    };
+                    // (its actions are stored by the caller, for a whole batch at once)
+                    Ok((RecordedReply { id, duplicate: false, actions, optout }, true))
+                }
+
+                /// Stores what each new reply of a batch did, for the Incoming report: one
+                /// statement for the batch.
+                async fn store_actions(
+                    tx: &mut sqlx::Transaction<'static, $db>,
+                    recorded: &[&RecordedReply],
+                ) -> Result<()> {
+                    if recorded.is_empty() {
+                        return Ok(());
+                    }
+                    let rows: Vec<(i64, String)> = recorded
+                        .iter()
+                        .map(|r| (r.id, serde_json::to_string(&r.actions).unwrap_or_else(|_| "[]".into())))
+                        .collect();
+                    // -- what the replies did, for the Incoming report
+                    sqlx::query($set_actions)
+                        .bind(serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into()))
                         .execute(&mut **tx)
                         .await?;
-                    Ok(RecordedReply { id, duplicate: false, actions, optout })
+                    Ok(())
+                }
+
+                /// Records a batch in one transaction, the ledger heads of its accounts locked
+                /// first, in account order: every writer that appends to a ledger takes its head
+                /// before anything else, so that two instances' batches (whose replies may be the
+                /// same redelivered ones) queue instead of deadlocking. Without `savepoints`, the
+                /// first failing reply abandons the batch (`None`, nothing committed).
+                async fn record_batch(
+                    &self,
+                    batch: &[Recording<'_>],
+                    now: i64,
+                    savepoints: bool,
+                ) -> Result<Option<Vec<Result<RecordedReply>>>> {
+                    let mut tx = self.begin_write().await?;
+                    let mut accounts: Vec<AccountId> = batch.iter().map(|r| r.reply.account).collect();
+                    accounts.sort_by_key(|a| a.0);
+                    accounts.dedup();
+                    let mut ledgers = std::collections::HashMap::with_capacity(accounts.len());
+                    for account in accounts {
+                        match Self::ledger(&mut tx, account).await {
+                            Ok(ledger) => {
+                                ledgers.insert(account, ledger);
+                            }
+                            Err(StoreError::NotFound(_)) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    let mut results = Vec::with_capacity(batch.len());
+                    let mut new = Vec::with_capacity(batch.len());
+                    for rec in batch {
+                        let ledger = ledgers.get_mut(&rec.reply.account);
+                        if !savepoints {
+                            match Self::record_in_tx(&mut tx, ledger, rec.reply, rec.effects, now).await {
+                                Ok((r, is_new)) => {
+                                    new.push(is_new);
+                                    results.push(Ok(r));
+                                }
+                                Err(_) => return Ok(None),
+                            }
+                            continue;
+                        }
+                        // -- each reply in its own savepoint: its failure undoes only its own writes
+                        sqlx::query("SAVEPOINT reply").execute(&mut *tx).await?;
+                        let before = ledger.as_ref().map(|l| (l.head, l.moved, l.notify_endpoint));
+                        match Self::record_in_tx(&mut tx, ledger, rec.reply, rec.effects, now).await {
+                            Ok((r, is_new)) => {
+                                new.push(is_new);
+                                results.push(Ok(r));
+                            }
+                            Err(e) => {
+                                sqlx::query("ROLLBACK TO SAVEPOINT reply").execute(&mut *tx).await?;
+                                if let (Some(l), Some((head, moved, notify))) = (ledgers.get_mut(&rec.reply.account), before) {
+                                    (l.head, l.moved, l.notify_endpoint) = (head, moved, notify);
+                                }
+                                new.push(false);
+                                results.push(Err(e));
+                            }
+                        }
+                        sqlx::query("RELEASE SAVEPOINT reply").execute(&mut *tx).await?;
+                    }
+                    let recorded: Vec<&RecordedReply> = results
+                        .iter()
+                        .zip(&new)
+                        .filter_map(|(r, &is_new)| r.as_ref().ok().filter(|_| is_new))
+                        .collect();
+                    Self::store_actions(&mut tx, &recorded).await?;
+                    for ledger in ledgers.values() {
+                        Self::save_ledger(&mut tx, ledger).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(Some(results))
                 }
 
                 /// Queues an answer inside the reply's transaction.
@@ -412,15 +505,16 @@ macro_rules! reply_impl {
                 /// Applies effects inside a transaction; answers the actions and the opt-out outcome.
                 async fn apply_effects(
                     tx: &mut sqlx::Transaction<'static, $db>,
-                    account: AccountId,
+                    ledger: &mut Ledger,
                     number: &str,
                     effects: &ReplyEffects,
                     now: i64,
                 ) -> Result<(Vec<String>, Option<$crate::model::OptOutOutcome>)> {
+                    let account = ledger.account;
                     let mut actions = Vec::new();
                     let mut outcome = None;
                     if let Some(cmd) = &effects.optout {
-                        let out = Self::apply_optout_tx(tx, account, cmd, now).await?;
+                        let out = Self::apply_optout_in(tx, ledger, cmd, now).await?;
                         optout_actions(&out, &mut actions);
                         if matches!(out.decision, Decision::Record { .. } | Decision::AlreadyOptedOut { .. }) {
                             // -- the number's waiting campaign messages are suppressed
@@ -451,13 +545,19 @@ macro_rules! reply_impl {
                             actions.push("confirmation queued".into());
                         }
                         if out.event_seq.is_some() {
-                            // -- the notification endpoint, if the account has one
-                            let endpoint: Option<(String,)> =
-                                sqlx::query_as("SELECT url FROM notify_endpoints WHERE account_id = $1")
-                                    .bind(account.0)
-                                    .fetch_optional(&mut **tx)
-                                    .await?;
-                            if endpoint.is_some() {
+                            let has_endpoint = match ledger.notify_endpoint {
+                                Some(known) => known,
+                                None => {
+                                    // -- the notification endpoint, if the account has one
+                                    let endpoint: Option<(String,)> =
+                                        sqlx::query_as("SELECT url FROM notify_endpoints WHERE account_id = $1")
+                                            .bind(account.0)
+                                            .fetch_optional(&mut **tx)
+                                            .await?;
+                                    *ledger.notify_endpoint.insert(endpoint.is_some())
+                                }
+                            };
+                            if has_endpoint {
                                 let event = if out.optout.is_some() { "opted_out" } else { "opted_in" };
                                 let payload = serde_json::json!({
                                     "event": event,
@@ -504,32 +604,13 @@ macro_rules! reply_impl {
                 }
 
                 async fn record_replies(&self, batch: &[Recording<'_>], now: i64) -> Result<Vec<Result<RecordedReply>>> {
-                    let mut tx = self.begin_write().await?;
-                    // The ledger heads first, in account order: every writer that appends to a
-                    // ledger takes its head before anything else, so that two instances' batches
-                    // (whose replies may be the same redelivered ones) queue instead of deadlocking.
-                    let mut accounts: Vec<AccountId> = batch.iter().map(|r| r.reply.account).collect();
-                    accounts.sort_by_key(|a| a.0);
-                    accounts.dedup();
-                    for account in accounts {
-                        match Self::lock_ledger(&mut tx, account).await {
-                            Ok(_) | Err(StoreError::NotFound(_)) => {}
-                            Err(e) => return Err(e),
-                        }
+                    // First without savepoints (two statements fewer a reply); should any reply
+                    // fail, that transaction is dropped and the batch runs again with a savepoint
+                    // each, so that only the failing reply is undone.
+                    match self.record_batch(batch, now, false).await? {
+                        Some(results) => Ok(results),
+                        None => Ok(self.record_batch(batch, now, true).await?.unwrap_or_default()),
                     }
-                    let mut results = Vec::with_capacity(batch.len());
-                    for rec in batch {
-                        // -- each reply in its own savepoint: its failure undoes only its own writes
-                        sqlx::query("SAVEPOINT reply").execute(&mut *tx).await?;
-                        let result = Self::record_in_tx(&mut tx, rec.reply, rec.effects, now).await;
-                        if result.is_err() {
-                            sqlx::query("ROLLBACK TO SAVEPOINT reply").execute(&mut *tx).await?;
-                        }
-                        sqlx::query("RELEASE SAVEPOINT reply").execute(&mut *tx).await?;
-                        results.push(result);
-                    }
-                    tx.commit().await?;
-                    Ok(results)
                 }
 
                 async fn reply_by_provider_id(&self, account: AccountId, provider: &str, provider_message_id: &str) -> Result<Option<Reply>> {
@@ -592,6 +673,7 @@ macro_rules! reply_impl {
 
                 async fn review_reply(&self, account: AccountId, id: i64, verdict: &str, reviewer: &str, effects: &ReplyEffects, now: i64) -> Result<RecordedReply> {
                     let mut tx = self.begin_write().await?;
+                    let mut ledger = Self::ledger(&mut tx, account).await?;
                     // -- close a pending review
                     let row: Option<(String, String)> = sqlx::query_as(
                         "UPDATE replies SET review = $1, reviewed_by = $2, reviewed_at = $3
@@ -607,7 +689,8 @@ macro_rules! reply_impl {
                     let Some((number, actions_json)) = row else {
                         return Err(StoreError::Conflict { what: "a review of this reply", field: "review" });
                     };
-                    let (mut done, optout) = Self::apply_effects(&mut tx, account, &number, effects, now).await?;
+                    let (mut done, optout) = Self::apply_effects(&mut tx, &mut ledger, &number, effects, now).await?;
+                    Self::save_ledger(&mut tx, &ledger).await?;
                     let mut actions: Vec<String> = serde_json::from_str(&actions_json).unwrap_or_default();
                     actions.push(format!("review: {verdict} by {reviewer}"));
                     actions.append(&mut done);

@@ -344,6 +344,18 @@ pub(crate) const SQLITE_IMPORT_PRAGMAS: &str =
 pub(crate) const SQLITE_DEFAULT_PRAGMAS: &str =
     "PRAGMA cache_size = -16384; PRAGMA temp_store = DEFAULT;";
 
+/// An account's ledger head and settings, read (and on PostgreSQL locked) once in a write
+/// transaction. Events chain onto `head`; the head is saved once, at the end, if `moved`.
+#[derive(Debug, Clone)]
+pub(crate) struct Ledger {
+    pub(crate) account: AccountId,
+    pub(crate) head: (i64, stoplist_domain::ledger::Digest32),
+    pub(crate) settings: stoplist_domain::settings::AccountSettings,
+    pub(crate) moved: bool,
+    /// Whether the account has a notification endpoint, once a reply asked.
+    pub(crate) notify_endpoint: Option<bool>,
+}
+
 /// Instantiates `Store` for one backend. `$store` must have `pool`, `begin_write()`,
 /// `backend_kind()`; `$lock_ledger` selects (and on PostgreSQL locks) the account's ledger
 /// head and settings.
@@ -404,9 +416,10 @@ macro_rules! store_impl {
             /// Appends one chained event inside `tx` and moves the ledger head.
             async fn append_event(
                 tx: &mut sqlx::Transaction<'static, $db>,
-                head: &mut (i64, Digest32),
+                ledger: &mut Ledger,
                 mut content: EventContent,
             ) -> Result<i64> {
+                let head = &mut ledger.head;
                 content.seq = head.0 + 1;
                 let hash = content.hash(&head.1);
                 // -- append an event to the ledger (never updated or deleted)
@@ -430,20 +443,35 @@ macro_rules! store_impl {
                 .execute(&mut **tx)
                 .await?;
                 *head = (content.seq, hash);
+                ledger.moved = true;
                 Ok(content.seq)
             }
 
-            /// [`Store::apply_optout`] inside a caller's write transaction (a reply applies
-            /// its opt-out together with everything else it does).
+            /// [`Store::apply_optout`] inside a caller's write transaction: the ledger head is
+            /// locked, the change applied, the head saved.
             pub(crate) async fn apply_optout_tx(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 account: AccountId,
                 cmd: &OptOutCommand,
                 now: i64,
             ) -> Result<OptOutOutcome> {
-                let (mut head, settings) = Self::lock_ledger(tx, account).await?;
+                let mut ledger = Self::ledger(tx, account).await?;
+                let out = Self::apply_optout_in(tx, &mut ledger, cmd, now).await?;
+                Self::save_ledger(tx, &ledger).await?;
+                Ok(out)
+            }
+
+            /// Applies one opt-out command inside `tx` on a ledger the caller locked (and
+            /// saves later with [`Self::save_ledger`]: a batch of replies moves it once).
+            pub(crate) async fn apply_optout_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                ledger: &mut Ledger,
+                cmd: &OptOutCommand,
+                now: i64,
+            ) -> Result<OptOutOutcome> {
+                let account = ledger.account;
                 let current = Self::fetch_optout(tx, account, &cmd.number).await?;
-                let decision = rules::decide(&Policy::from(&settings), current.as_ref().map(|o| o.source), cmd.event);
+                let decision = rules::decide(&Policy::from(&ledger.settings), current.as_ref().map(|o| o.source), cmd.event);
                 let event = |kind: EventKind, source: EventSource| EventContent {
                     account_id: account.0,
                     seq: 0,
@@ -456,15 +484,18 @@ macro_rules! store_impl {
                     at_ms: now,
                 };
                 let mut event_seq = None;
+                // What the list says afterwards: unchanged unless recorded or lifted below.
+                let mut optout = current;
                 let cleanup = match decision {
                     Decision::Record { source, cleanup } => {
                         // -- put the number on the list, or let a reply replace a weaker source (keeping "since")
-                        sqlx::query(
+                        let (id, since): (i64, i64) = sqlx::query_as(
                             "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at)
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                              ON CONFLICT (account_id, number) DO UPDATE SET source = excluded.source,
                                 actor_kind = excluded.actor_kind, actor_id = excluded.actor_id,
-                                actor_label = excluded.actor_label, evidence = excluded.evidence",
+                                actor_label = excluded.actor_label, evidence = excluded.evidence
+                             RETURNING id, created_at",
                         )
                         .bind(account.0)
                         .bind(cmd.number.as_str())
@@ -474,9 +505,17 @@ macro_rules! store_impl {
                         .bind(&cmd.actor.label)
                         .bind(&cmd.evidence)
                         .bind(now)
-                        .execute(&mut **tx)
+                        .fetch_one(&mut **tx)
                         .await?;
-                        event_seq = Some(Self::append_event(tx, &mut head, event(EventKind::OptedOut, source.into())).await?);
+                        optout = Some(OptOut {
+                            id,
+                            number: cmd.number.clone(),
+                            source,
+                            actor: cmd.actor.clone(),
+                            evidence: cmd.evidence.clone(),
+                            created_at: since,
+                        });
+                        event_seq = Some(Self::append_event(tx, ledger, event(EventKind::OptedOut, source.into())).await?);
                         cleanup
                     }
                     Decision::AlreadyOptedOut { cleanup } => cleanup,
@@ -487,13 +526,14 @@ macro_rules! store_impl {
                             .bind(cmd.number.as_str())
                             .execute(&mut **tx)
                             .await?;
+                        optout = None;
                         let via = match cmd.event {
                             OptOutEvent::ReplyOptIn => EventSource::Reply,
                             OptOutEvent::ImportRow { .. } => EventSource::ImportReset,
                             _ if cmd.actor.kind == stoplist_domain::ActorKind::ApiKey => EventSource::Api,
                             _ => EventSource::Manual,
                         };
-                        event_seq = Some(Self::append_event(tx, &mut head, event(EventKind::OptedIn, via)).await?);
+                        event_seq = Some(Self::append_event(tx, ledger, event(EventKind::OptedIn, via)).await?);
                         ContactCleanup::Keep
                     }
                     Decision::NoChange | Decision::Import | Decision::Skip(_) | Decision::Refuse(_) => ContactCleanup::Keep,
@@ -523,19 +563,16 @@ macro_rules! store_impl {
                         }
                     }
                 }
-                if event_seq.is_some() {
-                    Self::save_ledger_head(tx, account, head).await?;
-                }
-                let optout = Self::fetch_optout(tx, account, &cmd.number).await?;
                 Ok(OptOutOutcome { decision, optout, event_seq, contacts_deleted })
             }
 
             /// Appends chained events inside `tx`, many per statement, and moves the ledger head.
             async fn append_events(
                 tx: &mut sqlx::Transaction<'static, $db>,
-                head: &mut (i64, Digest32),
+                ledger: &mut Ledger,
                 contents: impl Iterator<Item = EventContent>,
             ) -> Result<()> {
+                let head = &mut ledger.head;
                 let mut chained = Vec::new();
                 for mut content in contents {
                     content.seq = head.0 + 1;
@@ -543,6 +580,7 @@ macro_rules! store_impl {
                     chained.push((content, head.1.to_hex(), hash.to_hex()));
                     *head = (head.0 + 1, hash);
                 }
+                ledger.moved |= !chained.is_empty();
                 for chunk in chained.chunks(IMPORT_ROWS_PER_STATEMENT) {
                     // -- append events to the ledger (never updated or deleted)
                     let mut q = sqlx::QueryBuilder::<$db>::new(
@@ -584,6 +622,26 @@ macro_rules! store_impl {
                 let settings: String = row.try_get(2)?;
                 let head = Digest32::from_hex(&head).ok_or_else(|| StoreError::Corrupt("ledger head".into()))?;
                 Ok(((seq, head), settings_from_json(&settings)?))
+            }
+
+            /// Reads and locks the ledger of `account` (see [`Ledger`]).
+            pub(crate) async fn ledger(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: AccountId,
+            ) -> Result<Ledger> {
+                let (head, settings) = Self::lock_ledger(tx, account).await?;
+                Ok(Ledger { account, head, settings, moved: false, notify_endpoint: None })
+            }
+
+            /// Stores the ledger's head if events moved it.
+            pub(crate) async fn save_ledger(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                ledger: &Ledger,
+            ) -> Result<()> {
+                if ledger.moved {
+                    Self::save_ledger_head(tx, ledger.account, ledger.head).await?;
+                }
+                Ok(())
             }
 
             /// Stores the moved ledger head.
@@ -648,8 +706,7 @@ macro_rules! store_impl {
             tx: sqlx::Transaction<'static, $db>,
             account: AccountId,
             imp: ImportRecord,
-            head: (i64, Digest32),
-            appended: bool,
+            ledger: Ledger,
             policy: Policy,
             event: OptOutEvent,
             counts: ImportCounts,
@@ -682,8 +739,7 @@ macro_rules! store_impl {
                     evidence: Some(format!("import {} \"{}\" row {}", self.imp.id, self.imp.file_name, r.row)),
                     at_ms: self.now,
                 };
-                $store::append_event(&mut self.tx, &mut self.head, content).await?;
-                self.appended = true;
+                $store::append_event(&mut self.tx, &mut self.ledger, content).await?;
                 Ok(())
             }
 
@@ -740,8 +796,7 @@ macro_rules! store_impl {
                         evidence: Some(ev),
                         at_ms: self.now,
                     });
-                    $store::append_events(&mut self.tx, &mut self.head, events).await?;
-                    self.appended = true;
+                    $store::append_events(&mut self.tx, &mut self.ledger, events).await?;
                 }
                 Ok(())
             }
@@ -810,9 +865,7 @@ macro_rules! store_impl {
                     this.counts.imported = after - this.before;
                     this.counts.updated = this.written - this.counts.imported;
                 }
-                if this.appended {
-                    $store::save_ledger_head(&mut this.tx, this.account, this.head).await?;
-                }
+                $store::save_ledger(&mut this.tx, &this.ledger).await?;
                 if this.sqlite {
                     // -- the connection's usual cache and temp store again
                     sqlx::raw_sql(SQLITE_DEFAULT_PRAGMAS).execute(&mut *this.tx).await?;
@@ -1446,7 +1499,7 @@ macro_rules! store_impl {
                     // -- Neither touches durability: synchronous and the journal stay as they are.
                     sqlx::raw_sql(SQLITE_IMPORT_PRAGMAS).execute(&mut *tx).await?;
                 }
-                let (head, settings) = Self::lock_ledger(&mut tx, account).await?;
+                let ledger = Self::ledger(&mut tx, account).await?;
                 let sql = format!("{IMPORT_COLUMNS} WHERE id = $1 AND account_id = $2");
                 let imp = sqlx::query_as::<_, ImportRow>(sqlx::AssertSqlSafe(sql))
                     .bind(import_id)
@@ -1484,9 +1537,8 @@ macro_rules! store_impl {
                 Ok(Box::new(ImportTx {
                     tx,
                     account,
-                    head,
-                    appended: false,
-                    policy: Policy::from(&settings),
+                    policy: Policy::from(&ledger.settings),
+                    ledger,
                     event,
                     counts: ImportCounts::default(),
                     before,
@@ -1563,7 +1615,7 @@ macro_rules! store_impl {
                 let mut added = 0;
                 for chunk in numbers.chunks(50_000) {
                     let mut tx = self.begin_write().await?;
-                    let (mut head, _) = Self::lock_ledger(&mut tx, account).await?;
+                    let mut ledger = Self::ledger(&mut tx, account).await?;
                     for n in chunk {
                         // -- add one number unless it is listed already
                         let done = sqlx::query(
@@ -1592,10 +1644,10 @@ macro_rules! store_impl {
                                 evidence: Some(evidence.to_owned()),
                                 at_ms: now,
                             };
-                            Self::append_event(&mut tx, &mut head, content).await?;
+                            Self::append_event(&mut tx, &mut ledger, content).await?;
                         }
                     }
-                    Self::save_ledger_head(&mut tx, account, head).await?;
+                    Self::save_ledger(&mut tx, &ledger).await?;
                     tx.commit().await?;
                 }
                 Ok(added)

@@ -62,7 +62,11 @@ const CLAIM_CAMPAIGNS: &str = crate::campaigns::claim_sql!("", "kind = 'campaign
 
 crate::campaigns::campaign_impl!(SqliteStore, Sqlite, CLAIM_ANSWERS, CLAIM_CAMPAIGNS);
 
-crate::replies::reply_impl!(SqliteStore, Sqlite);
+// -- the actions of a batch of replies, from [[id, actions JSON], ...]
+const SET_REPLY_ACTIONS: &str = "UPDATE replies SET actions_json = json_extract(j.value, '$[1]')
+     FROM json_each($1) AS j WHERE replies.id = json_extract(j.value, '$[0]')";
+
+crate::replies::reply_impl!(SqliteStore, Sqlite, SET_REPLY_ACTIONS);
 
 // -- the Incoming report's rows as one JSON array per chunk
 crate::export::export_impl!(SqliteStore, Sqlite, "json_group_array(json_array(", "))");

@@ -34,6 +34,8 @@ pub struct Shared {
     pub logins: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<SettingsCache>,
+    /// Accounts of the webhook tokens seen.
+    pub webhook_accounts: WebhookAccounts,
     pub imports: Arc<crate::import::ImportJobs>,
     /// Wakes the dispatcher when this instance queues messages (it also polls).
     pub dispatch_wakeup: Arc<tokio::sync::Notify>,
@@ -59,6 +61,7 @@ impl AppState {
             index: Arc::new(OptOutIndex::default()),
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(SettingsCache::default()),
+            webhook_accounts: WebhookAccounts::default(),
             imports: Arc::new(crate::import::ImportJobs::default()),
             dispatch_wakeup: Arc::new(tokio::sync::Notify::new()),
             notify_wakeup: Arc::new(tokio::sync::Notify::new()),
@@ -104,6 +107,30 @@ impl SettingsCache {
     pub fn put(&self, account: AccountId, settings: Arc<AccountSettings>) {
         let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
         map.insert(account, (settings, Instant::now()));
+    }
+}
+
+/// Accounts by webhook token (see `web::webhooks::account`): a token never changes, so an
+/// entry stays true; the map is emptied when it grows past [`WebhookAccounts::MAX`].
+#[derive(Default)]
+pub struct WebhookAccounts {
+    entries: RwLock<HashMap<String, AccountId>>,
+}
+
+impl WebhookAccounts {
+    const MAX: usize = 100_000;
+
+    pub fn get(&self, token: &str) -> Option<AccountId> {
+        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        map.get(token).copied()
+    }
+
+    pub fn put(&self, token: &str, account: AccountId) {
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(token.to_owned(), account);
     }
 }
 

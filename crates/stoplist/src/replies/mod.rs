@@ -179,13 +179,7 @@ pub async fn receive(
     let matched = match &number {
         Some(n) => {
             let to = Some(inbound.to.as_str()).filter(|t| !t.is_empty());
-            let m = state.store.latest_message_to(account, n, to).await?;
-            match m {
-                Some(m) => Some(m),
-                // The reply may name a number we do not send from: any message then.
-                None if to.is_some() => state.store.latest_message_to(account, n, None).await?,
-                None => None,
-            }
+            state.store.latest_message_to(account, n, to).await?
         }
         None => None,
     };

@@ -46,10 +46,18 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-/// The account of a token, or a 404 that reveals nothing.
+/// The account of a token, or a 404 that reveals nothing. Known tokens are remembered (an
+/// account's token never changes and accounts are not deleted); unknown ones are asked of the
+/// store every time, so that an account created on another instance works at once.
 async fn account(state: &AppState, token: &str) -> Result<AccountId, ApiError> {
+    if let Some(a) = state.webhook_accounts.get(token) {
+        return Ok(a);
+    }
     match state.store.account_by_webhook_token(token).await {
-        Ok(Some(a)) => Ok(a),
+        Ok(Some(a)) => {
+            state.webhook_accounts.put(token, a);
+            Ok(a)
+        }
         Ok(None) => {
             tracing::info!("webhook with an unknown token refused");
             Err(ApiError(AppError::NotFound("webhook")))
