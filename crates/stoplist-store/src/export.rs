@@ -6,9 +6,10 @@
 //! `stoplist-export`) and no filter syntax (the application parses filters into a
 //! [`ReplyFilter`]).
 //!
-//! A stream takes a pooled connection per chunk; it holds one chunk in memory at a time, so
-//! memory does not grow with the report. Replies are only ever appended, so chunks by id read
-//! exactly what one scan would.
+//! A stream reads ahead in a task of its own (the next chunk is read while the caller decodes
+//! and writes this one), a pooled connection per chunk, with at most three chunks in memory,
+//! so memory does not grow with the report. Replies are only ever appended, so chunks by id
+//! read exactly what one scan would.
 
 use crate::Result;
 use crate::replies::ReplyFilter;
@@ -86,12 +87,13 @@ pub(crate) const INCOMING_SQL: &str =
 /// sqlx's SQLite driver cost five times the scan itself (docs/benchmarks.md).
 pub(crate) const CHUNK_ROWS: i64 = 4096;
 
-/// [`INCOMING_SQL`] as chunks: `$agg` wraps the row array (`json_group_array(json_array(` on
-/// SQLite, `json_agg(json_build_array(` on PostgreSQL) and `$end` closes it.
+/// [`INCOMING_SQL`] as chunks, each with its last (lowest) id and its number of rows: `$agg`
+/// wraps the row array (`json_group_array(json_array(` on SQLite, `json_agg(json_build_array(`
+/// on PostgreSQL) and `$end` closes it.
 pub(crate) fn incoming_chunk_sql(agg: &str, end: &str) -> String {
     format!(
         "SELECT {agg}id, received_at, from_number, to_number, body, class, tier,
-            matched_campaign_id, name, actions_json{end} FROM ({INCOMING_SQL}) chunk"
+            matched_campaign_id, name, actions_json{end}, MIN(id), COUNT(*) FROM ({INCOMING_SQL}) chunk"
     )
 }
 
@@ -176,41 +178,57 @@ macro_rules! export_impl {
                     // of CHUNK_ROWS rows by keyset: replies are only ever appended, so the
                     // chunks read exactly what one scan would have
                     let sql = incoming_chunk_sql($agg, $end);
+                    let (from_time, to_time, pending) =
+                        (f.from_time, f.to_time, i64::from(f.pending_review));
+                    let class = f.class.map(str::to_owned);
                     let pattern = number_pattern(f.number);
-                    let start = (
-                        window.before.unwrap_or(i64::MAX),
-                        window.limit.unwrap_or(i64::MAX),
-                    );
-                    futures_util::stream::try_unfold(start, move |(before, left)| {
-                        let (sql, pattern) = (sql.clone(), pattern.clone());
-                        async move {
-                            if left <= 0 {
-                                return Ok(None);
-                            }
-                            let json: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                                .bind(account.0)
-                                .bind(before)
-                                .bind(f.from_time)
-                                .bind(f.to_time)
-                                .bind(f.class)
-                                .bind(pattern)
-                                .bind(i64::from(f.pending_review))
-                                .bind(left.min(CHUNK_ROWS))
-                                .fetch_one(&self.pool)
-                                .await?;
-                            let rows = incoming_chunk(json)?;
-                            let Some(last) = rows.last() else {
-                                return Ok(None);
+                    let pool = self.pool.clone();
+                    // The next chunk is read while this one is decoded and written (each chunk
+                    // says where the next starts): the database and the writer work at once.
+                    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Option<String>>>(2);
+                    tokio::spawn(async move {
+                        let (mut before, mut left) = (
+                            window.before.unwrap_or(i64::MAX),
+                            window.limit.unwrap_or(i64::MAX),
+                        );
+                        while left > 0 {
+                            let chunk: std::result::Result<(Option<String>, Option<i64>, i64), _> =
+                                sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                                    .bind(account.0)
+                                    .bind(before)
+                                    .bind(from_time)
+                                    .bind(to_time)
+                                    .bind(class.as_deref())
+                                    .bind(pattern.as_deref())
+                                    .bind(pending)
+                                    .bind(left.min(CHUNK_ROWS))
+                                    .fetch_one(&pool)
+                                    .await;
+                            let (json, last, rows) = match chunk {
+                                Ok(c) => c,
+                                Err(e) => {
+                                    let _ = tx.send(Err(e.into())).await;
+                                    return;
+                                }
                             };
-                            let next = (last.0, left - rows.len() as i64);
-                            Ok(Some((
-                                futures_util::stream::iter(rows.into_iter().map(incoming_row)),
-                                next,
-                            )))
+                            // A reader that went away (a client that disconnected) ends the scan.
+                            if rows == 0 || tx.send(Ok(json)).await.is_err() {
+                                return;
+                            }
+                            let Some(last) = last else { return };
+                            (before, left) = (last, left - rows);
+                            if rows < CHUNK_ROWS {
+                                return;
+                            }
                         }
+                    });
+                    futures_util::stream::unfold(rx, |mut rx| async move {
+                        let chunk = rx.recv().await?;
+                        Some((chunk, rx))
                     })
-                    .map(|chunk| match chunk {
-                        Ok(rows) => rows.left_stream(),
+                    .map(|chunk| match chunk.and_then(incoming_chunk) {
+                        Ok(rows) => futures_util::stream::iter(rows.into_iter().map(incoming_row))
+                            .left_stream(),
                         Err(e) => futures_util::stream::once(async move { Err(e) }).right_stream(),
                     })
                     .flatten()
