@@ -42,6 +42,10 @@ pub struct Config {
     pub dispatch_poll_ms: u64,
     /// Messages per second per account when its connector does not say.
     pub default_send_rate: u32,
+    /// Where campaigns' uploaded recipients files are kept; `None`: the temporary directory
+    /// of the instance that received the upload. With several instances, a directory they
+    /// all share (NFS, EFS), so that any of them can preview and send the campaign.
+    pub campaign_files_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -62,6 +66,7 @@ impl Default for Config {
             max_segments: 6,
             dispatch_poll_ms: 500,
             default_send_rate: 30,
+            campaign_files_dir: None,
         }
     }
 }
@@ -85,6 +90,7 @@ pub struct FileConfig {
     pub max_segments: Option<usize>,
     pub dispatch_poll_ms: Option<u64>,
     pub default_send_rate: Option<u32>,
+    pub campaign_files_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -117,6 +123,9 @@ impl Config {
         );
         if f.public_url.is_some() {
             c.public_url = f.public_url;
+        }
+        if f.campaign_files_dir.is_some() {
+            c.campaign_files_dir = f.campaign_files_dir;
         }
         Ok(c)
     }
@@ -172,6 +181,11 @@ dispatch_poll_ms = 500
 # Messages per second per account, unless the account's connector sets its own rate
 # (carriers throttle bursts; Twilio long codes take about 1 per second, short codes 100).
 default_send_rate = 30
+
+# Where campaigns' uploaded recipients files are kept (default: this instance's temporary
+# directory). With several instances on one PostgreSQL database, a directory they all share,
+# so that any instance can preview and send a campaign whose file another one received.
+# campaign_files_dir = "/srv/stoplist/campaign-files"
 "#;
 
 #[cfg(test)]

@@ -450,6 +450,70 @@ async fn two_instances_on_one_database_dispatch_every_message_exactly_once() {
     }
 }
 
+#[tokio::test]
+async fn a_file_uploaded_through_one_instance_is_previewed_through_another() {
+    for (i, url) in each_backend().await.into_iter().enumerate() {
+        let shared = std::env::temp_dir().join(format!(
+            "stoplist-test-campaign-files-{}-{i}",
+            std::process::id()
+        ));
+        let config = || Config {
+            campaign_files_dir: Some(shared.clone()),
+            ..Config::default()
+        };
+        let app = TestApp::spawn_with(&url, config()).await;
+        let second = stoplist::app::Application::with_store(
+            stoplist_store::connect(&url).await.unwrap(),
+            Config {
+                listen: "127.0.0.1:0".into(),
+                database_url: url.clone(),
+                ..config()
+            },
+        )
+        .await
+        .unwrap();
+        let second_base = format!("http://{}", second.address());
+        tokio::spawn(second.run_until(std::future::pending()));
+        let (_, c) = app
+            .post(
+                "/api/v1/campaigns",
+                json!({"name": "Shared file", "sender_id": "ACME", "message": "Hello"}),
+            )
+            .await;
+        let id = c["id"].as_i64().unwrap();
+        let (s, b) = send(
+            app.req(
+                reqwest::Method::PUT,
+                &format!("/api/v1/campaigns/{id}/file?file_name=n.txt"),
+            )
+            .body("+61412000001\n+61412000002\n0412 000 001\nnot a number\n"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let kept: Vec<_> = std::fs::read_dir(&shared)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("campaign-{}-{id}-", app.account.0))
+            })
+            .collect();
+        assert_eq!(kept.len(), 1, "the file is kept in campaign_files_dir");
+        let (s, p) = send(
+            app.http
+                .post(format!("{second_base}/api/v1/campaigns/{id}/preview"))
+                .bearer_auth(&app.key),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert_eq!(p["numbers_read"], 4, "{p}");
+        assert_eq!(p["duplicates"], 1, "{p}");
+        assert_eq!(p["recipients"], 2, "{p}");
+        let _ = std::fs::remove_dir_all(&shared);
+    }
+}
+
 /// Starts a campaign of `n` numbers while the provider hangs, and waits until the dispatcher
 /// has a full set of requests in flight at the provider (held there, unanswered). Answers the
 /// campaign id, the numbers, and the provider's request count before the send.

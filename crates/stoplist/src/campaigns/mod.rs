@@ -204,7 +204,10 @@ pub async fn attach_file(
     .map_err(|e| AppError::Internal(anyhow::anyhow!("reading the file: {e}")))??;
     let file = CampaignFile {
         name: file_name.to_owned(),
-        path: upload.keep().to_string_lossy().into_owned(),
+        path: keep_file(state, upload, account, id)
+            .await?
+            .to_string_lossy()
+            .into_owned(),
         column,
     };
     if let Err(e) = state
@@ -219,6 +222,42 @@ pub async fn attach_file(
         let _ = std::fs::remove_file(old.path);
     }
     get(state, account, id).await
+}
+
+/// Where a campaign's recipients file stays: moved into `campaign_files_dir` when one is
+/// configured (storage every instance shares, so that any instance can preview and send the
+/// campaign), else left where the upload was saved (this instance's temporary directory).
+async fn keep_file(
+    state: &AppState,
+    mut upload: crate::import::upload::Upload,
+    account: AccountId,
+    id: CampaignId,
+) -> AppResult<std::path::PathBuf> {
+    let Some(dir) = &state.config.campaign_files_dir else {
+        return Ok(upload.keep());
+    };
+    let failed = |e: std::io::Error| {
+        AppError::Internal(anyhow::anyhow!(
+            "keeping the recipients file in campaign_files_dir {}: {e}",
+            dir.display()
+        ))
+    };
+    upload.finish().await?;
+    tokio::fs::create_dir_all(dir).await.map_err(failed)?;
+    let target = dir.join(format!(
+        "campaign-{}-{}-{}",
+        account.0,
+        id.0,
+        crate::auth::random_hex(8)
+    ));
+    // A rename when both are on one file system, else a copy (the upload is then removed
+    // when `upload` is dropped).
+    if tokio::fs::rename(upload.path(), &target).await.is_err() {
+        tokio::fs::copy(upload.path(), &target)
+            .await
+            .map_err(failed)?;
+    }
+    Ok(target)
 }
 
 /// Everything a preview or a send computes.
