@@ -7,8 +7,8 @@
 //! [`ReplyFilter`]).
 //!
 //! A stream reads ahead in a task of its own (the next chunk is read while the caller decodes
-//! and writes this one), a pooled connection per chunk, with at most three chunks in memory,
-//! so memory does not grow with the report. Replies are only ever appended, so chunks by id
+//! and writes this one), on one pooled connection, with at most three chunks in memory, so
+//! memory does not grow with the report. Replies are only ever appended, so chunks by id
 //! read exactly what one scan would.
 
 use crate::Result;
@@ -191,6 +191,15 @@ macro_rules! export_impl {
                             window.before.unwrap_or(i64::MAX),
                             window.limit.unwrap_or(i64::MAX),
                         );
+                        // One connection for the whole scan: on SQLite each connection has its
+                        // own page cache, and a chunk a connection would warm them all.
+                        let mut conn = match pool.acquire().await {
+                            Ok(c) => c,
+                            Err(e) => {
+                                let _ = tx.send(Err(e.into())).await;
+                                return;
+                            }
+                        };
                         while left > 0 {
                             let chunk: std::result::Result<(Option<String>, Option<i64>, i64), _> =
                                 sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
@@ -202,7 +211,7 @@ macro_rules! export_impl {
                                     .bind(pattern.as_deref())
                                     .bind(pending)
                                     .bind(left.min(CHUNK_ROWS))
-                                    .fetch_one(&pool)
+                                    .fetch_one(&mut *conn)
                                     .await;
                             let (json, last, rows) = match chunk {
                                 Ok(c) => c,
