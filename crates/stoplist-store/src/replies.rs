@@ -298,6 +298,14 @@ impl TryFrom<ReplyRow> for Reply {
     }
 }
 
+/// An answer (confirmation, help text) a reply queues, written with the rest of its batch.
+pub(crate) struct QueuedAnswer {
+    pub(crate) account: AccountId,
+    pub(crate) kind: &'static str,
+    pub(crate) number: String,
+    pub(crate) answer: Answer,
+}
+
 /// The actions an opt-out outcome stands for.
 pub(crate) fn optout_actions(out: &OptOutOutcome, actions: &mut Vec<String>) {
     use stoplist_domain::Decision;
@@ -333,6 +341,7 @@ macro_rules! reply_impl {
                 async fn record_in_tx(
                     tx: &mut sqlx::Transaction<'static, $db>,
                     ledger: Option<&mut Ledger>,
+                    answers: &mut Vec<QueuedAnswer>,
                     r: &NewReply<'_>,
                     effects: &ReplyEffects,
                     now: i64,
@@ -377,7 +386,7 @@ macro_rules! reply_impl {
                         return Ok((RecordedReply { id: first.id, duplicate: true, actions: first.actions, optout: None }, false));
                     };
                     let (actions, optout) = match ledger {
-                        Some(ledger) => Self::apply_effects(tx, ledger, r.from, effects, now).await?,
+                        Some(ledger) => Self::apply_effects(tx, ledger, answers, r.from, effects, now).await?,
                         None if effects.optout.is_none() && effects.help.is_none() => (Vec::new(), None),
                         None => return Err(StoreError::NotFound("account")),
                     };
@@ -431,12 +440,24 @@ macro_rules! reply_impl {
                             Err(e) => return Err(e),
                         }
                     }
+                    // The opt-out list's entries for the batch's numbers, one query an account;
+                    // events are written together when the ledgers are saved.
+                    for (account, ledger) in ledgers.iter_mut() {
+                        ledger.defer_events = true;
+                        let numbers: Vec<&str> = batch
+                            .iter()
+                            .filter(|r| r.reply.account == *account)
+                            .filter_map(|r| r.effects.optout.as_ref().map(|c| c.number.as_str()))
+                            .collect();
+                        Self::read_ahead_optouts(&mut tx, ledger, &numbers).await?;
+                    }
+                    let mut answers = Vec::new();
                     let mut results = Vec::with_capacity(batch.len());
                     let mut new = Vec::with_capacity(batch.len());
                     for rec in batch {
                         let ledger = ledgers.get_mut(&rec.reply.account);
                         if !savepoints {
-                            match Self::record_in_tx(&mut tx, ledger, rec.reply, rec.effects, now).await {
+                            match Self::record_in_tx(&mut tx, ledger, &mut answers, rec.reply, rec.effects, now).await {
                                 Ok((r, is_new)) => {
                                     new.push(is_new);
                                     results.push(Ok(r));
@@ -447,22 +468,38 @@ macro_rules! reply_impl {
                         }
                         // -- each reply in its own savepoint: its failure undoes only its own writes
                         sqlx::query("SAVEPOINT reply").execute(&mut *tx).await?;
-                        let before = ledger.as_ref().map(|l| (l.head, l.moved, l.notify_endpoint));
-                        match Self::record_in_tx(&mut tx, ledger, rec.reply, rec.effects, now).await {
+                        let number = rec.effects.optout.as_ref().map(|c| c.number.as_str());
+                        let mark = ledger.as_ref().map(|l| l.mark(number));
+                        let queued = answers.len();
+                        match Self::record_in_tx(&mut tx, ledger, &mut answers, rec.reply, rec.effects, now).await {
                             Ok((r, is_new)) => {
                                 new.push(is_new);
                                 results.push(Ok(r));
                             }
                             Err(e) => {
                                 sqlx::query("ROLLBACK TO SAVEPOINT reply").execute(&mut *tx).await?;
-                                if let (Some(l), Some((head, moved, notify))) = (ledgers.get_mut(&rec.reply.account), before) {
-                                    (l.head, l.moved, l.notify_endpoint) = (head, moved, notify);
+                                if let (Some(l), Some(mark)) = (ledgers.get_mut(&rec.reply.account), mark) {
+                                    l.restore(mark);
                                 }
+                                answers.truncate(queued);
                                 new.push(false);
                                 results.push(Err(e));
                             }
                         }
                         sqlx::query("RELEASE SAVEPOINT reply").execute(&mut *tx).await?;
+                    }
+                    // A redelivery of a reply this batch stored read its actions before they were
+                    // written: it answers those of the first delivery.
+                    let stored: std::collections::HashMap<i64, Vec<String>> = results
+                        .iter()
+                        .zip(&new)
+                        .filter_map(|(r, &is_new)| r.as_ref().ok().filter(|_| is_new))
+                        .map(|r| (r.id, r.actions.clone()))
+                        .collect();
+                    for r in results.iter_mut().flatten().filter(|r| r.duplicate) {
+                        if let Some(actions) = stored.get(&r.id) {
+                            r.actions = actions.clone();
+                        }
                     }
                     let recorded: Vec<&RecordedReply> = results
                         .iter()
@@ -470,35 +507,40 @@ macro_rules! reply_impl {
                         .filter_map(|(r, &is_new)| r.as_ref().ok().filter(|_| is_new))
                         .collect();
                     Self::store_actions(&mut tx, &recorded).await?;
-                    for ledger in ledgers.values() {
+                    Self::write_answers(&mut tx, &answers, now).await?;
+                    for ledger in ledgers.values_mut() {
                         Self::save_ledger(&mut tx, ledger).await?;
                     }
                     tx.commit().await?;
                     Ok(Some(results))
                 }
 
-                /// Queues an answer inside the reply's transaction.
-                async fn queue_answer(
+                /// Writes the answers queued by a batch of replies (confirmations, help texts),
+                /// many per statement.
+                async fn write_answers(
                     tx: &mut sqlx::Transaction<'static, $db>,
-                    account: AccountId,
-                    kind: &str,
-                    number: &str,
-                    answer: &Answer,
+                    answers: &[QueuedAnswer],
                     now: i64,
                 ) -> Result<()> {
-                    // -- a confirmation or help text, queued with the reply
-                    sqlx::query(
-                        "INSERT INTO messages (account_id, kind, number, sender_id, body, status, next_attempt_at, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6, $6)",
-                    )
-                    .bind(account.0)
-                    .bind(kind)
-                    .bind(number)
-                    .bind(&answer.sender_id)
-                    .bind(&answer.body)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
+                    for chunk in answers.chunks(500) {
+                        // -- confirmations and help texts, queued with their replies
+                        let mut q = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO messages (account_id, kind, number, sender_id, body, status, next_attempt_at, created_at, updated_at) ",
+                        );
+                        q.push_values(chunk, |mut b, a| {
+                            b.push_bind(a.account.0)
+                                .push_bind(a.kind)
+                                .push_bind(a.number.as_str())
+                                .push_bind(a.answer.sender_id.as_str())
+                                .push_bind(a.answer.body.as_str())
+                                .push_bind("queued")
+                                .push_bind(now)
+                                .push_bind(now)
+                                .push_bind(now);
+                        });
+                        // Not kept in the statement cache: its text varies with the row count.
+                        q.build().persistent(false).execute(&mut **tx).await?;
+                    }
                     Ok(())
                 }
 
@@ -506,6 +548,7 @@ macro_rules! reply_impl {
                 async fn apply_effects(
                     tx: &mut sqlx::Transaction<'static, $db>,
                     ledger: &mut Ledger,
+                    answers: &mut Vec<QueuedAnswer>,
                     number: &str,
                     effects: &ReplyEffects,
                     now: i64,
@@ -535,13 +578,13 @@ macro_rules! reply_impl {
                         if matches!(out.decision, Decision::Record { .. })
                             && let Some(a) = &effects.optout_confirmation
                         {
-                            Self::queue_answer(tx, account, "confirmation", number, a, now).await?;
+                            answers.push(QueuedAnswer { account, kind: "confirmation", number: number.to_owned(), answer: a.clone() });
                             actions.push("confirmation queued".into());
                         }
                         if matches!(out.decision, Decision::Lift)
                             && let Some(a) = &effects.optin_confirmation
                         {
-                            Self::queue_answer(tx, account, "confirmation", number, a, now).await?;
+                            answers.push(QueuedAnswer { account, kind: "confirmation", number: number.to_owned(), answer: a.clone() });
                             actions.push("confirmation queued".into());
                         }
                         if out.event_seq.is_some() {
@@ -585,7 +628,7 @@ macro_rules! reply_impl {
                         outcome = Some(out);
                     }
                     if let Some(a) = &effects.help {
-                        Self::queue_answer(tx, account, "help", number, a, now).await?;
+                        answers.push(QueuedAnswer { account, kind: "help", number: number.to_owned(), answer: a.clone() });
                         actions.push("help queued".into());
                     }
                     Ok((actions, outcome))
@@ -689,8 +732,10 @@ macro_rules! reply_impl {
                     let Some((number, actions_json)) = row else {
                         return Err(StoreError::Conflict { what: "a review of this reply", field: "review" });
                     };
-                    let (mut done, optout) = Self::apply_effects(&mut tx, &mut ledger, &number, effects, now).await?;
-                    Self::save_ledger(&mut tx, &ledger).await?;
+                    let mut answers = Vec::new();
+                    let (mut done, optout) = Self::apply_effects(&mut tx, &mut ledger, &mut answers, &number, effects, now).await?;
+                    Self::write_answers(&mut tx, &answers, now).await?;
+                    Self::save_ledger(&mut tx, &mut ledger).await?;
                     let mut actions: Vec<String> = serde_json::from_str(&actions_json).unwrap_or_default();
                     actions.push(format!("review: {verdict} by {reviewer}"));
                     actions.append(&mut done);

@@ -354,6 +354,49 @@ pub(crate) struct Ledger {
     pub(crate) moved: bool,
     /// Whether the account has a notification endpoint, once a reply asked.
     pub(crate) notify_endpoint: Option<bool>,
+    /// With `defer_events`, events are chained at once but written together when the ledger
+    /// is saved (a batch of replies): (event, previous hash, hash).
+    pub(crate) defer_events: bool,
+    pub(crate) unwritten: Vec<(EventContent, String, String)>,
+    /// Opt-out list entries already known in this transaction, by number (read ahead for a
+    /// batch of replies, and kept up to date as the batch changes them).
+    pub(crate) known: std::collections::HashMap<String, Option<OptOut>>,
+}
+
+/// What rolling back to a savepoint must also undo of a [`Ledger`] (see [`Ledger::mark`]).
+pub(crate) struct LedgerMark {
+    head: (i64, Digest32),
+    moved: bool,
+    notify_endpoint: Option<bool>,
+    unwritten: usize,
+    /// A number's entry in `known` before, if the number was given.
+    number: Option<(String, Option<Option<OptOut>>)>,
+}
+
+impl Ledger {
+    /// Marks the ledger's state before a savepoint (`number`: the one the next change is about).
+    pub(crate) fn mark(&self, number: Option<&str>) -> LedgerMark {
+        LedgerMark {
+            head: self.head,
+            moved: self.moved,
+            notify_endpoint: self.notify_endpoint,
+            unwritten: self.unwritten.len(),
+            number: number.map(|n| (n.to_owned(), self.known.get(n).cloned())),
+        }
+    }
+
+    /// Back to `mark`, after a rollback to its savepoint.
+    pub(crate) fn restore(&mut self, mark: LedgerMark) {
+        (self.head, self.moved, self.notify_endpoint) =
+            (mark.head, mark.moved, mark.notify_endpoint);
+        self.unwritten.truncate(mark.unwritten);
+        if let Some((n, before)) = mark.number {
+            match before {
+                Some(entry) => self.known.insert(n, entry),
+                None => self.known.remove(&n),
+            };
+        }
+    }
 }
 
 /// Instantiates `Store` for one backend. `$store` must have `pool`, `begin_write()`,
@@ -419,6 +462,12 @@ macro_rules! store_impl {
                 ledger: &mut Ledger,
                 mut content: EventContent,
             ) -> Result<i64> {
+                if ledger.defer_events {
+                    let seq = ledger.head.0 + 1;
+                    let chained = Self::chain(ledger, std::iter::once(content));
+                    ledger.unwritten.extend(chained);
+                    return Ok(seq);
+                }
                 let head = &mut ledger.head;
                 content.seq = head.0 + 1;
                 let hash = content.hash(&head.1);
@@ -457,7 +506,7 @@ macro_rules! store_impl {
             ) -> Result<OptOutOutcome> {
                 let mut ledger = Self::ledger(tx, account).await?;
                 let out = Self::apply_optout_in(tx, &mut ledger, cmd, now).await?;
-                Self::save_ledger(tx, &ledger).await?;
+                Self::save_ledger(tx, &mut ledger).await?;
                 Ok(out)
             }
 
@@ -470,7 +519,10 @@ macro_rules! store_impl {
                 now: i64,
             ) -> Result<OptOutOutcome> {
                 let account = ledger.account;
-                let current = Self::fetch_optout(tx, account, &cmd.number).await?;
+                let current = match ledger.known.get(cmd.number.as_str()) {
+                    Some(known) => known.clone(),
+                    None => Self::fetch_optout(tx, account, &cmd.number).await?,
+                };
                 let decision = rules::decide(&Policy::from(&ledger.settings), current.as_ref().map(|o| o.source), cmd.event);
                 let event = |kind: EventKind, source: EventSource| EventContent {
                     account_id: account.0,
@@ -563,6 +615,7 @@ macro_rules! store_impl {
                         }
                     }
                 }
+                ledger.known.insert(cmd.number.as_str().to_owned(), optout.clone());
                 Ok(OptOutOutcome { decision, optout, event_seq, contacts_deleted })
             }
 
@@ -572,6 +625,16 @@ macro_rules! store_impl {
                 ledger: &mut Ledger,
                 contents: impl Iterator<Item = EventContent>,
             ) -> Result<()> {
+                let chained = Self::chain(ledger, contents);
+                Self::write_events(tx, &chained).await
+            }
+
+            /// Chains events onto the ledger's head (in memory): each with its seq, the previous
+            /// hash and its own.
+            fn chain(
+                ledger: &mut Ledger,
+                contents: impl Iterator<Item = EventContent>,
+            ) -> Vec<(EventContent, String, String)> {
                 let head = &mut ledger.head;
                 let mut chained = Vec::new();
                 for mut content in contents {
@@ -581,6 +644,14 @@ macro_rules! store_impl {
                     *head = (head.0 + 1, hash);
                 }
                 ledger.moved |= !chained.is_empty();
+                chained
+            }
+
+            /// Writes chained events, many per statement.
+            async fn write_events(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                chained: &[(EventContent, String, String)],
+            ) -> Result<()> {
                 for chunk in chained.chunks(IMPORT_ROWS_PER_STATEMENT) {
                     // -- append events to the ledger (never updated or deleted)
                     let mut q = sqlx::QueryBuilder::<$db>::new(
@@ -602,7 +673,39 @@ macro_rules! store_impl {
                             .push_bind(prev.clone())
                             .push_bind(hash.clone());
                     });
-                    q.build().execute(&mut **tx).await?;
+                    // Not kept in the statement cache: its text varies with the row count.
+                    q.build().persistent(false).execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            /// Reads ahead the opt-out list's entries for `numbers` into `ledger.known`, one
+            /// query for a whole batch.
+            pub(crate) async fn read_ahead_optouts(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                ledger: &mut Ledger,
+                numbers: &[&str],
+            ) -> Result<()> {
+                for chunk in numbers.chunks(IMPORT_ROWS_PER_STATEMENT) {
+                    // -- the list's entries for a batch of numbers
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at
+                           FROM opt_outs WHERE account_id = ",
+                    );
+                    q.push_bind(ledger.account.0).push(" AND number IN (");
+                    let mut list = q.separated(", ");
+                    for n in chunk {
+                        list.push_bind(*n);
+                    }
+                    q.push(")");
+                    let found = q.build_query_as::<OptOutRow>().persistent(false).fetch_all(&mut **tx).await?;
+                    for n in chunk {
+                        ledger.known.insert((*n).to_owned(), None);
+                    }
+                    for row in found {
+                        let o = OptOut::try_from(row)?;
+                        ledger.known.insert(o.number.as_str().to_owned(), Some(o));
+                    }
                 }
                 Ok(())
             }
@@ -630,14 +733,25 @@ macro_rules! store_impl {
                 account: AccountId,
             ) -> Result<Ledger> {
                 let (head, settings) = Self::lock_ledger(tx, account).await?;
-                Ok(Ledger { account, head, settings, moved: false, notify_endpoint: None })
+                Ok(Ledger {
+                    account,
+                    head,
+                    settings,
+                    moved: false,
+                    notify_endpoint: None,
+                    defer_events: false,
+                    unwritten: Vec::new(),
+                    known: std::collections::HashMap::new(),
+                })
             }
 
-            /// Stores the ledger's head if events moved it.
+            /// Writes the events still unwritten and stores the ledger's head if events moved it.
             pub(crate) async fn save_ledger(
                 tx: &mut sqlx::Transaction<'static, $db>,
-                ledger: &Ledger,
+                ledger: &mut Ledger,
             ) -> Result<()> {
+                let unwritten = std::mem::take(&mut ledger.unwritten);
+                Self::write_events(tx, &unwritten).await?;
                 if ledger.moved {
                     Self::save_ledger_head(tx, ledger.account, ledger.head).await?;
                 }
@@ -865,7 +979,7 @@ macro_rules! store_impl {
                     this.counts.imported = after - this.before;
                     this.counts.updated = this.written - this.counts.imported;
                 }
-                $store::save_ledger(&mut this.tx, &this.ledger).await?;
+                $store::save_ledger(&mut this.tx, &mut this.ledger).await?;
                 if this.sqlite {
                     // -- the connection's usual cache and temp store again
                     sqlx::raw_sql(SQLITE_DEFAULT_PRAGMAS).execute(&mut *this.tx).await?;
@@ -1647,7 +1761,7 @@ macro_rules! store_impl {
                             Self::append_event(&mut tx, &mut ledger, content).await?;
                         }
                     }
-                    Self::save_ledger(&mut tx, &ledger).await?;
+                    Self::save_ledger(&mut tx, &mut ledger).await?;
                     tx.commit().await?;
                 }
                 Ok(added)

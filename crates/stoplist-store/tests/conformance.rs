@@ -1018,5 +1018,117 @@ async fn a_batch_of_replies_commits_together_and_one_failure_is_its_own() {
         let (a, b) = (both[0].as_ref().unwrap(), both[1].as_ref().unwrap());
         assert!(!a.duplicate && b.duplicate);
         assert_eq!(a.id, b.id);
+        assert_eq!(
+            a.actions, b.actions,
+            "the redelivery answers the first's actions"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stop_and_an_opt_in_from_one_number_in_one_batch_apply_in_order() {
+    use stoplist_store::{Answer, NewReply, Recording, ReplyEffects};
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let (n, other) = (num("+61412000001"), num("+61412000002"));
+        fn reply<'a>(acc: AccountId, id: &'a str, from: &'a str, body: &'a str) -> NewReply<'a> {
+            NewReply {
+                account: acc,
+                provider: "generic",
+                provider_message_id: id,
+                from,
+                to: "+61400000000",
+                body,
+                class: if body == "STOP" { "opt_out" } else { "opt_in" },
+                tier: "keyword",
+                matched: Some(body),
+                language: Some("en"),
+                matched_message: None,
+                matched_campaign: None,
+                review: None,
+                received_at: NOW,
+            }
+        }
+        let replies = [
+            reply(acc, "r1", n.as_str(), "STOP"),
+            reply(acc, "r2", other.as_str(), "STOP"),
+            reply(acc, "r3", n.as_str(), "START"),
+        ];
+        let answer = |body: &str| {
+            Some(Answer {
+                sender_id: "ACME".into(),
+                body: body.into(),
+            })
+        };
+        let stop = |number: &PhoneNumber| ReplyEffects {
+            optout: Some(cmd(
+                number,
+                OptOutEvent::ReplyOptOut {
+                    matched_campaign: false,
+                },
+            )),
+            optout_confirmation: answer("You are unsubscribed"),
+            ..ReplyEffects::default()
+        };
+        let effects = [
+            stop(&n),
+            stop(&other),
+            ReplyEffects {
+                optout: Some(cmd(&n, OptOutEvent::ReplyOptIn)),
+                optin_confirmation: answer("You are subscribed again"),
+                ..ReplyEffects::default()
+            },
+        ];
+        let batch: Vec<Recording<'_>> = replies
+            .iter()
+            .zip(&effects)
+            .map(|(reply, effects)| Recording { reply, effects })
+            .collect();
+        let results = store.record_replies(&batch, NOW).await.unwrap();
+        let actions: Vec<Vec<String>> = results
+            .iter()
+            .map(|r| r.as_ref().unwrap().actions.clone())
+            .collect();
+        assert_eq!(actions[0], ["opted_out", "confirmation queued"]);
+        assert_eq!(actions[1], ["opted_out", "confirmation queued"]);
+        assert_eq!(actions[2], ["opted_in", "confirmation queued"]);
+        // The opt-in, second, wins for its number; the other number stays listed.
+        assert!(store.optout(acc, &n).await.unwrap().is_none());
+        assert!(store.optout(acc, &other).await.unwrap().is_some());
+        // Three events, chained in the batch's order.
+        let events = store.events_after(acc, 0, 100).await.unwrap();
+        let chain: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
+        let head = stoplist_domain::ledger::verify_chain(
+            (0, stoplist_domain::ledger::Digest32::GENESIS),
+            &chain,
+        )
+        .unwrap();
+        assert_eq!(head.0, 3);
+        let kinds: Vec<(String, &str)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.event.content.number.clone(),
+                    e.event.content.kind.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (n.as_str().to_owned(), "opted_out"),
+                (other.as_str().to_owned(), "opted_out"),
+                (n.as_str().to_owned(), "opted_in"),
+            ]
+        );
+        // The stored actions (the Incoming report's) are the answered ones.
+        for (r, want) in results.iter().zip(&actions) {
+            let stored = store
+                .reply(acc, r.as_ref().unwrap().id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&stored.actions, want);
+        }
     }
 }
