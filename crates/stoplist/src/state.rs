@@ -111,7 +111,7 @@ impl SettingsCache {
 }
 
 /// Accounts by webhook token (see `web::webhooks::account`): a token never changes, so an
-/// entry stays true; the map is emptied when it grows past [`WebhookAccounts::MAX`].
+/// entry stays true; the map is emptied when it grows past 100,000 tokens.
 #[derive(Default)]
 pub struct WebhookAccounts {
     entries: RwLock<HashMap<String, AccountId>>,
