@@ -63,6 +63,15 @@ pub trait ExportStore: Send + Sync {
         filter: &'a ReplyFilter<'a>,
         window: Window,
     ) -> BoxStream<'a, Result<IncomingReply>>;
+
+    /// The account's opt-out list, newest first by id (the order of `list_optouts`), only the
+    /// numbers containing the digits of `search` when given; read like
+    /// [`ExportStore::incoming_replies`].
+    fn optout_rows<'a>(
+        &'a self,
+        account: AccountId,
+        search: Option<&'a str>,
+    ) -> BoxStream<'a, Result<crate::model::OptOut>>;
 }
 
 /// The Incoming report's scan. The `(account_id, id)` index gives the order; the other
@@ -87,26 +96,45 @@ pub(crate) const INCOMING_SQL: &str =
 /// sqlx's SQLite driver cost five times the scan itself (docs/benchmarks.md).
 pub(crate) const CHUNK_ROWS: i64 = 4096;
 
-/// [`INCOMING_SQL`] as chunks, each with its last (lowest) id and its number of rows: `$agg`
-/// wraps the row array (`json_group_array(json_array(` on SQLite, `json_agg(json_build_array(`
-/// on PostgreSQL) and `$end` closes it.
-pub(crate) fn incoming_chunk_sql(agg: &str, end: &str) -> String {
-    format!(
-        "SELECT {agg}id, received_at, from_number, to_number, body, class, tier,
-            matched_campaign_id, name, actions_json{end}, MIN(id), COUNT(*) FROM ({INCOMING_SQL}) chunk"
-    )
+/// A keyset scan (`id < $2`, newest first, `LIMIT` its last parameter) as chunks: ONE row of
+/// the chunk's rows as a JSON array of `columns`, its last (lowest) id and its number of rows.
+/// `$agg` wraps the row array (`json_group_array(json_array(` on SQLite,
+/// `json_agg(json_build_array(` on PostgreSQL) and `$end` closes it.
+pub(crate) fn chunk_sql(agg: &str, end: &str, columns: &str, scan: &str) -> String {
+    format!("SELECT {agg}{columns}{end}, MIN(id), COUNT(*) FROM ({scan}) chunk")
 }
 
-/// One chunk's JSON array as rows, newest first whatever order the aggregate kept.
-pub(crate) fn incoming_chunk(json: Option<String>) -> Result<Vec<IncomingTuple>> {
+/// The columns of [`INCOMING_SQL`] in a chunk.
+pub(crate) const INCOMING_COLUMNS: &str =
+    "id, received_at, from_number, to_number, body, class, tier,
+    matched_campaign_id, name, actions_json";
+
+/// One chunk's JSON array as rows, newest first whatever order the aggregate kept (`id` gives
+/// a row's id; `what` names the scan in an error).
+pub(crate) fn decode_chunk<T: serde::de::DeserializeOwned>(
+    json: Option<String>,
+    id: fn(&T) -> i64,
+    what: &str,
+) -> Result<Vec<T>> {
     let Some(json) = json else {
         return Ok(Vec::new());
     };
-    let mut rows: Vec<IncomingTuple> = serde_json::from_str(&json)
-        .map_err(|e| crate::StoreError::Corrupt(format!("an Incoming report chunk: {e}")))?;
-    rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
+    let mut rows: Vec<T> = serde_json::from_str(&json)
+        .map_err(|e| crate::StoreError::Corrupt(format!("a chunk of {what}: {e}")))?;
+    rows.sort_unstable_by_key(|r| std::cmp::Reverse(id(r)));
     Ok(rows)
 }
+
+/// The opt-out list, newest first, optionally by digits of the number (`$3`, a `LIKE`
+/// pattern): the order and filter of `list_optouts`.
+pub(crate) const OPTOUTS_SQL: &str =
+    "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at FROM opt_outs
+      WHERE account_id = $1 AND id < $2 AND (CAST($3 AS TEXT) IS NULL OR number LIKE $3)
+      ORDER BY id DESC LIMIT $4";
+
+/// The columns of [`OPTOUTS_SQL`] in a chunk.
+pub(crate) const OPTOUT_COLUMNS: &str =
+    "id, number, source, actor_kind, actor_id, actor_label, evidence, created_at";
 
 /// The columns of [`INCOMING_SQL`], decoded by position (cheaper than by name per row).
 pub(crate) type IncomingTuple = (
@@ -142,7 +170,8 @@ pub(crate) fn incoming_row(t: IncomingTuple) -> Result<IncomingReply> {
     })
 }
 
-/// The `LIKE` pattern of a number filter: the digits anywhere in the sender's number.
+/// The `LIKE` pattern of a number filter: the digits anywhere in the number (no digits: every
+/// number).
 pub(crate) fn number_pattern(number: Option<&str>) -> Option<String> {
     number.map(|n| {
         let digits: String = n.chars().filter(char::is_ascii_digit).collect();
@@ -161,10 +190,70 @@ macro_rules! export_impl {
             use stoplist_domain::AccountId;
             use $crate::Result;
             use $crate::export::{
-                CHUNK_ROWS, ExportStore, IncomingReply, Window, incoming_chunk, incoming_chunk_sql,
+                CHUNK_ROWS, ExportStore, INCOMING_COLUMNS, INCOMING_SQL, IncomingReply,
+                IncomingTuple, OPTOUT_COLUMNS, OPTOUTS_SQL, Window, chunk_sql, decode_chunk,
                 incoming_row, number_pattern,
             };
+            use $crate::model::OptOut;
             use $crate::replies::ReplyFilter;
+
+            /// One chunk's query: its rows as JSON, its last id, its number of rows.
+            type ChunkQuery = sqlx::query::QueryAs<
+                'static,
+                sqlx::$db,
+                (Option<String>, Option<i64>, i64),
+                <sqlx::$db as sqlx::Database>::Arguments,
+            >;
+
+            /// Runs `query(before, limit)` chunk after chunk on ONE pooled connection (each
+            /// SQLite connection warms its own page cache), a task of its own reading the next
+            /// chunk while the caller decodes this one; at most two chunks wait. A caller that
+            /// goes away (a client that disconnected) ends the scan.
+            fn read_ahead(
+                pool: sqlx::Pool<sqlx::$db>,
+                window: Window,
+                query: impl Fn(i64, i64) -> ChunkQuery + Send + 'static,
+            ) -> BoxStream<'static, Result<Option<String>>> {
+                let (tx, rx) = tokio::sync::mpsc::channel::<Result<Option<String>>>(2);
+                tokio::spawn(async move {
+                    let (mut before, mut left) = (
+                        window.before.unwrap_or(i64::MAX),
+                        window.limit.unwrap_or(i64::MAX),
+                    );
+                    let mut conn = match pool.acquire().await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into())).await;
+                            return;
+                        }
+                    };
+                    while left > 0 {
+                        let (json, last, rows) = match query(before, left.min(CHUNK_ROWS))
+                            .fetch_one(&mut *conn)
+                            .await
+                        {
+                            Ok(c) => c,
+                            Err(e) => {
+                                let _ = tx.send(Err(e.into())).await;
+                                return;
+                            }
+                        };
+                        if rows == 0 || tx.send(Ok(json)).await.is_err() {
+                            return;
+                        }
+                        let Some(last) = last else { return };
+                        (before, left) = (last, left - rows);
+                        if rows < CHUNK_ROWS {
+                            return;
+                        }
+                    }
+                });
+                futures_util::stream::unfold(rx, |mut rx| async move {
+                    let chunk = rx.recv().await?;
+                    Some((chunk, rx))
+                })
+                .boxed()
+            }
 
             #[async_trait::async_trait]
             impl ExportStore for $store {
@@ -177,68 +266,71 @@ macro_rules! export_impl {
                     // -- the Incoming report, newest first, filtered (INCOMING_SQL), in chunks
                     // of CHUNK_ROWS rows by keyset: replies are only ever appended, so the
                     // chunks read exactly what one scan would have
-                    let sql = incoming_chunk_sql($agg, $end);
+                    let sql = chunk_sql($agg, $end, INCOMING_COLUMNS, INCOMING_SQL);
                     let (from_time, to_time, pending) =
                         (f.from_time, f.to_time, i64::from(f.pending_review));
                     let class = f.class.map(str::to_owned);
                     let pattern = number_pattern(f.number);
-                    let pool = self.pool.clone();
-                    // The next chunk is read while this one is decoded and written (each chunk
-                    // says where the next starts): the database and the writer work at once.
-                    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Option<String>>>(2);
-                    tokio::spawn(async move {
-                        let (mut before, mut left) = (
-                            window.before.unwrap_or(i64::MAX),
-                            window.limit.unwrap_or(i64::MAX),
-                        );
-                        // One connection for the whole scan: on SQLite each connection has its
-                        // own page cache, and a chunk a connection would warm them all.
-                        let mut conn = match pool.acquire().await {
-                            Ok(c) => c,
+                    read_ahead(self.pool.clone(), window, move |before, limit| {
+                        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                            .bind(account.0)
+                            .bind(before)
+                            .bind(from_time)
+                            .bind(to_time)
+                            .bind(class.clone())
+                            .bind(pattern.clone())
+                            .bind(pending)
+                            .bind(limit)
+                    })
+                    .map(|chunk| {
+                        match chunk.and_then(|j| {
+                            decode_chunk::<IncomingTuple>(j, |r| r.0, "the Incoming report")
+                        }) {
+                            Ok(rows) => {
+                                futures_util::stream::iter(rows.into_iter().map(incoming_row))
+                                    .left_stream()
+                            }
                             Err(e) => {
-                                let _ = tx.send(Err(e.into())).await;
-                                return;
-                            }
-                        };
-                        while left > 0 {
-                            let chunk: std::result::Result<(Option<String>, Option<i64>, i64), _> =
-                                sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                                    .bind(account.0)
-                                    .bind(before)
-                                    .bind(from_time)
-                                    .bind(to_time)
-                                    .bind(class.as_deref())
-                                    .bind(pattern.as_deref())
-                                    .bind(pending)
-                                    .bind(left.min(CHUNK_ROWS))
-                                    .fetch_one(&mut *conn)
-                                    .await;
-                            let (json, last, rows) = match chunk {
-                                Ok(c) => c,
-                                Err(e) => {
-                                    let _ = tx.send(Err(e.into())).await;
-                                    return;
-                                }
-                            };
-                            // A reader that went away (a client that disconnected) ends the scan.
-                            if rows == 0 || tx.send(Ok(json)).await.is_err() {
-                                return;
-                            }
-                            let Some(last) = last else { return };
-                            (before, left) = (last, left - rows);
-                            if rows < CHUNK_ROWS {
-                                return;
+                                futures_util::stream::once(async move { Err(e) }).right_stream()
                             }
                         }
-                    });
-                    futures_util::stream::unfold(rx, |mut rx| async move {
-                        let chunk = rx.recv().await?;
-                        Some((chunk, rx))
                     })
-                    .map(|chunk| match chunk.and_then(incoming_chunk) {
-                        Ok(rows) => futures_util::stream::iter(rows.into_iter().map(incoming_row))
+                    .flatten()
+                    .boxed()
+                }
+
+                fn optout_rows<'a>(
+                    &'a self,
+                    account: AccountId,
+                    search: Option<&'a str>,
+                ) -> BoxStream<'a, Result<OptOut>> {
+                    // -- the opt-out list, newest first (OPTOUTS_SQL), in chunks by keyset; a
+                    // number lifted meanwhile is simply not read, one added is newer than the scan
+                    let sql = chunk_sql($agg, $end, OPTOUT_COLUMNS, OPTOUTS_SQL);
+                    let pattern = number_pattern(search);
+                    read_ahead(
+                        self.pool.clone(),
+                        Window::default(),
+                        move |before, limit| {
+                            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                                .bind(account.0)
+                                .bind(before)
+                                .bind(pattern.clone())
+                                .bind(limit)
+                        },
+                    )
+                    .map(|chunk| {
+                        match chunk.and_then(|j| {
+                            decode_chunk::<$crate::sql::OptOutTuple>(j, |r| r.0, "the opt-out list")
+                        }) {
+                            Ok(rows) => futures_util::stream::iter(
+                                rows.into_iter().map($crate::sql::optout_from_tuple),
+                            )
                             .left_stream(),
-                        Err(e) => futures_util::stream::once(async move { Err(e) }).right_stream(),
+                            Err(e) => {
+                                futures_util::stream::once(async move { Err(e) }).right_stream()
+                            }
+                        }
                     })
                     .flatten()
                     .boxed()

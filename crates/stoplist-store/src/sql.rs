@@ -198,6 +198,34 @@ pub(crate) struct OptOutRow {
     created_at: i64,
 }
 
+/// An opt-out list row by position (id, number, source, actor kind, actor id, actor label,
+/// evidence, since), as the export's JSON chunks hold it.
+pub(crate) type OptOutTuple = (
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+    String,
+    Option<String>,
+    i64,
+);
+
+/// An [`OptOutTuple`] as an [`OptOut`], checked like a row.
+pub(crate) fn optout_from_tuple(t: OptOutTuple) -> Result<OptOut> {
+    let (id, number, source, actor_kind, actor_id, actor_label, evidence, created_at) = t;
+    OptOut::try_from(OptOutRow {
+        id,
+        number,
+        source,
+        actor_kind,
+        actor_id,
+        actor_label,
+        evidence,
+        created_at,
+    })
+}
+
 impl TryFrom<OptOutRow> for OptOut {
     type Error = StoreError;
     fn try_from(r: OptOutRow) -> Result<Self> {
@@ -1455,10 +1483,7 @@ macro_rules! store_impl {
             }
 
             async fn list_optouts(&self, account: AccountId, search: Option<&str>, before: Option<i64>, limit: i64) -> Result<Page<OptOut>> {
-                let pattern = search
-                    .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
-                    .filter(|d| !d.is_empty())
-                    .map(|d| format!("%{d}%"));
+                let pattern = $crate::export::number_pattern(search);
                 // -- a page of the opt-out list, newest first, optionally by digits of the number
                 let rows = sqlx::query_as::<_, OptOutRow>(
                     "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at FROM opt_outs

@@ -4,6 +4,7 @@
 use super::{ExportFile, Format, PAGE_ROWS, Report, check_pdf_rows, write_table};
 use crate::error::AppResult;
 use crate::state::AppState;
+use futures_util::TryStreamExt;
 use stoplist_domain::{AccountId, PhoneNumber};
 use stoplist_store::{EventRecord, OptOut};
 
@@ -43,7 +44,8 @@ pub(super) fn event_cells(e: &EventRecord) -> Vec<String> {
 }
 
 /// The account's opt-out list, newest first, as `format`; `search` keeps numbers containing
-/// those digits (as the list's search does). Read in pages of [`PAGE_ROWS`] by id.
+/// those digits (as the list's search does). Read in chunks by id, a chunk ahead
+/// ([`stoplist_store::ExportStore::optout_rows`]), written in pages of [`PAGE_ROWS`].
 /// A PDF of more than [`super::MAX_PDF_ROWS`] rows is refused (422 on `format`).
 pub async fn optout_list(
     state: &AppState,
@@ -57,22 +59,11 @@ pub async fn optout_list(
     if search.is_none() {
         check_pdf_rows(format, state.store.count_optouts(account).await?)?;
     }
-    let store = state.store.clone();
-    let query = search.clone();
-    // The state is the next page's cursor: `Some(before)`, or `None` once the last page is read.
-    let pages = futures_util::stream::try_unfold(Some(None::<i64>), move |cursor| {
-        let store = store.clone();
-        let query = query.clone();
-        async move {
-            let Some(before) = cursor else {
-                return Ok(None);
-            };
-            let page = store
-                .list_optouts(account, query.as_deref(), before, PAGE_ROWS)
-                .await?;
-            Ok::<_, crate::error::AppError>(Some((page.items, page.next.map(Some))))
-        }
-    });
+    let pages = state
+        .store
+        .optout_rows(account, search.as_deref())
+        .try_chunks(PAGE_ROWS as usize)
+        .map_err(|e| crate::error::AppError::from(e.1));
     let filters = search
         .iter()
         .map(|s| ("Number contains".to_owned(), s.clone()))
