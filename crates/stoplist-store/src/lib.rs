@@ -29,6 +29,9 @@ pub use campaigns::{
     MessageStatus, NewCampaign, NewMessage, Outcome, ReceiptUpdate, StartOutcome,
 };
 pub use export::ExportStore;
+
+/// Rows beyond which an import is big (see [`Store::begin_import`]).
+pub const BIG_IMPORT_ROWS: u64 = 2_000_000;
 pub use model::*;
 pub use postgres::PgStore;
 pub use replies::{
@@ -244,11 +247,15 @@ pub trait Store: CampaignStore + ReplyStore + ExportStore + Send + Sync + 'stati
     /// Begins applying import `import_id` of `account`: takes the write lock and the
     /// account's ledger head, and checks that the import and its group are the account's.
     /// Rows then go in batch by batch ([`ImportApply`]); the import lands whole at
-    /// [`ImportApply::finish`] or not at all.
+    /// [`ImportApply::finish`] or not at all. `expected_rows` is about how many rows the file
+    /// holds (0 when not known): on SQLite an import of more than [`BIG_IMPORT_ROWS`] gets a
+    /// smaller page cache (its group's indexes outgrow any cache there, and the memory budget
+    /// of a 10,000,000-row import is 300 MB).
     async fn begin_import(
         &self,
         account: AccountId,
         import_id: i64,
+        expected_rows: u64,
         now: i64,
     ) -> Result<Box<dyn ImportApply>>;
     /// Ends an import with its final status and counts.

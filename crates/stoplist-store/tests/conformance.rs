@@ -519,7 +519,7 @@ mod imports {
             raw: "hello".into(),
             reason: "not a number".into(),
         }];
-        let mut apply = store.begin_import(acc, id, NOW).await.unwrap();
+        let mut apply = store.begin_import(acc, id, 0, NOW).await.unwrap();
         // Two batches, as the pipeline sends them.
         let (first, rest) = rows.split_at(rows.len() / 2);
         apply.apply_batch(first.to_vec(), &[], 1, 0).await.unwrap();
@@ -886,7 +886,7 @@ mod imports {
             };
             let id = store.create_import(&new, NOW).await.unwrap();
             store.note_import(id, &[], 1, 0, NOW).await.unwrap();
-            let mut apply = store.begin_import(acc, id, NOW).await.unwrap();
+            let mut apply = store.begin_import(acc, id, 0, NOW).await.unwrap();
             apply
                 .apply_batch(vec![staged(2, "0412000001", "Ann")], &[], 1, 0)
                 .await

@@ -398,7 +398,7 @@ async fn execute(
                     .await?;
                 let mut a = state
                     .store
-                    .begin_import(req.account, id, crate::now_ms())
+                    .begin_import(req.account, id, expected as u64, crate::now_ms())
                     .await?;
                 a.apply_batch(batch.rows, &[], batch.rows_read, batch.invalid)
                     .await?;
@@ -418,7 +418,7 @@ async fn execute(
         None => {
             state
                 .store
-                .begin_import(req.account, id, crate::now_ms())
+                .begin_import(req.account, id, expected as u64, crate::now_ms())
                 .await?
         }
     };
