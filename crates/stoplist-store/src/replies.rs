@@ -345,7 +345,7 @@ macro_rules! reply_impl {
                     r: &NewReply<'_>,
                     effects: &ReplyEffects,
                     now: i64,
-                ) -> Result<(RecordedReply, bool)> {
+                ) -> Result<RecordedReply> {
                     // -- the reply, once per provider message id
                     let id: Option<i64> = sqlx::query_scalar(
                         "INSERT INTO replies (account_id, provider, provider_message_id, from_number, to_number, body,
@@ -383,7 +383,7 @@ macro_rules! reply_impl {
                             .map(Reply::try_from)
                             .transpose()?
                             .ok_or(StoreError::NotFound("reply"))?;
-                        return Ok((RecordedReply { id: first.id, duplicate: true, actions: first.actions, optout: None }, false));
+                        return Ok(RecordedReply { id: first.id, duplicate: true, actions: first.actions, optout: None });
                     };
                     let (actions, optout) = match ledger {
                         Some(ledger) => Self::apply_effects(tx, ledger, answers, r.from, effects, now).await?,
@@ -391,7 +391,7 @@ macro_rules! reply_impl {
                         None => return Err(StoreError::NotFound("account")),
                     };
                     // (its actions are stored by the caller, for a whole batch at once)
-                    Ok((RecordedReply { id, duplicate: false, actions, optout }, true))
+                    Ok(RecordedReply { id, duplicate: false, actions, optout })
                 }
 
                 /// Stores what each new reply of a batch did, for the Incoming report: one
@@ -453,15 +453,11 @@ macro_rules! reply_impl {
                     }
                     let mut answers = Vec::new();
                     let mut results = Vec::with_capacity(batch.len());
-                    let mut new = Vec::with_capacity(batch.len());
                     for rec in batch {
                         let ledger = ledgers.get_mut(&rec.reply.account);
                         if !savepoints {
                             match Self::record_in_tx(&mut tx, ledger, &mut answers, rec.reply, rec.effects, now).await {
-                                Ok((r, is_new)) => {
-                                    new.push(is_new);
-                                    results.push(Ok(r));
-                                }
+                                Ok(r) => results.push(Ok(r)),
                                 Err(_) => return Ok(None),
                             }
                             continue;
@@ -472,17 +468,13 @@ macro_rules! reply_impl {
                         let mark = ledger.as_ref().map(|l| l.mark(number));
                         let queued = answers.len();
                         match Self::record_in_tx(&mut tx, ledger, &mut answers, rec.reply, rec.effects, now).await {
-                            Ok((r, is_new)) => {
-                                new.push(is_new);
-                                results.push(Ok(r));
-                            }
+                            Ok(r) => results.push(Ok(r)),
                             Err(e) => {
                                 sqlx::query("ROLLBACK TO SAVEPOINT reply").execute(&mut *tx).await?;
                                 if let (Some(l), Some(mark)) = (ledgers.get_mut(&rec.reply.account), mark) {
                                     l.restore(mark);
                                 }
                                 answers.truncate(queued);
-                                new.push(false);
                                 results.push(Err(e));
                             }
                         }
@@ -492,8 +484,8 @@ macro_rules! reply_impl {
                     // written: it answers those of the first delivery.
                     let stored: std::collections::HashMap<i64, Vec<String>> = results
                         .iter()
-                        .zip(&new)
-                        .filter_map(|(r, &is_new)| r.as_ref().ok().filter(|_| is_new))
+                        .flatten()
+                        .filter(|r| !r.duplicate)
                         .map(|r| (r.id, r.actions.clone()))
                         .collect();
                     for r in results.iter_mut().flatten().filter(|r| r.duplicate) {
@@ -503,8 +495,8 @@ macro_rules! reply_impl {
                     }
                     let recorded: Vec<&RecordedReply> = results
                         .iter()
-                        .zip(&new)
-                        .filter_map(|(r, &is_new)| r.as_ref().ok().filter(|_| is_new))
+                        .flatten()
+                        .filter(|r| !r.duplicate)
                         .collect();
                     Self::store_actions(&mut tx, &recorded).await?;
                     Self::write_answers(&mut tx, &answers, now).await?;
