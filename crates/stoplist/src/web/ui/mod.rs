@@ -362,6 +362,51 @@ pub fn search_text(q: Option<&str>) -> Option<String> {
         .map(|s| s.chars().take(100).collect())
 }
 
+/// The reply filters of the Replies page and of Reports → Incoming, as typed (shown again in
+/// the form): trimmed and cut to a sane length by [`search_text`].
+#[derive(Default)]
+pub struct ReplyFilters {
+    pub from: String,
+    pub to: String,
+    pub class: String,
+    pub number: String,
+}
+
+impl ReplyFilters {
+    pub fn typed(
+        from: Option<&str>,
+        to: Option<&str>,
+        class: Option<&str>,
+        number: Option<&str>,
+    ) -> ReplyFilters {
+        let text = |v| search_text(v).unwrap_or_default();
+        ReplyFilters {
+            from: text(from),
+            to: text(to),
+            class: text(class),
+            number: text(number),
+        }
+    }
+
+    /// The filters that are set, as a query string ending in `&` ("" when none), for paging
+    /// and export links.
+    pub fn query(&self) -> String {
+        let pairs: Vec<(&str, &str)> = [
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+            ("class", self.class.as_str()),
+            ("number", self.number.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+        match serde_urlencoded::to_string(&pairs) {
+            Ok(s) if !s.is_empty() => format!("{s}&"),
+            _ => String::new(),
+        }
+    }
+}
+
 /// A keyset cursor from the query string; anything but a positive integer is the first page.
 pub fn cursor(raw: Option<&str>) -> Option<i64> {
     raw.and_then(|s| s.trim().parse::<i64>().ok())

@@ -9,10 +9,11 @@
 //! reviewer.
 
 use super::{
-    CsrfForm, FieldErrors, Layout, PAGE_SIZE, UiSession, capitalize, cursor, flash, number_digits,
-    search_text,
+    CsrfForm, FieldErrors, Layout, PAGE_SIZE, ReplyFilters, UiSession, capitalize, cursor, flash,
+    number_digits,
 };
 use crate::error::AppError;
+use crate::reports::incoming::parse_time;
 use crate::state::AppState;
 use crate::web::errors::PageError;
 use askama::Template;
@@ -28,7 +29,6 @@ use stoplist_store::{Reply, ReplyFilter};
 
 /// How many pending replies the tab counts exactly (beyond, it says "100+").
 const COUNT_CAP: i64 = 100;
-const DAY_MS: i64 = 86_400_000;
 
 // --- shared pieces -----------------------------------------------------------------------
 
@@ -168,27 +168,6 @@ async fn pending_count(state: &AppState, account: AccountId) -> Result<Option<St
     })
 }
 
-/// Midnight UTC of a `YYYY-MM-DD` date in ms; `None` unless it is a real calendar date.
-fn date_ms(raw: &str) -> Option<i64> {
-    let mut parts = raw.trim().splitn(3, '-');
-    let mut next = || parts.next()?.parse::<i64>().ok();
-    let (y, m, d) = (next()?, next()?, next()?);
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Days from civil (Howard Hinnant), the inverse of `crate::rfc3339`.
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let ms = (era * 146_097 + doe - 719_468) * DAY_MS;
-    // 31 February comes back as 3 March: only a date that reads back the same is real.
-    crate::rfc3339(ms)
-        .starts_with(&format!("{y:04}-{m:02}-{d:02}"))
-        .then_some(ms)
-}
-
 // --- the list ----------------------------------------------------------------------------
 
 /// A classification in the filter's list.
@@ -198,20 +177,11 @@ pub struct ClassOption {
     selected: bool,
 }
 
-/// The filters as typed (shown again in the form).
-#[derive(Default)]
-pub struct Filters {
-    from: String,
-    to: String,
-    class: String,
-    number: String,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "replies.html")]
 struct ListPage {
     layout: Layout,
-    filters: Filters,
+    filters: ReplyFilters,
     classes: Vec<ClassOption>,
     errors: FieldErrors,
     /// Any filter is set (the empty state then says so).
@@ -236,25 +206,25 @@ pub struct ListQuery {
 
 /// The store filter the typed filters mean; `Err` names the filter at fault.
 fn parse_filters<'a>(
-    f: &'a Filters,
+    f: &'a ReplyFilters,
     digits: &'a mut Option<String>,
     region: stoplist_domain::Region,
 ) -> Result<ReplyFilter<'a>, FieldErrors> {
+    // The Incoming report's reading of a date; "To" includes its whole day (the store's bound
+    // is "received before").
     let from_time = match f.from.as_str() {
         "" => None,
-        d => Some(date_ms(d).ok_or_else(|| {
+        d => Some(parse_time(d, "from", false).map_err(|_| {
             FieldErrors::one("from", "From date must be a date such as 2026-11-28.")
         })?),
     };
-    // "To" includes its whole day: the store's bound is "received before".
-    let to_time = match f.to.as_str() {
-        "" => None,
-        d => Some(
-            date_ms(d).ok_or_else(|| {
+    let to_time =
+        match f.to.as_str() {
+            "" => None,
+            d => Some(parse_time(d, "to", true).map_err(|_| {
                 FieldErrors::one("to", "To date must be a date such as 2026-11-30.")
-            })? + DAY_MS,
-        ),
-    };
+            })?),
+        };
     if let (Some(a), Some(b)) = (from_time, to_time)
         && b <= a
     {
@@ -290,13 +260,12 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let account = session.account_id();
-    let text = |v: Option<String>| search_text(v.as_deref()).unwrap_or_default();
-    let filters = Filters {
-        from: text(q.from),
-        to: text(q.to),
-        class: text(q.class),
-        number: text(q.number),
-    };
+    let filters = ReplyFilters::typed(
+        q.from.as_deref(),
+        q.to.as_deref(),
+        q.class.as_deref(),
+        q.number.as_deref(),
+    );
     let before = cursor(q.before.as_deref());
     let settings = state.account_settings(account).await?;
     let mut digits = None;
@@ -314,19 +283,7 @@ pub async fn list(
         }
         Err(errors) => (errors, vec![], None),
     };
-    let pairs: Vec<(&str, &str)> = [
-        ("from", filters.from.as_str()),
-        ("to", filters.to.as_str()),
-        ("class", filters.class.as_str()),
-        ("number", filters.number.as_str()),
-    ]
-    .into_iter()
-    .filter(|(_, v)| !v.is_empty())
-    .collect();
-    let query = match serde_urlencoded::to_string(&pairs) {
-        Ok(s) if !s.is_empty() => format!("{s}&"),
-        _ => String::new(),
-    };
+    let query = filters.query();
     let classes = Class::ALL
         .into_iter()
         .map(|c| ClassOption {
@@ -342,7 +299,7 @@ pub async fn list(
     };
     let page = ListPage {
         layout: session.layout("Replies", "replies", flash(q.done.as_deref())),
-        filtered: !pairs.is_empty(),
+        filtered: !query.is_empty(),
         filters,
         classes,
         errors,
@@ -456,6 +413,8 @@ mod tests {
 
     #[test]
     fn dates_are_read_as_midnight_utc_and_impossible_dates_are_refused() {
+        // The page reads dates as the Incoming report does.
+        let date_ms = |d: &str| parse_time(d, "from", false).ok();
         assert_eq!(date_ms("1970-01-01"), Some(0));
         assert_eq!(
             date_ms("2026-11-28").map(crate::rfc3339).as_deref(),

@@ -8,7 +8,7 @@
 //! `reports::incoming::page` and the files from `reports::incoming::export`. The downloads
 //! have their own route because `/api/v1` takes API keys only, not the session cookie.
 
-use super::{FieldErrors, Layout, PAGE_SIZE, UiSession, capitalize, cursor, flash, search_text};
+use super::{FieldErrors, Layout, PAGE_SIZE, ReplyFilters, UiSession, capitalize, cursor, flash};
 use crate::reports::incoming::{self, IncomingFilter, RawFilter};
 use crate::reports::{self, Format};
 use crate::state::AppState;
@@ -85,16 +85,7 @@ pub struct ExportLink {
     label: &'static str,
 }
 
-/// The filters as typed (shown again in the form).
-#[derive(Default)]
-pub struct Filters {
-    from: String,
-    to: String,
-    class: String,
-    number: String,
-}
-
-impl Filters {
+impl ReplyFilters {
     fn raw(&self) -> RawFilter<'_> {
         RawFilter {
             from: Some(self.from.as_str()),
@@ -103,30 +94,13 @@ impl Filters {
             number: Some(self.number.as_str()),
         }
     }
-
-    /// The filters that are set, as a query string ending in `&` ("" when none).
-    fn query(&self) -> String {
-        let pairs: Vec<(&str, &str)> = [
-            ("from", self.from.as_str()),
-            ("to", self.to.as_str()),
-            ("class", self.class.as_str()),
-            ("number", self.number.as_str()),
-        ]
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .collect();
-        match serde_urlencoded::to_string(&pairs) {
-            Ok(s) if !s.is_empty() => format!("{s}&"),
-            _ => String::new(),
-        }
-    }
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "reports_incoming.html")]
 struct IncomingPage {
     layout: Layout,
-    filters: Filters,
+    filters: ReplyFilters,
     classes: Vec<ClassOption>,
     errors: FieldErrors,
     /// Any filter is set (the empty state then says so).
@@ -152,15 +126,13 @@ pub struct IncomingQuery {
 }
 
 impl IncomingQuery {
-    /// The filters as typed, trimmed and cut to a sane length.
-    fn filters(&self) -> Filters {
-        let text = |v: &Option<String>| search_text(v.as_deref()).unwrap_or_default();
-        Filters {
-            from: text(&self.from),
-            to: text(&self.to),
-            class: text(&self.class),
-            number: text(&self.number),
-        }
+    fn filters(&self) -> ReplyFilters {
+        ReplyFilters::typed(
+            self.from.as_deref(),
+            self.to.as_deref(),
+            self.class.as_deref(),
+            self.number.as_deref(),
+        )
     }
 }
 
@@ -249,12 +221,12 @@ mod tests {
     fn codes_read_as_words_and_the_query_keeps_only_set_filters() {
         assert_eq!(words("opt_out"), "Opt out");
         assert_eq!(words("confirmation queued"), "Confirmation queued");
-        let f = Filters {
+        let f = ReplyFilters {
             from: "2026-11-01".into(),
             number: "0412 345".into(),
-            ..Filters::default()
+            ..ReplyFilters::default()
         };
         assert_eq!(f.query(), "from=2026-11-01&number=0412+345&");
-        assert_eq!(Filters::default().query(), "");
+        assert_eq!(ReplyFilters::default().query(), "");
     }
 }
