@@ -108,4 +108,9 @@ pub(crate) const POSTGRES: &[Migration] = &[
         description: "answers first",
         sql: include_str!("../migrations/postgres/0008_answers_first.sql"),
     },
+    Migration {
+        version: 9,
+        description: "contacts without the account foreign key",
+        sql: include_str!("../migrations/postgres/0009_contacts_account_fk.sql"),
+    },
 ];
