@@ -623,6 +623,12 @@ mod ui {
             "text escaped: {rows}"
         );
         assert!(rows.find("HELP") < rows.find("STOP"), "newest first");
+        assert!(
+            rows.contains(
+                r#"<span class="class opt_out">Opt-out</span> <span class="tier">keyword</span>"#
+            ),
+            "classes and rules read as on the Replies page: {rows}"
+        );
         for (format, label) in [
             ("csv", "CSV"),
             ("tsv", "TSV"),

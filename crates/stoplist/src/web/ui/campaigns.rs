@@ -15,7 +15,7 @@
 use super::session::{CSRF_REFUSED, Empty, same_origin, tokens_match};
 use super::{
     CsrfForm, FieldErrors, Layout, PAGE_SIZE, UiSession, actor_text, capitalize, clean_file_name,
-    cursor, flash, size_text, source_label, thousands, vary_on_htmx, wants_fragment,
+    code_words, cursor, flash, size_text, source_label, thousands, vary_on_htmx, wants_fragment,
 };
 use crate::campaigns::{self, CampaignInput, Preview, recipients};
 use crate::error::{AppError, AppResult};
@@ -89,11 +89,6 @@ fn message_status_text(s: MessageStatus) -> &'static str {
         MessageStatus::Suppressed => "Suppressed (opted out)",
         MessageStatus::Cancelled => "Cancelled",
     }
-}
-
-/// A reason code as people read it: `opted_out` → "Opted out".
-fn reason_text(code: &str) -> String {
-    capitalize(&code.replace('_', " "))
 }
 
 /// A campaign id from the path; anything else is "not found".
@@ -719,7 +714,7 @@ impl From<&Preview> for PreviewView {
             reasons: p
                 .invalid_by_reason
                 .iter()
-                .map(|(code, n)| (reason_text(code), count(*n)))
+                .map(|(code, n)| (code_words(code), count(*n)))
                 .collect(),
             opted_out: count(p.opted_out),
             recipients: count(p.recipients),
@@ -763,7 +758,7 @@ impl From<InvalidRecipient> for InvalidRow {
     fn from(r: InvalidRecipient) -> Self {
         InvalidRow {
             opted_out: r.reason == "opted_out",
-            reason: reason_text(&r.reason),
+            reason: code_words(&r.reason),
             origin: r.origin,
             number: r.raw,
             detail: r.detail,
@@ -1236,8 +1231,8 @@ mod tests {
 
     #[test]
     fn reason_codes_read_as_words() {
-        assert_eq!(reason_text("opted_out"), "Opted out");
-        assert_eq!(reason_text("too_short"), "Too short");
+        assert_eq!(code_words("opted_out"), "Opted out");
+        assert_eq!(code_words("too_short"), "Too short");
     }
 
     #[test]

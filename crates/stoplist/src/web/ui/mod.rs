@@ -293,6 +293,37 @@ impl FieldErrors {
     }
 }
 
+/// A reply's classification as people read it, on the Replies page and in Reports → Incoming.
+fn class_label(code: &str) -> &'static str {
+    match code {
+        "opt_out" => "Opt-out",
+        "opt_in" => "Opt-in",
+        "help" => "Help",
+        "other" => "Other",
+        "unclear" => "Unclear",
+        _ => "Unknown",
+    }
+}
+
+/// The rule that classified a reply, as people read it (the small label beside the
+/// classification), on the Replies page and in Reports → Incoming.
+fn tier_label(code: &str) -> &'static str {
+    match code {
+        "keyword" => "keyword",
+        "keyword_with_courtesy" => "keyword with courtesy",
+        "phrase" => "phrase",
+        "not_a_request" => "not a request",
+        "custom" => "your keyword",
+        "fallback" => "no rule matched",
+        _ => "other rule",
+    }
+}
+
+/// A code as people read it: `opted_out` → "Opted out" (a reply's actions, a message's reason).
+fn code_words(code: &str) -> String {
+    capitalize(&code.replace('_', " "))
+}
+
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {

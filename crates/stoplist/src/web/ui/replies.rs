@@ -9,8 +9,8 @@
 //! reviewer.
 
 use super::{
-    CsrfForm, FieldErrors, Layout, PAGE_SIZE, ReplyFilters, UiSession, capitalize, cursor, flash,
-    number_digits,
+    CsrfForm, FieldErrors, Layout, PAGE_SIZE, ReplyFilters, UiSession, capitalize, class_label,
+    code_words, cursor, flash, number_digits, tier_label,
 };
 use crate::error::AppError;
 use crate::reports::incoming::parse_time;
@@ -31,36 +31,6 @@ use stoplist_store::{Reply, ReplyFilter};
 const COUNT_CAP: i64 = 100;
 
 // --- shared pieces -----------------------------------------------------------------------
-
-/// A classification as people read it.
-fn class_label(code: &str) -> &'static str {
-    match code {
-        "opt_out" => "Opt-out",
-        "opt_in" => "Opt-in",
-        "help" => "Help",
-        "other" => "Other",
-        "unclear" => "Unclear",
-        _ => "Unknown",
-    }
-}
-
-/// The rule that decided, as people read it (the small label beside the classification).
-fn tier_label(code: &str) -> &'static str {
-    match code {
-        "keyword" => "keyword",
-        "keyword_with_courtesy" => "keyword with courtesy",
-        "phrase" => "phrase",
-        "not_a_request" => "not a request",
-        "custom" => "your keyword",
-        "fallback" => "no rule matched",
-        _ => "other rule",
-    }
-}
-
-/// What a reply did, as people read it: `opted_out` → "Opted out".
-fn action_text(code: &str) -> String {
-    capitalize(&code.replace('_', " "))
-}
 
 /// One reply as the pages show it. Numbers are shown whole: these are the account's own data.
 pub struct ReplyRow {
@@ -143,7 +113,7 @@ async fn rows(
             tier: tier_label(&r.tier),
             matched: r.matched,
             campaign,
-            actions: r.actions.iter().map(|a| action_text(a)).collect(),
+            actions: r.actions.iter().map(|a| code_words(a)).collect(),
             review,
             pending,
         });
@@ -439,6 +409,6 @@ mod tests {
         for t in stoplist_domain::classify::Tier::ALL {
             assert_ne!(tier_label(t.as_str()), "other rule");
         }
-        assert_eq!(action_text("opted_out"), "Opted out");
+        assert_eq!(code_words("opted_out"), "Opted out");
     }
 }

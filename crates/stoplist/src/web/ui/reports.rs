@@ -8,7 +8,10 @@
 //! `reports::incoming::page` and the files from `reports::incoming::export`. The downloads
 //! have their own route because `/api/v1` takes API keys only, not the session cookie.
 
-use super::{FieldErrors, Layout, PAGE_SIZE, ReplyFilters, UiSession, capitalize, cursor, flash};
+use super::{
+    FieldErrors, Layout, PAGE_SIZE, ReplyFilters, UiSession, class_label, code_words, cursor,
+    flash, tier_label,
+};
 use crate::reports::incoming::{self, IncomingFilter, RawFilter};
 use crate::reports::{self, Format};
 use crate::state::AppState;
@@ -41,15 +44,10 @@ pub struct Row {
     text: String,
     /// The classification's code, for its CSS class (`""` when unknown).
     class_code: &'static str,
-    class: String,
-    tier: String,
+    class: &'static str,
+    tier: &'static str,
     campaign: Option<(i64, String)>,
     actions: Vec<String>,
-}
-
-/// A code as people read it: `keyword_with_courtesy` → "Keyword with courtesy".
-fn words(code: &str) -> String {
-    capitalize(&code.replace('_', " "))
 }
 
 impl From<IncomingReply> for Row {
@@ -62,10 +60,10 @@ impl From<IncomingReply> for Row {
             to: r.to,
             text: r.body,
             class_code,
-            class: words(&r.class),
-            tier: r.tier.replace('_', " "),
+            class: class_label(&r.class),
+            tier: tier_label(&r.tier),
             campaign: r.matched_campaign_id.zip(r.campaign),
-            actions: r.actions.iter().map(|a| words(a)).collect(),
+            actions: r.actions.iter().map(|a| code_words(a)).collect(),
         }
     }
 }
@@ -73,7 +71,7 @@ impl From<IncomingReply> for Row {
 /// A classification in the filter's list.
 pub struct ClassOption {
     code: &'static str,
-    label: String,
+    label: &'static str,
     selected: bool,
 }
 
@@ -159,7 +157,7 @@ pub async fn incoming(
         .into_iter()
         .map(|c| ClassOption {
             code: c.as_str(),
-            label: words(c.as_str()),
+            label: class_label(c.as_str()),
             selected: c.as_str() == filters.class,
         })
         .collect();
@@ -218,9 +216,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_read_as_words_and_the_query_keeps_only_set_filters() {
-        assert_eq!(words("opt_out"), "Opt out");
-        assert_eq!(words("confirmation queued"), "Confirmation queued");
+    fn the_query_keeps_only_set_filters() {
         let f = ReplyFilters {
             from: "2026-11-01".into(),
             number: "0412 345".into(),
