@@ -209,6 +209,10 @@ pub struct InvalidRecipient {
     pub optout_source: Option<String>,
 }
 
+/// Messages per statement when a campaign is queued (7 parameters each: far below both
+/// backends' limits), and so how many of them are in memory at once.
+pub(crate) const MESSAGES_PER_STATEMENT: usize = 500;
+
 /// One message to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
@@ -406,12 +410,16 @@ pub trait CampaignStore: Send + Sync {
     /// the opt-out list is queued as `suppressed`. Started again with the same `send_key`,
     /// it changes nothing and answers [`StartOutcome::AlreadyStarted`]; a campaign that is
     /// not a draft otherwise is a `Conflict`.
+    ///
+    /// `messages` is drawn a chunk at a time as the chunks are written, so that a campaign to
+    /// millions of numbers is never held in memory whole; it is not drawn at all when the
+    /// campaign is not a draft.
     async fn start_campaign(
         &self,
         account: AccountId,
         id: CampaignId,
         send_key: &str,
-        messages: &[NewMessage],
+        messages: &mut (dyn Iterator<Item = NewMessage> + Send),
         now: i64,
     ) -> Result<StartOutcome>;
     /// Pause (queued → held), resume (held → queued) or cancel (queued and held →
@@ -821,7 +829,7 @@ macro_rules! campaign_impl {
                         .collect())
                 }
 
-                async fn start_campaign(&self, account: AccountId, id: CampaignId, send_key: &str, messages: &[NewMessage], now: i64) -> Result<StartOutcome> {
+                async fn start_campaign(&self, account: AccountId, id: CampaignId, send_key: &str, messages: &mut (dyn Iterator<Item = NewMessage> + Send), now: i64) -> Result<StartOutcome> {
                     let mut tx = self.begin_write().await?;
                     // -- a draft starts sending; the key remembers who started it
                     let started = sqlx::query(
@@ -853,8 +861,13 @@ macro_rules! campaign_impl {
                         .bind(id.0)
                         .fetch_one(&mut *tx)
                         .await?;
-                    let mut suppressed = 0u64;
-                    for chunk in messages.chunks(500) {
+                    let (mut total, mut suppressed) = (0u64, 0u64);
+                    loop {
+                        let chunk: Vec<NewMessage> = (&mut *messages).take($crate::campaigns::MESSAGES_PER_STATEMENT).collect();
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        total += chunk.len() as u64;
                         let mut q = sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO messages (account_id, campaign_id, kind, number, sender_id, body, status,
                                 next_attempt_at, created_at, updated_at)
@@ -866,7 +879,7 @@ macro_rules! campaign_impl {
                         );
                         // -- a batch of messages; the opt-out list wins (SQL joins it)
                         let mut first = true;
-                        for m in chunk {
+                        for m in &chunk {
                             if !first {
                                 q.push(" UNION ALL ");
                             }
@@ -897,7 +910,7 @@ macro_rules! campaign_impl {
                     .await?;
                     suppressed += n as u64;
                     tx.commit().await?;
-                    Ok(StartOutcome::Started { queued: messages.len() as u64 - suppressed, suppressed })
+                    Ok(StartOutcome::Started { queued: total - suppressed, suppressed })
                 }
 
                 async fn control_campaign(&self, account: AccountId, id: CampaignId, action: CampaignAction, now: i64) -> Result<Campaign> {

@@ -70,6 +70,38 @@ async fn contact(app: &TestApp, group: i64, number: &str, first: &str) {
     assert_eq!(s, StatusCode::CREATED, "{b}");
 }
 
+/// One recipient's personalised text over the segment limit stops the whole send before
+/// anything is queued, and the error names that (masked) number.
+#[tokio::test]
+async fn a_send_with_one_message_too_long_queues_nothing_and_names_the_number() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let g = app.group("Customers").await;
+        contact(&app, g, "0412 345 678", "Ann").await;
+        contact(&app, g, "0412 345 679", &"B".repeat(150)).await;
+        let message = format!("Hi {{first_name}}, {}", "x".repeat(800));
+        let (s, c) = app
+            .post(
+                "/api/v1/campaigns",
+                json!({"name": "Long", "sender_id": "ACME", "message": message, "groups": [g]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let id = c["id"].as_i64().unwrap();
+
+        let (s, b) = app
+            .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["error"]["code"], "message_too_long", "{b}");
+        let text = b["error"]["message"].as_str().unwrap();
+        assert!(text.contains("+614****5679"), "{text}");
+        let (_, after) = app.get(&format!("/api/v1/campaigns/{id}")).await;
+        assert_eq!(after["status"], "draft", "{after}");
+        assert_eq!(after["counts"]["queued"], 0, "{after}");
+    }
+}
+
 #[tokio::test]
 async fn a_campaign_never_reaches_an_opted_out_number_and_lists_it_as_invalid() {
     for url in each_backend().await {

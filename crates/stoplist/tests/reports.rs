@@ -422,7 +422,7 @@ async fn started_campaign(app: &TestApp, numbers: &[&str]) -> i64 {
             app.account,
             CampaignId(id),
             "test",
-            &messages,
+            &mut messages.into_iter(),
             stoplist::now_ms(),
         )
         .await
