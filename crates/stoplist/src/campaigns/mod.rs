@@ -397,8 +397,8 @@ pub async fn send(
             "recipients: nobody to send to (every number was invalid, opted out or missing); add groups, numbers or a file",
         ));
     }
-    // Every message is written twice over, once here to check its length before anything is
-    // queued, once as the store draws it: holding them all instead would cost about 100
+    // Each message's text is made twice: once here, to check every length before anything is
+    // queued, and again as the store draws it. Holding them all instead would cost about 100
     // bytes a recipient (half a gigabyte for 5,000,000).
     let messages = || {
         plan.resolved.keys.iter().filter_map(|&k| {
