@@ -10,7 +10,9 @@
 
 use crate::Result;
 use crate::model::{Reject, StagedRow};
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, Postgres, Sqlite, Transaction};
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -89,6 +91,57 @@ fn json_numbers(rows: &[StagedRow]) -> String {
     out
 }
 
+/// SQLite's statement for `rows` new contacts, or new fields for numbers already in the group;
+/// never an opted-out number. Its arguments, in order ([`sqlite_contact_arguments`]): account,
+/// group, now, now, each row's number, first name, last name and email, then account again.
+fn sqlite_contacts_statement(rows: usize) -> String {
+    let mut sql = String::with_capacity(700 + rows * 14);
+    // -- new contacts, or new fields for numbers already in the group; never an opted-out number
+    sql.push_str(
+        "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at)
+         SELECT ?, ?, v.column1, v.column2, v.column3, v.column4, ?, ? FROM (VALUES ",
+    );
+    for i in 0..rows {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?)"
+        });
+    }
+    sql.push_str(
+        ") AS v WHERE NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = ? AND o.number = v.column1)",
+    );
+    sql.push_str(on_conflict_update!());
+    sql
+}
+
+/// The statement for a full chunk, built once.
+static SQLITE_FULL_CONTACTS_STATEMENT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| sqlite_contacts_statement(SQLITE_ROWS_PER_STATEMENT));
+
+/// The arguments of [`sqlite_contacts_statement`] for `rows`, with how many rows they hold.
+fn sqlite_contact_arguments(
+    account: i64,
+    group: i64,
+    now: i64,
+    rows: &[StagedRow],
+) -> std::result::Result<(usize, SqliteArguments), BoxDynError> {
+    let mut args = SqliteArguments::default();
+    args.reserve(5 + rows.len() * 4, 0);
+    args.add(account)?;
+    args.add(group)?;
+    args.add(now)?;
+    args.add(now)?;
+    for r in rows {
+        args.add(r.number.as_str())?;
+        args.add(r.fields.first_name.as_deref())?;
+        args.add(r.fields.last_name.as_deref())?;
+        args.add(r.fields.email.as_deref())?;
+    }
+    args.add(account)?;
+    Ok((rows.len(), args))
+}
+
 impl BulkImport for Sqlite {
     async fn listed(
         tx: &mut Transaction<'static, Sqlite>,
@@ -131,31 +184,33 @@ impl BulkImport for Sqlite {
         now: i64,
         rows: &[StagedRow],
     ) -> Result<()> {
-        for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
-            // -- new contacts, or new fields for numbers already in the group; never an
-            // -- opted-out number
-            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at) SELECT ",
+        // Each statement's arguments are built while the one before runs: the statement runs
+        // on sqlx's SQLite thread, the building on this one, and `join!` overlaps them.
+        let mut chunks = rows.chunks(SQLITE_ROWS_PER_STATEMENT);
+        let mut next = chunks
+            .next()
+            .map(|c| sqlite_contact_arguments(account, group, now, c))
+            .transpose()
+            .map_err(sqlx::Error::Encode)?;
+        while let Some((n, args)) = next.take() {
+            let following = chunks.next();
+            let sql = if n == SQLITE_ROWS_PER_STATEMENT {
+                SQLITE_FULL_CONTACTS_STATEMENT.clone()
+            } else {
+                sqlite_contacts_statement(n)
+            };
+            let (done, built) = tokio::join!(
+                sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+                    .persistent(n == SQLITE_ROWS_PER_STATEMENT)
+                    .execute(&mut **tx),
+                async {
+                    following
+                        .map(|c| sqlite_contact_arguments(account, group, now, c))
+                        .transpose()
+                },
             );
-            q.push_bind(account)
-                .push(", ")
-                .push_bind(group)
-                .push(", v.column1, v.column2, v.column3, v.column4, ")
-                .push_bind(now)
-                .push(", ")
-                .push_bind(now)
-                .push(" FROM (");
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(r.number.as_str())
-                    .push_bind(r.fields.first_name.as_deref())
-                    .push_bind(r.fields.last_name.as_deref())
-                    .push_bind(r.fields.email.as_deref());
-            });
-            q.push(") AS v WHERE NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = ")
-                .push_bind(account)
-                .push(" AND o.number = v.column1)")
-                .push(on_conflict_update!());
-            q.build().execute(&mut **tx).await?;
+            done?;
+            next = built.map_err(sqlx::Error::Encode)?;
         }
         Ok(())
     }
