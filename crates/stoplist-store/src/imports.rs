@@ -12,7 +12,7 @@ use crate::Result;
 use crate::model::{Reject, StagedRow};
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, Postgres, Sqlite, Transaction};
+use sqlx::{Arguments, Postgres, SqlSafeStr, Sqlite, Transaction};
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -194,14 +194,17 @@ impl BulkImport for Sqlite {
             .map_err(sqlx::Error::Encode)?;
         while let Some((n, args)) = next.take() {
             let following = chunks.next();
-            let sql = if n == SQLITE_ROWS_PER_STATEMENT {
-                SQLITE_FULL_CONTACTS_STATEMENT.clone()
+            // A full chunk's statement is built once and kept in sqlx's statement cache; the
+            // last, shorter one is neither.
+            let full = n == SQLITE_ROWS_PER_STATEMENT;
+            let sql = if full {
+                SQLITE_FULL_CONTACTS_STATEMENT.as_str().into_sql_str()
             } else {
-                sqlite_contacts_statement(n)
+                sqlx::AssertSqlSafe(sqlite_contacts_statement(n)).into_sql_str()
             };
             let (done, built) = tokio::join!(
-                sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-                    .persistent(n == SQLITE_ROWS_PER_STATEMENT)
+                sqlx::query_with(sql, args)
+                    .persistent(full)
                     .execute(&mut **tx),
                 async {
                     following

@@ -30,8 +30,16 @@ pub use campaigns::{
 };
 pub use export::ExportStore;
 
-/// Rows beyond which an import is big (see [`Store::begin_import`]).
+/// Rows beyond which an import is big (see [`is_big_import`]).
 pub const BIG_IMPORT_ROWS: u64 = 2_000_000;
+
+/// Whether an import of about `expected_rows` rows (0 when not known) is big: its group's
+/// indexes then outgrow any page cache, and it must fit the 300 MB budget of a
+/// 10,000,000-row import, so it gets a smaller SQLite page cache ([`Store::begin_import`]) and
+/// smaller batches from the reader.
+pub fn is_big_import(expected_rows: u64) -> bool {
+    expected_rows > BIG_IMPORT_ROWS
+}
 pub use model::*;
 pub use postgres::PgStore;
 pub use replies::{
@@ -248,7 +256,7 @@ pub trait Store: CampaignStore + ReplyStore + ExportStore + Send + Sync + 'stati
     /// account's ledger head, and checks that the import and its group are the account's.
     /// Rows then go in batch by batch ([`ImportApply`]); the import lands whole at
     /// [`ImportApply::finish`] or not at all. `expected_rows` is about how many rows the file
-    /// holds (0 when not known): on SQLite an import of more than [`BIG_IMPORT_ROWS`] gets a
+    /// holds (0 when not known): on SQLite a big one ([`is_big_import`]) gets a
     /// smaller page cache (its group's indexes outgrow any cache there, and the memory budget
     /// of a 10,000,000-row import is 300 MB).
     async fn begin_import(

@@ -368,7 +368,7 @@ pub(crate) const IMPORT_ROWS_PER_STATEMENT: usize = 500;
 // -- SQLite, while an import is applied: a 64 MiB page cache, temp files in memory.
 pub(crate) const SQLITE_IMPORT_PRAGMAS: &str =
     "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
-// -- SQLite, while a big import is applied (over BIG_IMPORT_ROWS rows): its group's indexes fit
+// -- SQLite, while a big import is applied (is_big_import): its group's indexes fit
 // -- in no cache, so a 32 MiB one (10,000,000 rows: 166 s and 277 MB peak, against 170 s and
 // -- 326 MB with 64 MiB and the looser dedupe table; docs/benchmarks.md).
 pub(crate) const SQLITE_BIG_IMPORT_PRAGMAS: &str =
@@ -1641,7 +1641,7 @@ macro_rules! store_impl {
                     // -- (the index pages of a large group stay in memory instead of being
                     // -- spilled to the WAL and read back), and statement journals in memory.
                     // -- Neither touches durability: synchronous and the journal stay as they are.
-                    let pragmas = if expected_rows > $crate::BIG_IMPORT_ROWS { SQLITE_BIG_IMPORT_PRAGMAS } else { SQLITE_IMPORT_PRAGMAS };
+                    let pragmas = if $crate::is_big_import(expected_rows) { SQLITE_BIG_IMPORT_PRAGMAS } else { SQLITE_IMPORT_PRAGMAS };
                     sqlx::raw_sql(pragmas).execute(&mut *tx).await?;
                 }
                 let ledger = Self::ledger(&mut tx, account).await?;

@@ -35,7 +35,7 @@ use stoplist_store::{
 /// (docs/benchmarks.md).
 const BATCH: usize = 100_000;
 
-/// Rows per batch of a big import (over [`stoplist_store::BIG_IMPORT_ROWS`] expected rows),
+/// Rows per batch of a big import ([`stoplist_store::is_big_import`]),
 /// whose 10,000,000 rows must fit in 300 MB: no group index fits a cache then anyway.
 const BIG_BATCH: usize = 20_000;
 
@@ -378,7 +378,7 @@ async fn execute(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, AppError>>(2);
     let with_fields = matches!(req.target, Target::Group(_));
     let expected = expected_rows(&req.path, &prepared);
-    let batch_rows = if expected as u64 > stoplist_store::BIG_IMPORT_ROWS {
+    let batch_rows = if stoplist_store::is_big_import(expected as u64) {
         BIG_BATCH
     } else {
         BATCH
