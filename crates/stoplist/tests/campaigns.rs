@@ -80,20 +80,17 @@ async fn a_send_with_one_message_too_long_queues_nothing_and_names_the_number() 
         contact(&app, g, "0412 345 678", "Ann").await;
         contact(&app, g, "0412 345 679", &"B".repeat(150)).await;
         let message = format!("Hi {{first_name}}, {}", "x".repeat(800));
-        let (s, c) = app
-            .post(
-                "/api/v1/campaigns",
+        let id = app
+            .campaign(
                 json!({"name": "Long", "sender_id": "ACME", "message": message, "groups": [g]}),
             )
             .await;
-        assert_eq!(s, StatusCode::CREATED, "{c}");
-        let id = c["id"].as_i64().unwrap();
 
         let (s, b) = app
             .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-        assert_eq!(b["error"]["code"], "message_too_long", "{b}");
+        assert_eq!(code(&b), "message_too_long", "{b}");
         let text = b["error"]["message"].as_str().unwrap();
         assert!(text.contains("+614****5679"), "{text}");
         let (_, after) = app.get(&format!("/api/v1/campaigns/{id}")).await;
@@ -113,15 +110,8 @@ async fn a_campaign_never_reaches_an_opted_out_number_and_lists_it_as_invalid() 
         contact(&app, g, "0412 345 679", "Bob").await;
         app.reply_opt_out("0412 000 111").await;
 
-        let (s, c) = app
-            .post(
-                "/api/v1/campaigns",
-                json!({"name": "Spring sale", "sender_id": "ACME", "message": "Hi {first_name}, 20% off today.",
-                       "groups": [g], "numbers": ["+61412345678", "0412000111", "12345", "0412 345 680"]}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{c}");
-        let id = c["id"].as_i64().unwrap();
+        let id = app.campaign(json!({"name": "Spring sale", "sender_id": "ACME", "message": "Hi {first_name}, 20% off today.",
+                       "groups": [g], "numbers": ["+61412345678", "0412000111", "12345", "0412 345 680"]})).await;
 
         let (s, p) = app
             .post(&format!("/api/v1/campaigns/{id}/preview"), json!({}))
@@ -234,14 +224,8 @@ async fn provider_faults_are_retried_or_recorded_and_a_carrier_opt_out_is_listed
         use_twilio(&app, &fake).await;
         fake.reject_number("+61412345001", 21610);
         fake.fail_next(1, 500);
-        let (_, c) = app
-            .post(
-                "/api/v1/campaigns",
-                json!({"name": "Faults", "sender_id": "ACME", "message": "Hello. Reply STOP to opt out",
-                       "numbers": ["0412345001", "0412345002"]}),
-            )
-            .await;
-        let id = c["id"].as_i64().unwrap();
+        let id = app.campaign(json!({"name": "Faults", "sender_id": "ACME", "message": "Hello. Reply STOP to opt out",
+                       "numbers": ["0412345001", "0412345002"]})).await;
         let (s, _) = app
             .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
             .await;
@@ -305,13 +289,11 @@ async fn bad_campaigns_are_refused_with_the_field_at_fault() {
         }
     }
     // Nobody to send to.
-    let (_, c) = app
-        .post(
-            "/api/v1/campaigns",
+    let id = app
+        .campaign(
             json!({"name": "Empty", "sender_id": "ACME", "message": "Hi", "numbers": ["nope"]}),
         )
         .await;
-    let id = c["id"].as_i64().unwrap();
     let (s, b) = app
         .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
         .await;
@@ -347,13 +329,9 @@ async fn a_stop_during_a_large_campaign_stops_every_later_message_to_that_number
         .map(|i| format!("+614{:08}", 10_000_000 + i))
         .collect();
     let body = numbers.join("\n");
-    let (_, c) = app
-        .post(
-            "/api/v1/campaigns",
-            json!({"name": "Big", "sender_id": "ACME", "message": "Hello"}),
-        )
+    let id = app
+        .campaign(json!({"name": "Big", "sender_id": "ACME", "message": "Hello"}))
         .await;
-    let id = c["id"].as_i64().unwrap();
     let (s, b) = send(
         app.req(
             reqwest::Method::PUT,
@@ -465,10 +443,7 @@ async fn two_instances_on_one_database_dispatch_every_message_exactly_once() {
         let numbers: Vec<String> = (0..3000)
             .map(|i| format!("+614{:08}", 20_000_000 + i))
             .collect();
-        let (_, c) = app
-            .post("/api/v1/campaigns", json!({"name": "Both", "sender_id": "ACME", "message": "Hello", "numbers": numbers}))
-            .await;
-        let id = c["id"].as_i64().unwrap();
+        let id = app.campaign(json!({"name": "Both", "sender_id": "ACME", "message": "Hello", "numbers": numbers})).await;
         let (s, b) = app
             .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
             .await;
@@ -506,13 +481,9 @@ async fn a_file_uploaded_through_one_instance_is_previewed_through_another() {
         .unwrap();
         let second_base = format!("http://{}", second.address());
         tokio::spawn(second.run_until(std::future::pending()));
-        let (_, c) = app
-            .post(
-                "/api/v1/campaigns",
-                json!({"name": "Shared file", "sender_id": "ACME", "message": "Hello"}),
-            )
+        let id = app
+            .campaign(json!({"name": "Shared file", "sender_id": "ACME", "message": "Hello"}))
             .await;
-        let id = c["id"].as_i64().unwrap();
         let (s, b) = send(
             app.req(
                 reqwest::Method::PUT,
@@ -556,13 +527,11 @@ async fn sending_with_requests_in_flight(
     base: usize,
 ) -> (i64, Vec<String>, u64) {
     let numbers: Vec<String> = (0..n).map(|i| format!("+614{:08}", base + i)).collect();
-    let (_, c) = app
-        .post(
-            "/api/v1/campaigns",
+    let id = app
+        .campaign(
             json!({"name": "Held up", "sender_id": "ACME", "message": "Hello", "numbers": numbers}),
         )
         .await;
-    let id = c["id"].as_i64().unwrap();
     let before = fake.requests();
     fake.hang(true);
     let (s, b) = app

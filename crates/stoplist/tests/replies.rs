@@ -166,13 +166,9 @@ async fn a_reply_to_a_campaign_deletes_the_contact_from_that_campaigns_groups_wh
                 .await;
             assert_eq!(s, StatusCode::CREATED, "{b}");
         }
-        let (_, c) = app
-            .post(
-                "/api/v1/campaigns",
-                json!({"name": "P", "sender_id": "ACME", "message": "Hi", "groups": [g1]}),
-            )
+        let id = app
+            .campaign(json!({"name": "P", "sender_id": "ACME", "message": "Hi", "groups": [g1]}))
             .await;
-        let id = c["id"].as_i64().unwrap();
         app.post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
             .await;
         eventually("the campaign is sent", async || {

@@ -402,14 +402,7 @@ async fn the_evidence_bundle_says_no_when_the_ledger_was_tampered_with() {
 /// A campaign of `app`'s account whose messages go to `numbers`, started directly through the
 /// store: a number on the opt-out list is queued as `suppressed`.
 async fn started_campaign(app: &TestApp, numbers: &[&str]) -> i64 {
-    let (s, c) = app
-        .post(
-            "/api/v1/campaigns",
-            json!({"name": "Spring sale", "sender_id": "Acme", "message": "Sale on now", "numbers": numbers}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{c}");
-    let id = c["id"].as_i64().unwrap();
+    let id = app.campaign(json!({"name": "Spring sale", "sender_id": "Acme", "message": "Sale on now", "numbers": numbers})).await;
     let messages: Vec<NewMessage> = numbers
         .iter()
         .map(|n| NewMessage {

@@ -68,14 +68,7 @@ async fn reply(app: &TestApp, token: &str, id: &str, from: &str, text: &str, at:
 /// A campaign "Spring sale" sent to 0412 345 601 (through the default connector), so that
 /// the number's replies are matched to it.
 async fn sent_campaign(app: &TestApp) -> i64 {
-    let (s, c) = app
-        .post(
-            "/api/v1/campaigns",
-            json!({"name": "Spring sale", "sender_id": "ACME", "message": "Sale on now", "numbers": ["0412345601"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{c}");
-    let id = c["id"].as_i64().unwrap();
+    let id = app.campaign(json!({"name": "Spring sale", "sender_id": "ACME", "message": "Sale on now", "numbers": ["0412345601"]})).await;
     let (s, b) = app
         .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
         .await;

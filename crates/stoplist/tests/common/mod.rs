@@ -144,6 +144,13 @@ impl TestApp {
         g["id"].as_i64().unwrap()
     }
 
+    /// Creates a campaign from `body` (a 201 expected) and returns its id.
+    pub async fn campaign(&self, body: Value) -> i64 {
+        let (s, c) = self.post("/api/v1/campaigns", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        c["id"].as_i64().unwrap()
+    }
+
     /// POSTs a file body to an upload endpoint.
     pub async fn upload(
         &self,
