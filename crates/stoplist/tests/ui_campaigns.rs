@@ -14,68 +14,15 @@ use stoplist_store::{CampaignStatus, MessageCounts};
 
 mod common;
 
-use common::ui::{UiApp as TestApp, csrf_of, location};
+use common::ui::{Part, UiApp as TestApp, csrf_of, hidden, location, multipart};
 
 async fn spawn_app() -> TestApp {
     common::ui::spawn_ui(Config::default(), "Acme", 0, true).await
 }
 
-/// The value of hidden field `name` in `html`.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).expect("the hidden field") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
-}
-
-/// One part of a multipart form: a text field, or a file with its name.
-enum Part<'a> {
-    Text(&'a str, &'a str),
-    File(&'a str, &'a [u8]),
-}
-
-/// A `multipart/form-data` body, parts in order (as a browser sends a form's fields).
-fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
-    let boundary = "----stoplist-campaign-test-4b2e";
-    let mut body = Vec::new();
-    for part in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match part {
-            Part::Text(name, value) => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                    .as_bytes(),
-            ),
-            Part::File(file_name, bytes) => {
-                body.extend_from_slice(
-                    format!(
-                        "Content-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
-                         Content-Type: application/octet-stream\r\n\r\n"
-                    )
-                    .as_bytes(),
-                );
-                body.extend_from_slice(bytes);
-                body.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 impl TestApp {
     async fn csrf(&self) -> String {
         csrf_of(&self.page("/campaigns/new").await)
-    }
-
-    async fn post_multipart(&self, path: &str, parts: &[Part<'_>]) -> Response {
-        let (content_type, body) = multipart(parts);
-        self.client
-            .post(self.url(path))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
     }
 
     /// A group with contacts for `numbers` (all added before any opt-out).
@@ -586,4 +533,37 @@ async fn the_campaigns_list_says_what_to_do_when_empty() {
     let html = app.page("/campaigns").await;
     assert!(html.contains("No campaigns yet — <a href=\"/campaigns/new\">create one</a>"));
     assert!(html.contains("href=\"/campaigns\" aria-current=\"page\">Campaigns</a>"));
+}
+
+#[tokio::test]
+async fn a_recipients_file_before_the_csrf_token_is_refused_and_not_kept() {
+    // Six accounts before this one: its files are the only ones named "-7-".
+    let app = common::ui::spawn_ui(Config::default(), "Acme", 6, true).await;
+    assert_eq!(app.account.0, 7);
+    let csrf = app.csrf().await;
+    let r = app
+        .post_multipart(
+            "/campaigns/new",
+            &[
+                Part::Text("name", "Late token"),
+                Part::Text("sender_id", "Acme"),
+                Part::Text("message", "Hello"),
+                Part::File("numbers.csv", b"Mobile\n0412000001\n"),
+                Part::Text("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let kept = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("stoplist-campaign-7-")
+        })
+        .count();
+    assert_eq!(kept, 0, "nothing of the file was written");
+    let html = app.page("/campaigns").await;
+    assert!(!html.contains("Late token"), "no draft was made");
 }

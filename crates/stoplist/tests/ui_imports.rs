@@ -4,7 +4,7 @@
 //! limit, and the Opt Out Manager's upload.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use std::time::Duration;
 use stoplist::config::Config;
 use stoplist_domain::names::GroupName;
@@ -14,7 +14,7 @@ use stoplist_store::{ImportRecord, ImportStatus};
 
 mod common;
 
-use common::ui::{PASSWORD, UiApp as TestApp, client, csrf_of, location};
+use common::ui::{PASSWORD, Part, UiApp as TestApp, client, csrf_of, hidden, location, multipart};
 
 async fn spawn_app() -> TestApp {
     spawn_with(Config::default(), 0).await
@@ -22,50 +22,6 @@ async fn spawn_app() -> TestApp {
 
 async fn spawn_with(config: Config, earlier: usize) -> TestApp {
     common::ui::spawn_ui(config, "Acme", earlier, true).await
-}
-
-/// The value of hidden field `name` in `html`.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).expect("the hidden field") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
-}
-
-/// One part of a multipart form: a text field, or a file with its name.
-enum Part<'a> {
-    Text(&'a str, &'a str),
-    File(&'a str, &'a [u8]),
-}
-
-/// A `multipart/form-data` body, parts in order (as a browser sends a form's fields).
-fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
-    let boundary = "----stoplist-test-boundary-7d1f";
-    let mut body = Vec::new();
-    for part in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match part {
-            Part::Text(name, value) => {
-                body.extend_from_slice(
-                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                        .as_bytes(),
-                );
-            }
-            Part::File(file_name, bytes) => {
-                body.extend_from_slice(
-                    format!(
-                        "Content-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
-                         Content-Type: application/octet-stream\r\n\r\n"
-                    )
-                    .as_bytes(),
-                );
-                body.extend_from_slice(bytes);
-                body.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// Five rows: a new contact, the same number written another way, an invalid number, a
@@ -80,17 +36,6 @@ const CONTACTS_CSV: &str = "Mobile,First Name,Last Name,Email\n\
 impl TestApp {
     async fn csrf(&self) -> String {
         csrf_of(&self.page("/contacts/import").await)
-    }
-
-    async fn post_multipart(&self, path: &str, parts: &[Part<'_>]) -> Response {
-        let (content_type, body) = multipart(parts);
-        self.client
-            .post(self.url(path))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
     }
 
     async fn group(&self, name: &str) -> GroupId {
@@ -773,4 +718,37 @@ async fn an_opt_out_upload_puts_the_numbers_on_the_list() {
     assert!(html.contains("<th scope=\"row\">Added to the opt-out list</th><td>2</td>"));
     let list = app.page("/optouts/upload").await;
     assert!(list.contains("numbers.txt") && list.contains("Recent uploads"));
+}
+
+#[tokio::test]
+async fn an_upload_with_no_file_chosen_asks_for_one_and_saves_nothing() {
+    // Five accounts before this one: its uploads are the only ones named "-6-".
+    let app = spawn_with(Config::default(), 5).await;
+    assert_eq!(app.account.0, 6);
+    let group = app.group("Customers").await.0.to_string();
+    let csrf = app.csrf().await;
+    // What a browser sends for a file input left empty: a part with an empty file name.
+    let r = app
+        .post_multipart(
+            "/contacts/import",
+            &[
+                Part::Text("csrf_token", &csrf),
+                Part::Text("group", &group),
+                Part::File("", b""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Choose a file to upload."), "{html}");
+    let saved = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("stoplist-ui-upload-6-")
+        })
+        .count();
+    assert_eq!(saved, 0, "the empty part left no file behind");
 }

@@ -92,6 +92,48 @@ pub fn location(r: &Response) -> String {
         .to_owned()
 }
 
+/// The value of hidden field `name` in `html`.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("the hidden field") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// One part of a multipart form: a text field, or the `file` field with its file name.
+pub enum Part<'a> {
+    Text(&'a str, &'a str),
+    File(&'a str, &'a [u8]),
+}
+
+/// A `multipart/form-data` body, parts in order (as a browser sends a form's fields).
+pub fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
+    let boundary = "----stoplist-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match part {
+            Part::Text(name, value) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            ),
+            Part::File(file_name, bytes) => {
+                body.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+                         Content-Type: application/octet-stream\r\n\r\n"
+                    )
+                    .as_bytes(),
+                );
+                body.extend_from_slice(bytes);
+                body.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 impl UiApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -112,6 +154,18 @@ impl UiApp {
         self.client
             .post(self.url(path))
             .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a multipart form (see [`multipart`]).
+    pub async fn post_multipart(&self, path: &str, parts: &[Part<'_>]) -> Response {
+        let (content_type, body) = multipart(parts);
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
             .send()
             .await
             .unwrap()

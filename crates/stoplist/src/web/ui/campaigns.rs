@@ -4,18 +4,19 @@
 //! campaign: counts by status refreshed live while it sends, Pause / Resume / Cancel, and its
 //! messages with a status filter and keyset paging.
 //!
-//! Owns the pages and the New campaign form's multipart upload ([`NewUpload`], CSRF-checked
-//! like the import pages). Owns no campaign rule: drafts, previews, sending and control go
+//! Owns the pages and the New campaign form's fields ([`NewUpload`], read and CSRF-checked by
+//! `upload_form`, as the import pages' upload is). Owns no campaign rule: drafts, previews, sending and control go
 //! through `crate::campaigns`, exactly as for the API and the CLI.
 //!
 //! **Send is idempotent.** The preview page carries a hidden key made when the page is
 //! rendered; `campaigns::send` starts the campaign once per key, so a double click (or a
 //! resubmitted form) queues nothing twice.
 
-use super::session::{CSRF_REFUSED, Empty, same_origin, tokens_match};
+use super::session::Empty;
+use super::upload_form::{FormRules, UploadForm, UploadRejection};
 use super::{
-    CsrfForm, FieldErrors, Layout, PAGE_SIZE, UiSession, actor_text, capitalize, clean_file_name,
-    code_words, cursor, flash, size_text, source_label, thousands, vary_on_htmx, wants_fragment,
+    CsrfForm, FieldErrors, Layout, PAGE_SIZE, UiSession, actor_text, capitalize, code_words,
+    cursor, flash, size_text, source_label, thousands, vary_on_htmx, wants_fragment,
 };
 use crate::campaigns::{self, CampaignInput, Preview, recipients};
 use crate::error::{AppError, AppResult};
@@ -25,8 +26,8 @@ use crate::state::AppState;
 use crate::web::errors::PageError;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -326,10 +327,8 @@ fn split_numbers(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The New campaign form as posted (multipart, for the optional file), its origin and CSRF
-/// token checked like the import pages' upload: the token must come before the file, and a
-/// file met before it is refused (403) without a byte written. The file is streamed to disk
-/// under `max_upload_bytes`; text fields are bounded too.
+/// The New campaign form as posted ([`UploadForm`]: origin, CSRF token before the file, size
+/// limits), with its optional file of numbers.
 pub struct NewUpload {
     session: UiSession,
     typed: Typed,
@@ -337,186 +336,39 @@ pub struct NewUpload {
     file: Option<(Upload, String)>,
 }
 
-/// Why the form was not read.
-pub enum NewRejection {
-    /// Refused outright (no session, a forged form…): the response says why.
-    Refused(Response),
-    /// The file is over the limit or did not arrive whole: shown beside the file field.
-    File {
-        session: Box<UiSession>,
-        status: StatusCode,
-        message: String,
-    },
-}
-
-impl IntoResponse for NewRejection {
-    fn into_response(self) -> Response {
-        match self {
-            NewRejection::Refused(r) => r,
-            NewRejection::File {
-                status, message, ..
-            } => (
-                status,
-                PageError(AppError::invalid("invalid_upload", "file", message)),
-            )
-                .into_response(),
+/// What the New campaign form allows: many groups, and up to `campaigns::MAX_TYPED` typed
+/// numbers.
+const RULES: FormRules = FormRules {
+    overhead: FORM_OVERHEAD,
+    max_fields: MAX_FIELDS,
+    field_limit: |name| {
+        if name == "numbers" {
+            let message = format!(
+                "numbers: at most {} typed numbers; upload a file for more",
+                campaigns::MAX_TYPED
+            );
+            (MAX_NUMBERS_BYTES, message)
+        } else {
+            (MAX_FIELD_BYTES, format!("{name}: too long"))
         }
-    }
-}
-
-fn refused(e: AppError) -> NewRejection {
-    NewRejection::Refused(PageError(e).into_response())
-}
+    },
+};
 
 impl FromRequest<AppState> for NewUpload {
-    type Rejection = NewRejection;
+    type Rejection = UploadRejection;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, body) = req.into_parts();
-        same_origin(&parts.headers, state.config.public_url.as_deref()).map_err(refused)?;
-        let session = UiSession::from_request_parts(&mut parts, state)
-            .await
-            .map_err(NewRejection::Refused)?;
-        let max = state.config.max_upload_bytes;
-        let too_large = |session: UiSession| NewRejection::File {
-            session: Box::new(session),
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            message: format!(
-                "The file is larger than this server accepts ({}). Split it into smaller files.",
-                size_text(max)
-            ),
-        };
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max.saturating_add(FORM_OVERHEAD)) {
-            return Err(too_large(session));
-        }
-        let mut verified = match parts.headers.get("x-csrf-token") {
-            Some(v) if tokens_match(v.to_str().ok(), &session.csrf) => true,
-            Some(_) => return Err(refused(AppError::Forbidden(CSRF_REFUSED))),
-            None => false,
-        };
-        let mut multipart = Multipart::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(|rej| {
-                refused(AppError::invalid(
-                    "invalid_form",
-                    "form",
-                    format!("the form could not be read: {}", rej.body_text()),
-                ))
-            })?;
-        let unreadable =
-            |session: UiSession, e: axum::extract::multipart::MultipartError| NewRejection::File {
-                session: Box::new(session),
-                status: StatusCode::BAD_REQUEST,
-                message: format!(
-                    "The form did not arrive whole ({}). Try again.",
-                    e.body_text()
-                ),
-            };
+        let form = UploadForm::read(req, state, &RULES, |account| {
+            Ok(std::env::temp_dir().join(format!(
+                "{FILE_PREFIX}{}-{}",
+                account.0,
+                crate::auth::random_hex(16)
+            )))
+        })
+        .await?;
         let mut typed = Typed::default();
-        let mut file = None;
-        let mut count = 0;
-        loop {
-            let mut field = match multipart.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => return Err(unreadable(session, e)),
-            };
-            count += 1;
-            if count > MAX_FIELDS {
-                return Err(refused(AppError::invalid(
-                    "invalid_form",
-                    "form",
-                    "the form has too many fields",
-                )));
-            }
-            let name = field.name().unwrap_or("").to_owned();
-            if let Some(raw_name) = field.file_name().map(str::to_owned) {
-                if !verified {
-                    return Err(refused(AppError::Forbidden(CSRF_REFUSED)));
-                }
-                if name != "file" || file.is_some() {
-                    return Err(refused(AppError::invalid(
-                        "invalid_form",
-                        "file",
-                        "the form holds an unexpected file",
-                    )));
-                }
-                // No file chosen: browsers send an empty part without a name.
-                if raw_name.is_empty() {
-                    loop {
-                        match field.chunk().await {
-                            Ok(Some(_)) => {}
-                            Ok(None) => break,
-                            Err(e) => return Err(unreadable(session, e)),
-                        }
-                    }
-                    continue;
-                }
-                let path = std::env::temp_dir().join(format!(
-                    "{FILE_PREFIX}{}-{}",
-                    session.account_id().0,
-                    crate::auth::random_hex(16)
-                ));
-                let mut upload = match Upload::create(path, max).await {
-                    Ok(u) => u,
-                    Err(e) => return Err(refused(e)),
-                };
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) => match upload.write(&chunk).await {
-                            Ok(()) => {}
-                            Err(AppError::TooLarge(_)) => return Err(too_large(session)),
-                            Err(e) => return Err(refused(e)),
-                        },
-                        Ok(None) => break,
-                        Err(e) => return Err(unreadable(session, e)),
-                    }
-                }
-                if let Err(e) = upload.finish().await {
-                    return Err(refused(e));
-                }
-                file = Some((upload, clean_file_name(&raw_name)));
-                continue;
-            }
-            let limit = if name == "numbers" {
-                MAX_NUMBERS_BYTES
-            } else {
-                MAX_FIELD_BYTES
-            };
-            let mut text = Vec::new();
-            loop {
-                match field.chunk().await {
-                    Ok(Some(chunk)) => {
-                        if text.len() + chunk.len() > limit {
-                            let message = if name == "numbers" {
-                                format!(
-                                    "numbers: at most {} typed numbers; upload a file for more",
-                                    campaigns::MAX_TYPED
-                                )
-                            } else {
-                                format!("{name}: too long")
-                            };
-                            return Err(refused(AppError::invalid("invalid_form", name, message)));
-                        }
-                        text.extend_from_slice(&chunk);
-                    }
-                    Ok(None) => break,
-                    Err(e) => return Err(unreadable(session, e)),
-                }
-            }
-            let text = String::from_utf8_lossy(&text).into_owned();
+        for (name, text) in form.fields {
             match name.as_str() {
-                "csrf_token" => {
-                    if !tokens_match(Some(&text), &session.csrf) {
-                        return Err(refused(AppError::Forbidden(CSRF_REFUSED)));
-                    }
-                    verified = true;
-                }
                 "name" => typed.name = text,
                 "sender_id" => typed.sender_id = text,
                 "message" => typed.message = text,
@@ -527,13 +379,10 @@ impl FromRequest<AppState> for NewUpload {
                 _ => {}
             }
         }
-        if !verified {
-            return Err(refused(AppError::Forbidden(CSRF_REFUSED)));
-        }
         Ok(NewUpload {
-            session,
+            session: form.session,
             typed,
-            file,
+            file: form.file,
         })
     }
 }
@@ -575,7 +424,7 @@ fn file_error(e: AppError, column: &str) -> Result<FieldErrors, AppError> {
 /// Invalid input changes nothing and is shown beside its field with everything typed.
 pub async fn create(
     State(state): State<AppState>,
-    upload: Result<NewUpload, NewRejection>,
+    upload: Result<NewUpload, UploadRejection>,
 ) -> Result<Response, PageError> {
     let NewUpload {
         session,
@@ -583,8 +432,8 @@ pub async fn create(
         file,
     } = match upload {
         Ok(u) => u,
-        Err(NewRejection::Refused(r)) => return Ok(r),
-        Err(NewRejection::File {
+        Err(UploadRejection::Refused(r)) => return Ok(r),
+        Err(UploadRejection::File {
             session,
             status,
             message,

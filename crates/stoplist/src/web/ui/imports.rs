@@ -4,8 +4,8 @@
 //! background while its page shows progress and, at the end, the report with a download of
 //! the rejected rows.
 //!
-//! Owns the pages, the multipart upload with its CSRF check ([`CsrfUpload`]) and where an
-//! uploaded file waits between the preview and the run. Owns no import rule: the file is
+//! Owns the pages, the upload form's fields ([`CsrfUpload`], read and CSRF-checked by
+//! `upload_form`) and where an uploaded file waits between the preview and the run. Owns no import rule: the file is
 //! read and imported by `crate::import`, exactly as for the API and the CLI.
 //!
 //! **Waiting uploads.** A file uploaded for a preview is saved (readable by this server's
@@ -19,10 +19,10 @@
 //! Uploads older than an hour are refused and swept away at the next upload (claimed ones
 //! after a day: they belong to running imports).
 
-use super::session::{CSRF_REFUSED, same_origin, tokens_match};
+use super::upload_form::{FormRules, UploadForm, UploadRejection};
 use super::{
-    CsrfForm, FieldErrors, Layout, UiSession, capitalize, clean_file_name, size_text, thousands,
-    vary_on_htmx, wants_fragment,
+    CsrfForm, FieldErrors, Layout, UiSession, capitalize, size_text, thousands, vary_on_htmx,
+    wants_fragment,
 };
 use crate::error::{AppError, AppResult};
 use crate::import::read::{self, FileInfo, ReadError, ReadOptions};
@@ -33,7 +33,7 @@ use crate::web::errors::PageError;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
@@ -242,13 +242,8 @@ async fn sweep_expired() {
 
 // --- the multipart upload with its CSRF check -----------------------------------------
 
-/// A multipart form posted by a signed-in user, checked like [`CsrfForm`]: the Origin first,
-/// then the session's CSRF token, from the `X-CSRF-Token` header or a `csrf_token` field that
-/// comes BEFORE the file (the forms put it first; browsers send fields in page order). A
-/// file part met before a valid token is refused (403) without a byte written, so nothing
-/// of the file is stored for a forged form. The file is streamed to a waiting upload under
-/// `max_upload_bytes` (a larger body is refused, before it is read when its length is
-/// declared); text fields are bounded too.
+/// The upload form as posted ([`UploadForm`]: origin, CSRF token before the file, size
+/// limits): its fields by name, and the file, if one was chosen, waiting under its token.
 pub struct CsrfUpload {
     session: UiSession,
     fields: HashMap<String, String>,
@@ -256,179 +251,30 @@ pub struct CsrfUpload {
     file: Option<(Upload, String, String)>,
 }
 
-/// Why an upload was not read.
-pub enum UploadRejection {
-    /// Refused outright (no session, a forged form…): the response says why.
-    Refused(Response),
-    /// The file is over the limit or the form could not be read; shown beside the file field.
-    File {
-        session: Box<UiSession>,
-        status: StatusCode,
-        message: String,
-    },
-}
-
-impl IntoResponse for UploadRejection {
-    fn into_response(self) -> Response {
-        match self {
-            UploadRejection::Refused(r) => r,
-            UploadRejection::File {
-                status, message, ..
-            } => (
-                status,
-                PageError(AppError::invalid("invalid_upload", "file", message)),
-            )
-                .into_response(),
-        }
-    }
-}
-
-fn refused(e: AppError) -> UploadRejection {
-    UploadRejection::Refused(PageError(e).into_response())
-}
+/// What the upload form allows.
+const RULES: FormRules = FormRules {
+    overhead: FORM_OVERHEAD,
+    max_fields: MAX_FIELDS,
+    field_limit: |_| (MAX_FIELD_BYTES, "a form field is too long".to_owned()),
+};
 
 impl FromRequest<AppState> for CsrfUpload {
     type Rejection = UploadRejection;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, body) = req.into_parts();
-        same_origin(&parts.headers, state.config.public_url.as_deref()).map_err(refused)?;
-        let session = UiSession::from_request_parts(&mut parts, state)
-            .await
-            .map_err(UploadRejection::Refused)?;
-        let max = state.config.max_upload_bytes;
-        let too_large = |session: UiSession| UploadRejection::File {
-            session: Box::new(session),
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            message: format!(
-                "The file is larger than this server accepts ({}). Split it into smaller files.",
-                size_text(max)
-            ),
-        };
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max.saturating_add(FORM_OVERHEAD)) {
-            return Err(too_large(session));
-        }
-        let mut verified = match parts.headers.get("x-csrf-token") {
-            Some(v) => {
-                if !tokens_match(v.to_str().ok(), &session.csrf) {
-                    return Err(refused(AppError::Forbidden(CSRF_REFUSED)));
-                }
-                true
-            }
-            None => false,
-        };
-        let mut multipart = Multipart::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(|rej| {
-                refused(AppError::invalid(
-                    "invalid_form",
-                    "form",
-                    format!("the form could not be read: {}", rej.body_text()),
-                ))
-            })?;
-        let unreadable = |session: UiSession, e: axum::extract::multipart::MultipartError| {
-            UploadRejection::File {
-                session: Box::new(session),
-                status: StatusCode::BAD_REQUEST,
-                message: format!(
-                    "The upload did not arrive whole ({}). Try again.",
-                    e.body_text()
-                ),
-            }
-        };
-        let mut fields = HashMap::new();
-        let mut file = None;
-        loop {
-            let mut field = match multipart.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => return Err(unreadable(session, e)),
-            };
-            let name = field.name().unwrap_or("").to_owned();
-            if let Some(raw_name) = field.file_name().map(str::to_owned) {
-                // A file before the token: refused before anything is written.
-                if !verified {
-                    return Err(refused(AppError::Forbidden(CSRF_REFUSED)));
-                }
-                if name != "file" || file.is_some() {
-                    return Err(refused(AppError::invalid(
-                        "invalid_form",
-                        "file",
-                        "the form holds an unexpected file",
-                    )));
-                }
-                let token = crate::auth::random_hex(16);
-                let Some(at) = Waiting::of(session.account_id(), &token) else {
-                    return Err(refused(AppError::Internal(anyhow::anyhow!(
-                        "a new upload token has the wrong shape"
-                    ))));
-                };
-                let mut upload = match Upload::create(at.data, max).await {
-                    Ok(u) => u,
-                    Err(e) => return Err(refused(e)),
-                };
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) => match upload.write(&chunk).await {
-                            Ok(()) => {}
-                            Err(AppError::TooLarge(_)) => return Err(too_large(session)),
-                            Err(e) => return Err(refused(e)),
-                        },
-                        Ok(None) => break,
-                        Err(e) => return Err(unreadable(session, e)),
-                    }
-                }
-                if let Err(e) = upload.finish().await {
-                    return Err(refused(e));
-                }
-                file = Some((upload, clean_file_name(&raw_name), token));
-                continue;
-            }
-            let mut text = Vec::new();
-            loop {
-                match field.chunk().await {
-                    Ok(Some(chunk)) => {
-                        if text.len() + chunk.len() > MAX_FIELD_BYTES {
-                            return Err(refused(AppError::invalid(
-                                "invalid_form",
-                                name,
-                                "a form field is too long",
-                            )));
-                        }
-                        text.extend_from_slice(&chunk);
-                    }
-                    Ok(None) => break,
-                    Err(e) => return Err(unreadable(session, e)),
-                }
-            }
-            let text = String::from_utf8_lossy(&text).into_owned();
-            if name == "csrf_token" {
-                if !tokens_match(Some(&text), &session.csrf) {
-                    return Err(refused(AppError::Forbidden(CSRF_REFUSED)));
-                }
-                verified = true;
-            } else if fields.len() < MAX_FIELDS {
-                fields.insert(name, text);
-            } else {
-                return Err(refused(AppError::invalid(
-                    "invalid_form",
-                    "form",
-                    "the form has too many fields",
-                )));
-            }
-        }
-        if !verified {
-            return Err(refused(AppError::Forbidden(CSRF_REFUSED)));
-        }
+        let token = crate::auth::random_hex(16);
+        let form = UploadForm::read(req, state, &RULES, |account| {
+            Waiting::of(account, &token)
+                .map(|at| at.data)
+                .ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!("a new upload token has the wrong shape"))
+                })
+        })
+        .await?;
         Ok(CsrfUpload {
-            session,
-            fields,
-            file,
+            session: form.session,
+            fields: form.fields.into_iter().collect(),
+            file: form.file.map(|(upload, name)| (upload, name, token)),
         })
     }
 }
@@ -756,16 +602,9 @@ async fn receive(
             Err(errors) => return render_new(state, &session, dest, typed, errors, invalid).await,
         },
     };
-    let Some((upload, file_name, token)) =
-        file.filter(|(u, name, _)| !(u.is_empty() && name.is_empty()))
-    else {
+    let Some((upload, file_name, token)) = file else {
         let errors = FieldErrors::one("file", "Choose a file to upload.");
         return render_new(state, &session, dest, typed, errors, invalid).await;
-    };
-    let file_name = if file_name.is_empty() {
-        "upload".to_owned()
-    } else {
-        file_name
     };
     let info = match file_info(upload.path().to_path_buf(), file_name.clone()).await? {
         Ok(info) => info,
@@ -1523,6 +1362,7 @@ mod tests {
 
     #[test]
     fn file_names_lose_their_paths_and_control_characters() {
+        use crate::web::ui::clean_file_name;
         assert_eq!(clean_file_name("C:\\Users\\me\\list.csv"), "list.csv");
         assert_eq!(clean_file_name("a/b/c.xlsx"), "c.xlsx");
         assert_eq!(clean_file_name(" x\u{7}.csv "), "x.csv");

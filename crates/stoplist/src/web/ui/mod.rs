@@ -19,6 +19,7 @@ mod replies;
 mod reports;
 mod session;
 mod settings;
+mod upload_form;
 
 use crate::error::AppError;
 use crate::state::AppState;
