@@ -6,6 +6,7 @@
 mod common;
 
 use calamine::{Data, Reader, Xlsx};
+use common::exports::{delimited, pdftotext};
 use common::{TestApp, code, each_backend, field};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -13,59 +14,6 @@ use std::io::Cursor;
 use stoplist_domain::rules::OptOutEvent;
 use stoplist_domain::{Actor, CampaignId, PhoneNumber, Region};
 use stoplist_store::NewMessage;
-
-/// A downloaded file: status, content type, content disposition and bytes.
-struct Download {
-    status: StatusCode,
-    content_type: String,
-    disposition: String,
-    bytes: Vec<u8>,
-}
-
-impl Download {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes).unwrap()
-    }
-}
-
-async fn download(app: &TestApp, path: &str) -> Download {
-    download_with(app, path, &app.key).await
-}
-
-async fn download_with(app: &TestApp, path: &str, key: &str) -> Download {
-    let resp = app
-        .http
-        .get(format!("{}{path}", app.base))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    let header = |name| {
-        resp.headers()
-            .get(name)
-            .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    };
-    let (content_type, disposition) = (header("content-type"), header("content-disposition"));
-    Download {
-        status: resp.status(),
-        content_type,
-        disposition,
-        bytes: resp.bytes().await.unwrap().to_vec(),
-    }
-}
-
-/// CSV or TSV rows (header first), the byte order mark removed.
-fn delimited(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .from_reader(bytes)
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
-}
 
 /// The page count from the PDF's page tree (krilla writes it uncompressed).
 fn pdf_pages(bytes: &[u8]) -> usize {
@@ -81,25 +29,6 @@ fn pdf_pages(bytes: &[u8]) -> usize {
         .map(|&b| char::from(b))
         .collect();
     digits.parse().unwrap()
-}
-
-/// The text of a PDF as poppler reads it, or `None` where poppler-utils is not installed.
-fn pdftotext(bytes: &[u8]) -> Option<String> {
-    let path = std::env::temp_dir().join(format!(
-        "stoplist-reports-test-{}-{}.pdf",
-        std::process::id(),
-        bytes.len()
-    ));
-    std::fs::write(&path, bytes).unwrap();
-    let output = std::process::Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .ok();
-    std::fs::remove_file(&path).unwrap();
-    let output = output?;
-    assert!(output.status.success(), "pdftotext failed on the export");
-    Some(String::from_utf8(output.stdout).unwrap())
 }
 
 /// Three opt-outs, oldest first; the newest has evidence a spreadsheet would run.
@@ -124,7 +53,7 @@ async fn the_opt_out_list_exports_as_csv_with_formula_cells_neutralised() {
     for url in each_backend().await {
         let app = TestApp::spawn(&url).await;
         seed_optouts(&app).await;
-        let d = download(&app, "/api/v1/optouts/export?format=csv").await;
+        let d = app.download("/api/v1/optouts/export?format=csv").await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(d.content_type, "text/csv; charset=utf-8");
         assert!(
@@ -157,7 +86,7 @@ async fn the_opt_out_list_exports_as_tsv_xlsx_and_pdf() {
         let app = TestApp::spawn(&url).await;
         seed_optouts(&app).await;
 
-        let d = download(&app, "/api/v1/optouts/export?format=tsv").await;
+        let d = app.download("/api/v1/optouts/export?format=tsv").await;
         assert_eq!(d.status, StatusCode::OK);
         assert!(d.content_type.starts_with("text/tab-separated-values"));
         assert!(d.disposition.ends_with(".tsv\""), "{}", d.disposition);
@@ -166,7 +95,7 @@ async fn the_opt_out_list_exports_as_tsv_xlsx_and_pdf() {
         assert_eq!(rows[2][0], "'+61412345602");
         assert_eq!(rows[2][4], "letter");
 
-        let d = download(&app, "/api/v1/optouts/export?format=xlsx").await;
+        let d = app.download("/api/v1/optouts/export?format=xlsx").await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(
             d.content_type,
@@ -189,7 +118,7 @@ async fn the_opt_out_list_exports_as_tsv_xlsx_and_pdf() {
             "a string, never a formula"
         );
 
-        let d = download(&app, "/api/v1/optouts/export?format=pdf").await;
+        let d = app.download("/api/v1/optouts/export?format=pdf").await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(d.content_type, "application/pdf");
         assert!(d.bytes.starts_with(b"%PDF-"));
@@ -206,11 +135,9 @@ async fn the_opt_out_export_keeps_only_numbers_matching_the_search() {
     for url in each_backend().await {
         let app = TestApp::spawn(&url).await;
         seed_optouts(&app).await;
-        let d = download(
-            &app,
-            "/api/v1/optouts/export?format=csv&search=412%20345%2060",
-        )
-        .await;
+        let d = app
+            .download("/api/v1/optouts/export?format=csv&search=412%20345%2060")
+            .await;
         assert_eq!(d.status, StatusCode::OK);
         let rows = delimited(&d.bytes, b',');
         let numbers: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
@@ -278,7 +205,7 @@ async fn a_pdf_of_more_than_100000_rows_is_refused_pointing_to_csv() {
     assert_eq!(code(&b), "too_many_rows");
     assert!(b["error"]["message"].as_str().unwrap().contains("CSV"));
     // The same list as CSV is fine, and complete across pages of 5,000.
-    let d = download(&app, "/api/v1/optouts/export?format=csv").await;
+    let d = app.download("/api/v1/optouts/export?format=csv").await;
     assert_eq!(d.status, StatusCode::OK);
     let lines = d
         .bytes
@@ -300,7 +227,9 @@ async fn a_numbers_events_export_lists_each_event_with_its_seq_and_hash() {
             )
             .await;
         assert_eq!(s, StatusCode::OK);
-        let d = download(&app, "/api/v1/optouts/0412%20345%20602/events/export").await;
+        let d = app
+            .download("/api/v1/optouts/0412%20345%20602/events/export")
+            .await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(d.content_type, "text/csv; charset=utf-8");
         assert!(
@@ -336,7 +265,9 @@ async fn the_evidence_bundle_says_the_chain_verifies_and_lists_the_events_with_h
         let app = TestApp::spawn(&url).await;
         seed_optouts(&app).await;
         app.reply_opt_out("0412345699").await;
-        let d = download(&app, "/api/v1/optouts/+61412345699/evidence?format=json").await;
+        let d = app
+            .download("/api/v1/optouts/+61412345699/evidence?format=json")
+            .await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(d.content_type, "application/json");
         assert!(
@@ -365,7 +296,7 @@ async fn the_evidence_bundle_says_the_chain_verifies_and_lists_the_events_with_h
         assert_eq!(e["hash"], h["events"][0]["hash"]);
         assert_eq!(e["prev_hash"], h["events"][0]["prev_hash"]);
 
-        let d = download(&app, "/api/v1/optouts/0412345699/evidence").await;
+        let d = app.download("/api/v1/optouts/0412345699/evidence").await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(d.content_type, "application/pdf", "PDF by default");
         assert!(d.bytes.starts_with(b"%PDF-"));
@@ -389,7 +320,9 @@ async fn the_evidence_bundle_says_no_when_the_ledger_was_tampered_with() {
     .execute(raw.pool())
     .await
     .unwrap();
-    let d = download(&app, "/api/v1/optouts/0499000003/evidence?format=json").await;
+    let d = app
+        .download("/api/v1/optouts/0499000003/evidence?format=json")
+        .await;
     assert_eq!(d.status, StatusCode::OK);
     let b = d.json();
     assert_eq!(b["chain_verified"], false, "{b}");
@@ -435,7 +368,9 @@ async fn a_campaigns_messages_export_with_its_status_filter() {
         .await;
         let id = started_campaign(&app, &["0412345621", "0412345612"]).await;
 
-        let d = download(&app, &format!("/api/v1/campaigns/{id}/messages/export")).await;
+        let d = app
+            .download(&format!("/api/v1/campaigns/{id}/messages/export"))
+            .await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(
             d.disposition,
@@ -463,11 +398,11 @@ async fn a_campaigns_messages_export_with_its_status_filter() {
         assert_eq!(rows[1][3], "Acme");
         assert_eq!(rows[1][4], "Sale on now");
 
-        let d = download(
-            &app,
-            &format!("/api/v1/campaigns/{id}/messages/export?format=tsv&status=suppressed"),
-        )
-        .await;
+        let d = app
+            .download(&format!(
+                "/api/v1/campaigns/{id}/messages/export?format=tsv&status=suppressed"
+            ))
+            .await;
         assert_eq!(d.status, StatusCode::OK);
         let rows = delimited(&d.bytes, b'\t');
         assert_eq!(rows.len(), 2, "{rows:?}");
@@ -490,12 +425,9 @@ async fn another_accounts_campaign_cannot_be_exported() {
         let app = TestApp::spawn(&url).await;
         let other = app.other_key().await;
         let id = started_campaign(&app, &["0412345631"]).await;
-        let d = download_with(
-            &app,
-            &format!("/api/v1/campaigns/{id}/messages/export"),
-            &other,
-        )
-        .await;
+        let d = app
+            .download_with(&format!("/api/v1/campaigns/{id}/messages/export"), &other)
+            .await;
         assert_eq!(d.status, StatusCode::NOT_FOUND);
         let (s, _) = app
             .get("/api/v1/campaigns/999999/messages/export?format=csv")

@@ -9,6 +9,7 @@
 mod common;
 
 use calamine::{Data, Reader, Xlsx};
+use common::exports::{delimited, pdftotext};
 use common::{TestApp, code, each_backend, field, send};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -142,46 +143,11 @@ async fn seed(app: &TestApp) {
     .await;
 }
 
-/// A downloaded file.
-struct Download {
-    status: StatusCode,
-    content_type: String,
-    disposition: String,
-    bytes: Vec<u8>,
-}
-
-async fn download(app: &TestApp, path: &str) -> Download {
-    let resp = app.req(reqwest::Method::GET, path).send().await.unwrap();
-    let header = |name| {
-        resp.headers()
-            .get(name)
-            .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    };
-    let (content_type, disposition) = (header("content-type"), header("content-disposition"));
-    Download {
-        status: resp.status(),
-        content_type,
-        disposition,
-        bytes: resp.bytes().await.unwrap().to_vec(),
-    }
-}
-
-/// CSV or TSV rows (header first), the byte order mark removed.
-fn delimited(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .from_reader(bytes)
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
-}
-
 /// The CSV export of `query` (on `/api/v1/replies/export`), data rows only.
 async fn csv_rows(app: &TestApp, query: &str) -> Vec<Vec<String>> {
-    let d = download(app, &format!("/api/v1/replies/export?{query}")).await;
+    let d = app
+        .download(&format!("/api/v1/replies/export?{query}"))
+        .await;
     assert_eq!(d.status, StatusCode::OK, "{query}");
     let mut rows = delimited(&d.bytes, b',');
     assert_eq!(rows[0], HEADER);
@@ -194,39 +160,12 @@ fn texts(rows: &[Vec<String>]) -> Vec<&str> {
     rows.iter().map(|r| r[3].as_str()).collect()
 }
 
-/// The text of a PDF as poppler reads it, or `None` (with the reason printed) where
-/// poppler-utils is not installed.
-fn pdftotext(bytes: &[u8]) -> Option<String> {
-    let path = std::env::temp_dir().join(format!(
-        "stoplist-incoming-test-{}-{}.pdf",
-        std::process::id(),
-        bytes.len()
-    ));
-    std::fs::write(&path, bytes).unwrap();
-    let output = std::process::Command::new("pdftotext")
-        .arg("-layout")
-        .arg(&path)
-        .arg("-")
-        .output();
-    std::fs::remove_file(&path).unwrap();
-    match output {
-        Ok(o) => {
-            assert!(o.status.success(), "pdftotext failed on the export");
-            Some(String::from_utf8(o.stdout).unwrap())
-        }
-        Err(e) => {
-            eprintln!("PDF text not checked: pdftotext could not run ({e}); install poppler-utils");
-            None
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_incoming_report_exports_as_csv_newest_first_with_formula_text_neutralised() {
     for url in each_backend().await {
         let app = spawn(&url).await;
         seed(&app).await;
-        let d = download(&app, "/api/v1/replies/export?format=csv").await;
+        let d = app.download("/api/v1/replies/export?format=csv").await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(d.content_type, "text/csv; charset=utf-8");
         assert_eq!(
@@ -271,7 +210,7 @@ async fn the_incoming_report_exports_as_tsv_xlsx_and_pdf() {
         let app = spawn(&url).await;
         seed(&app).await;
 
-        let d = download(&app, "/api/v1/replies/export?format=tsv").await;
+        let d = app.download("/api/v1/replies/export?format=tsv").await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(d.content_type, "text/tab-separated-values; charset=utf-8");
         assert!(d.disposition.ends_with(".tsv\""), "{}", d.disposition);
@@ -281,7 +220,7 @@ async fn the_incoming_report_exports_as_tsv_xlsx_and_pdf() {
         assert_eq!(rows[3][3], format!("'{FORMULA}"));
         assert_eq!(rows[2][1], "'+61499000003");
 
-        let d = download(&app, "/api/v1/replies/export?format=xls").await;
+        let d = app.download("/api/v1/replies/export?format=xls").await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(
             d.content_type,
@@ -301,11 +240,9 @@ async fn the_incoming_report_exports_as_tsv_xlsx_and_pdf() {
         assert_eq!(rows[4][1], Data::String("+61412345601".into()));
         assert_eq!(rows[4][6], Data::String("Spring sale".into()));
 
-        let d = download(
-            &app,
-            "/api/v1/replies/export?format=pdf&class=opt_out&from=2026-11-01",
-        )
-        .await;
+        let d = app
+            .download("/api/v1/replies/export?format=pdf&class=opt_out&from=2026-11-01")
+            .await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(d.content_type, "application/pdf");
         assert!(d.disposition.ends_with(".pdf\""), "{}", d.disposition);
@@ -437,11 +374,13 @@ async fn a_pdf_of_more_than_100000_replies_is_refused_and_the_csv_has_them_all()
     assert_eq!(code(&b), "too_many_rows");
     assert!(b["error"]["message"].as_str().unwrap().contains("CSV"));
     // Narrowed by a filter, the PDF is fine.
-    let d = download(&app, "/api/v1/replies/export?format=pdf&number=410000100").await;
+    let d = app
+        .download("/api/v1/replies/export?format=pdf&number=410000100")
+        .await;
     assert_eq!(d.status, StatusCode::OK);
     assert!(d.bytes.starts_with(b"%PDF-"));
 
-    let d = download(&app, "/api/v1/replies/export?format=csv").await;
+    let d = app.download("/api/v1/replies/export?format=csv").await;
     assert_eq!(d.status, StatusCode::OK);
     let rows = delimited(&d.bytes, b',');
     assert_eq!(rows.len(), 100_002, "a header and every reply");

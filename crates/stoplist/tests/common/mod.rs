@@ -2,6 +2,7 @@
 //! key, and JSON request helpers. (Each test file uses a part of it.)
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod exports;
 pub mod ui;
 
 use reqwest::StatusCode;
