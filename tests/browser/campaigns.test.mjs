@@ -9,45 +9,17 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import path from "node:path";
-import { chromium } from "playwright-core";
+import { signedIn, shoot as shootPage, shootPart } from "./session.mjs";
 
-const BASE = process.env.STOPLIST_URL;
-const LOGIN = process.env.STOPLIST_LOGIN ?? "admin";
-const PASSWORD = process.env.STOPLIST_PASSWORD;
-const SHOTS = process.env.SCREENSHOT_DIR ?? "screenshots";
-
-if (!BASE || !PASSWORD) {
-  throw new Error("STOPLIST_URL and STOPLIST_PASSWORD must be set (use tests/browser/run.sh)");
-}
-
-const DESKTOP = { width: 1280, height: 900 };
-const PHONE = { width: 390, height: 844 };
 const GROUP = "Campaign test";
 
 let browser;
 let page;
 /** Script errors and Content-Security-Policy violations seen in any page. */
-const consoleErrors = [];
+let consoleErrors;
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
-  const context = await browser.newContext({ viewport: DESKTOP, baseURL: BASE });
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  page.on("console", (m) => {
-    // 4xx answers to form posts are expected here (invalid input).
-    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) consoleErrors.push(m.text());
-  });
-  await page.goto("/login");
-  await page.getByLabel("Login").fill(LOGIN);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("heading", { name: "Opt Out Manager" }).waitFor();
+  ({ browser, page, consoleErrors } = await signedIn());
 });
 
 after(async () => {
@@ -55,13 +27,7 @@ after(async () => {
 });
 
 /** Full-page screenshots of the current page at desktop and phone widths. */
-async function shoot(name) {
-  for (const [label, size] of [["desktop", DESKTOP], ["phone", PHONE]]) {
-    await page.setViewportSize(size);
-    await page.screenshot({ path: path.join(SHOTS, `${name}-${label}.png`), fullPage: true });
-  }
-  await page.setViewportSize(DESKTOP);
-}
+const shoot = (name) => shootPage(page, name);
 
 /** The value shown for `label` in a counts table. */
 async function count(label) {
@@ -169,10 +135,7 @@ test("settings: the connector refuses Twilio without a secret, beside the field"
   await page.locator("#connector-secret-error").waitFor();
   assert.equal(await page.locator("#connector").getByLabel("Secret").getAttribute("aria-invalid"), "true");
   assert.equal(await page.locator("#connector").getByLabel("Account id").inputValue(), "AC0000000000000000000000000000000a");
-  await page.locator("#connector").screenshot({ path: path.join(SHOTS, "settings-connector-error-desktop.png") });
-  await page.setViewportSize(PHONE);
-  await page.locator("#connector").screenshot({ path: path.join(SHOTS, "settings-connector-error-phone.png") });
-  await page.setViewportSize(DESKTOP);
+  await shootPart(page, "#connector", "settings-connector-error");
 
   await page.locator("#connector").getByLabel("Connector").selectOption({ label: "Log only (nothing leaves this server)" });
   await page.locator("#connector").getByRole("button", { name: "Save connector" }).click();

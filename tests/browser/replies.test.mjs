@@ -10,44 +10,15 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import path from "node:path";
-import { chromium } from "playwright-core";
-
-const BASE = process.env.STOPLIST_URL;
-const LOGIN = process.env.STOPLIST_LOGIN ?? "admin";
-const PASSWORD = process.env.STOPLIST_PASSWORD;
-const SHOTS = process.env.SCREENSHOT_DIR ?? "screenshots";
-
-if (!BASE || !PASSWORD) {
-  throw new Error("STOPLIST_URL and STOPLIST_PASSWORD must be set (use tests/browser/run.sh)");
-}
-
-const DESKTOP = { width: 1280, height: 900 };
-const PHONE = { width: 390, height: 844 };
+import { signedIn, shoot as shootPage, shootPart, reply, PHONE, DESKTOP } from "./session.mjs";
 
 let browser;
 let page;
 /** Script errors and Content-Security-Policy violations seen in any page. */
-const consoleErrors = [];
+let consoleErrors;
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
-  const context = await browser.newContext({ viewport: DESKTOP, baseURL: BASE });
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  page.on("console", (m) => {
-    // 4xx answers to form posts are expected here (invalid input).
-    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) consoleErrors.push(m.text());
-  });
-  await page.goto("/login");
-  await page.getByLabel("Login").fill(LOGIN);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("heading", { name: "Opt Out Manager" }).waitFor();
+  ({ browser, page, consoleErrors } = await signedIn());
 });
 
 after(async () => {
@@ -55,25 +26,7 @@ after(async () => {
 });
 
 /** Full-page screenshots of the current page at desktop and phone widths. */
-async function shoot(name) {
-  for (const [label, size] of [["desktop", DESKTOP], ["phone", PHONE]]) {
-    await page.setViewportSize(size);
-    await page.screenshot({ path: path.join(SHOTS, `${name}-${label}.png`), fullPage: true });
-  }
-  await page.setViewportSize(DESKTOP);
-}
-
-/** Posts a reply to the account's generic webhook from Node, as a provider would. */
-async function reply(token, id, from, text) {
-  const r = await fetch(`${BASE}/webhooks/generic/${token}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ id, from, to: "+61400000000", text, received_at: new Date().toISOString() }),
-  });
-  const answer = await r.text();
-  assert.equal(r.status, 200, `the webhook answered ${r.status}: ${answer}`);
-  return JSON.parse(answer);
-}
+const shoot = (name) => shootPage(page, name);
 
 test("replies: the empty list says where to point the webhook", async () => {
   await page.getByRole("link", { name: "Replies", exact: true }).click();
@@ -160,10 +113,7 @@ test("settings: keywords are rows; an error is shown on its row; Add a row adds 
   await page.getByRole("button", { name: "Save keywords" }).click();
   await page.locator("#kw-1-error").waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.id), "kw-1-keyword", "focus is on the row at fault");
-  await page.locator("#keywords").screenshot({ path: path.join(SHOTS, "settings-keywords-error-desktop.png") });
-  await page.setViewportSize(PHONE);
-  await page.locator("#keywords").screenshot({ path: path.join(SHOTS, "settings-keywords-error-phone.png") });
-  await page.setViewportSize(DESKTOP);
+  await shootPart(page, "#keywords", "settings-keywords-error");
 
   await page.getByLabel("Remove keyword 2").check();
   await page.getByRole("button", { name: "Save keywords" }).click();
@@ -188,10 +138,7 @@ test("settings: the notification secret is write-only and deliveries are listed"
   await reply(token, "b5", "+61413700005", "UNSUBSCRIBE");
   await page.reload();
   await page.locator("#notifications tbody tr").filter({ hasText: "Opted out" }).first().waitFor();
-  await page.locator("#notifications").screenshot({ path: path.join(SHOTS, "settings-notifications-desktop.png") });
-  await page.setViewportSize(PHONE);
-  await page.locator("#notifications").screenshot({ path: path.join(SHOTS, "settings-notifications-phone.png") });
-  await page.setViewportSize(DESKTOP);
+  await shootPart(page, "#notifications", "settings-notifications");
 });
 
 test("no replies page raised a script error or broke the Content-Security-Policy", () => {
