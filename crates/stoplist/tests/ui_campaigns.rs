@@ -14,7 +14,7 @@ use stoplist_store::{CampaignStatus, MessageCounts};
 
 mod common;
 
-use common::ui::{Part, UiApp as TestApp, csrf_of, hidden, location, multipart};
+use common::ui::{Part, UiApp as TestApp, csrf_of, hidden, location, multipart, temp_files};
 
 async fn spawn_app() -> TestApp {
     common::ui::spawn_ui(Config::default(), "Acme", 0, true).await
@@ -554,15 +554,7 @@ async fn a_recipients_file_before_the_csrf_token_is_refused_and_not_kept() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let kept = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("stoplist-campaign-7-")
-        })
-        .count();
+    let kept = temp_files("stoplist-campaign-7-");
     assert_eq!(kept, 0, "nothing of the file was written");
     let html = app.page("/campaigns").await;
     assert!(!html.contains("Late token"), "no draft was made");

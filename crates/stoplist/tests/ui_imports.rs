@@ -14,7 +14,9 @@ use stoplist_store::{ImportRecord, ImportStatus};
 
 mod common;
 
-use common::ui::{PASSWORD, Part, UiApp as TestApp, client, csrf_of, hidden, location, multipart};
+use common::ui::{
+    PASSWORD, Part, UiApp as TestApp, client, csrf_of, hidden, location, multipart, temp_files,
+};
 
 async fn spawn_app() -> TestApp {
     spawn_with(Config::default(), 0).await
@@ -201,15 +203,7 @@ async fn an_upload_without_its_csrf_token_is_refused_and_nothing_is_saved() {
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
-    let saved = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("stoplist-ui-upload-4-")
-        })
-        .count();
+    let saved = temp_files("stoplist-ui-upload-4-");
     assert_eq!(saved, 0, "no refused upload was written to disk");
     assert!(
         app.store
@@ -741,14 +735,6 @@ async fn an_upload_with_no_file_chosen_asks_for_one_and_saves_nothing() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("Choose a file to upload."), "{html}");
-    let saved = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("stoplist-ui-upload-6-")
-        })
-        .count();
+    let saved = temp_files("stoplist-ui-upload-6-");
     assert_eq!(saved, 0, "the empty part left no file behind");
 }

@@ -100,6 +100,15 @@ pub fn hidden(html: &str, name: &str) -> String {
     html[start..end].to_owned()
 }
 
+/// How many files in the temporary directory have names starting with `prefix`.
+pub fn temp_files(prefix: &str) -> usize {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .count()
+}
+
 /// One part of a multipart form: a text field, or the `file` field with its file name.
 pub enum Part<'a> {
     Text(&'a str, &'a str),
