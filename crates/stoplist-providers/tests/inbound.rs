@@ -1,6 +1,6 @@
 //! The providers' documented webhook payloads — inbound replies and delivery receipts — read
-//! into stoplist's types, Twilio's published signature example verified, and bad payloads
-//! refused with the field named.
+//! into stoplist's types, Twilio's published signature example and the Vonage SDKs' signature
+//! vectors verified, and bad payloads refused with the field named.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use stoplist_providers::{InboundError, Part, ReceiptStatus, generic, smsglobal, twilio, vonage};
@@ -457,6 +457,280 @@ fn vonage_bad_payloads_name_the_field() {
         vonage::parse_inbound_json(b"[1,2]").unwrap_err().field,
         "body"
     );
+}
+
+// --- Vonage signature -----------------------------------------------------------------------
+
+use vonage::{SignatureMethod, SignatureProblem};
+
+/// `params` with a `sig` added.
+fn signed(p: &[(String, String)], sig: &str) -> Vec<(String, String)> {
+    let mut p = p.to_vec();
+    p.push(("sig".into(), sig.into()));
+    p
+}
+
+/// The inbound SMS and secret of the Vonage Ruby SDK's signature tests
+/// (`Vonage/vonage-ruby-sdk`, `test/vonage/signature_test.rb`).
+fn ruby_sdk_inbound() -> Vec<(String, String)> {
+    params(&[
+        ("message-timestamp", "2013-11-21 15:27:30"),
+        ("messageId", "020000001B0FE827"),
+        ("msisdn", "14843472194"),
+        ("text", "Test again"),
+        ("timestamp", "1385047698"),
+        ("to", "13239877404"),
+        ("type", "text"),
+    ])
+}
+const RUBY_SDK_SECRET: &str = "my_secret_key_for_testing";
+
+#[test]
+fn vonage_ruby_sdk_vectors_are_reproduced_for_every_method() {
+    let p = ruby_sdk_inbound();
+    let expected = [
+        (SignatureMethod::Md5Hash, "d2e7b1dc968737c5998ad624e02f90b7"),
+        (SignatureMethod::Md5Hmac, "DDEBD46008C2D4E93CCE578A332A52D5"),
+        (
+            SignatureMethod::Sha1Hmac,
+            "27D0D05C2876C7CB1720DBCDBA4D492E1E55C09A",
+        ),
+        (
+            SignatureMethod::Sha256Hmac,
+            "DDB8397C2B90AAC7F3882D306475C9A5058C92322EEF43C92B298B6E0FC0D330",
+        ),
+        (
+            SignatureMethod::Sha512Hmac,
+            "E0D3C650F8C9D1A5C174D10DDDBFB003E561F59B265616208B0487C5D819481CD3C311D59CF6165ECD1139622D5BA3A256C0D763AC4A9AD9144B5A426B94FE82",
+        ),
+    ];
+    for (method, sig) in expected {
+        assert_eq!(
+            vonage::signature(method, RUBY_SDK_SECRET, &p),
+            sig,
+            "{method:?}"
+        );
+        assert!(
+            vonage::verify_signature(method, RUBY_SDK_SECRET, &signed(&p, sig)),
+            "{method:?}"
+        );
+    }
+}
+
+/// The vectors of the Vonage Python SDK's `tests/test_signature.py` (`Vonage/vonage-python-sdk`;
+/// its test signature secret is `secret`), which writes every method in lower case.
+#[test]
+fn vonage_python_sdk_vectors_verify_in_either_case() {
+    let p = params(&[("a", "1"), ("b", "2"), ("timestamp", "1461605396")]);
+    let expected = [
+        (SignatureMethod::Md5Hash, "6af838ef94998832dbfc29020b564830"),
+        (SignatureMethod::Md5Hmac, "c15c21ced558c93a226c305f58f902f2"),
+        (
+            SignatureMethod::Sha1Hmac,
+            "3e19a4e6880fdc2c1426bfd0587c98b9532f0210",
+        ),
+        (
+            SignatureMethod::Sha256Hmac,
+            "a321e824b9b816be7c3f28859a31749a098713d39f613c80d455bbaffae1cd24",
+        ),
+        (
+            SignatureMethod::Sha512Hmac,
+            "812a18f76680fa0fe1b8bd9ee1625466ceb1bd96242e4d050d2cfd9a7b40166c63ed26ec9702168781b6edcf1633db8ff95af9341701004eec3fcf9550572ee8",
+        ),
+    ];
+    for (method, sig) in expected {
+        assert!(
+            vonage::signature(method, "secret", &p).eq_ignore_ascii_case(sig),
+            "{method:?}"
+        );
+        assert!(vonage::verify_signature(method, "secret", &signed(&p, sig)));
+        let upper = sig.to_ascii_uppercase();
+        assert!(vonage::verify_signature(
+            method,
+            "secret",
+            &signed(&p, &upper)
+        ));
+    }
+}
+
+/// The Ruby SDK's `test_check_instance_method_replaces_disallowed_characters_with_underscores`:
+/// `_`, `&` and `=` sign alike (md5hash, its test secret).
+#[test]
+fn vonage_ampersand_and_equals_in_values_are_signed_as_underscores() {
+    for value in ["_", "&", "="] {
+        let p = signed(&params(&[("k", value)]), "c3d6a686ab9c7e7408bb1c0506e9629a");
+        assert!(
+            vonage::verify_signature(SignatureMethod::Md5Hash, RUBY_SDK_SECRET, &p),
+            "{value}"
+        );
+    }
+}
+
+#[test]
+fn vonage_tampered_text_wrong_secret_or_wrong_method_is_refused() {
+    let p = ruby_sdk_inbound();
+    let sig = "DDB8397C2B90AAC7F3882D306475C9A5058C92322EEF43C92B298B6E0FC0D330";
+    let good = signed(&p, sig);
+    assert!(vonage::verify_signature(
+        SignatureMethod::Sha256Hmac,
+        RUBY_SDK_SECRET,
+        &good
+    ));
+    assert!(!vonage::verify_signature(
+        SignatureMethod::Sha256Hmac,
+        "another secret",
+        &good
+    ));
+    assert!(!vonage::verify_signature(
+        SignatureMethod::Sha512Hmac,
+        RUBY_SDK_SECRET,
+        &good
+    ));
+    assert!(!vonage::verify_signature(
+        SignatureMethod::Sha256Hmac,
+        "",
+        &good
+    ));
+    let tampered: Vec<(String, String)> = good
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "text" => (k.clone(), "STOP".to_string()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    assert!(!vonage::verify_signature(
+        SignatureMethod::Sha256Hmac,
+        RUBY_SDK_SECRET,
+        &tampered
+    ));
+    assert!(!vonage::verify_signature(
+        SignatureMethod::Sha256Hmac,
+        RUBY_SDK_SECRET,
+        &p
+    ));
+    assert!(!vonage::verify_signature(
+        SignatureMethod::Sha256Hmac,
+        RUBY_SDK_SECRET,
+        &signed(&p, "")
+    ));
+}
+
+/// Computed independently with Python's `hmac` (SHA-256, the Ruby SDK's test secret): over
+/// every parameter, and without the blank ones as the Java SDK signs.
+#[test]
+fn vonage_a_blank_value_is_accepted_signed_with_or_without_it() {
+    let p = params(&[
+        ("msisdn", "447700900001"),
+        ("to", "447700900000"),
+        ("messageId", "0A0000000123ABCD1"),
+        ("text", ""),
+        ("type", "text"),
+        ("keyword", ""),
+        ("timestamp", "1700000000"),
+    ]);
+    let with_blank = "07482BBF6E1CC68B9B76B67FFCFF535FA2DA1C905E85DB9403FEFD415CF6048E";
+    let without_blank = "428440F4CEFB86811D1FC9BC858769BC78E7EF151CE39A59F1DB540D22A5F6FC";
+    let m = SignatureMethod::Sha256Hmac;
+    assert_eq!(vonage::signature(m, RUBY_SDK_SECRET, &p), with_blank);
+    assert!(vonage::verify_signature(
+        m,
+        RUBY_SDK_SECRET,
+        &signed(&p, with_blank)
+    ));
+    assert!(vonage::verify_signature(
+        m,
+        RUBY_SDK_SECRET,
+        &signed(&p, without_blank)
+    ));
+}
+
+/// A JSON inbound is signed over its fields by the same rule (the Java SDK's
+/// `RequestSigning`). Vectors computed independently with Python's `hashlib` and `hmac`.
+#[test]
+fn vonage_json_body_is_signed_by_the_same_rule_as_a_form() {
+    let body = |sig: &str| {
+        format!(
+            r#"{{"msisdn": "447700900001", "to": "447700900000", "messageId": "0A0000000123ABCD1",
+                "text": "Stop & don't = text", "type": "text", "keyword": "STOP",
+                "message-timestamp": "2020-01-01 12:00:00", "timestamp": 1578787200,
+                "nonce": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab", "sig": "{sig}"}}"#
+        )
+    };
+    let cases = [
+        (
+            SignatureMethod::Sha512Hmac,
+            "1F9256A8E2540537CB5CBCFD949EBC52C8DAF362BB50FDE42FB33A5D05351E96A267B451417DF0DEF9D0890FF1E99A2F0563F3A64B45B94DC1663431CA58B17B",
+        ),
+        (SignatureMethod::Md5Hash, "2f3e3e9d6e5fbeaa85ad52c6addc18de"),
+    ];
+    for (method, sig) in cases {
+        let p = vonage::json_params(body(sig).as_bytes()).unwrap();
+        assert_eq!(vonage::signature(method, RUBY_SDK_SECRET, &p), sig);
+        assert!(vonage::verify_signature(method, RUBY_SDK_SECRET, &p));
+        assert_eq!(
+            vonage::parse_inbound_form(&p).unwrap().text,
+            "Stop & don't = text"
+        );
+    }
+}
+
+#[test]
+fn vonage_signed_webhooks_need_a_sig_and_a_timestamp_within_five_minutes() {
+    let p = ruby_sdk_inbound();
+    let (m, secret) = (SignatureMethod::Md5Hash, RUBY_SDK_SECRET);
+    let good = signed(&p, "d2e7b1dc968737c5998ad624e02f90b7");
+    let sent_at = 1_385_047_698;
+    assert_eq!(vonage::check_signed(m, secret, &good, sent_at), Ok(()));
+    assert_eq!(
+        vonage::check_signed(m, secret, &good, sent_at + 300),
+        Ok(())
+    );
+    assert_eq!(
+        vonage::check_signed(m, secret, &good, sent_at - 300),
+        Ok(())
+    );
+    assert_eq!(
+        vonage::check_signed(m, secret, &good, sent_at + 301),
+        Err(SignatureProblem::StaleTimestamp)
+    );
+    assert_eq!(
+        vonage::check_signed(m, secret, &good, sent_at - 301),
+        Err(SignatureProblem::StaleTimestamp)
+    );
+    assert_eq!(
+        vonage::check_signed(m, secret, &p, sent_at),
+        Err(SignatureProblem::MissingSig)
+    );
+    assert_eq!(
+        vonage::check_signed(m, secret, &signed(&p, "0123"), sent_at),
+        Err(SignatureProblem::Mismatch)
+    );
+    // Signed without a timestamp: the signature holds, but nothing says when it was made.
+    let untimed: Vec<(String, String)> = p
+        .iter()
+        .filter(|(k, _)| k != "timestamp")
+        .cloned()
+        .collect();
+    let sig = vonage::signature(m, secret, &untimed);
+    assert_eq!(
+        vonage::check_signed(m, secret, &signed(&untimed, &sig), sent_at),
+        Err(SignatureProblem::MissingTimestamp)
+    );
+}
+
+#[test]
+fn vonage_signature_methods_are_named_as_the_sdks_name_them() {
+    let names: Vec<&str> = SignatureMethod::ALL.iter().map(|m| m.as_str()).collect();
+    assert_eq!(names, ["md5hash", "md5", "sha1", "sha256", "sha512"]);
+    for m in SignatureMethod::ALL {
+        assert_eq!(SignatureMethod::parse(m.as_str()), Some(m));
+    }
+    assert_eq!(
+        SignatureMethod::parse(" SHA256 "),
+        Some(SignatureMethod::Sha256Hmac)
+    );
+    assert_eq!(SignatureMethod::parse("sha384"), None);
+    assert_eq!(SignatureMethod::parse(""), None);
 }
 
 // --- Generic --------------------------------------------------------------------------------

@@ -154,6 +154,18 @@ pub trait Store: CampaignStore + ReplyStore + ExportStore + Send + Sync + 'stati
         account: AccountId,
         limit: i64,
     ) -> Result<Vec<SettingsChangeRecord>>;
+    /// The account's Vonage signed-webhook setting, if it has one.
+    async fn vonage_signature(&self, account: AccountId) -> Result<Option<VonageSignature>>;
+    /// Sets (or with `None`, removes) the account's Vonage signed-webhook setting and records
+    /// `changes` in the settings history, in one transaction.
+    async fn set_vonage_signature(
+        &self,
+        account: AccountId,
+        signature: Option<&VonageSignature>,
+        changes: &[SettingChange],
+        actor: &Actor,
+        now: i64,
+    ) -> Result<()>;
 
     // --- groups ---------------------------------------------------------------------
     async fn create_group(&self, account: AccountId, name: &GroupName, now: i64) -> Result<Group>;

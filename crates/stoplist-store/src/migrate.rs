@@ -65,6 +65,12 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "answers first",
         sql: include_str!("../migrations/sqlite/0008_answers_first.sql"),
     },
+    // Version 9 is PostgreSQL's alone (a foreign key SQLite keeps).
+    Migration {
+        version: 10,
+        description: "vonage signatures",
+        sql: include_str!("../migrations/sqlite/0010_vonage_signatures.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -112,5 +118,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 9,
         description: "contacts without the account foreign key",
         sql: include_str!("../migrations/postgres/0009_contacts_account_fk.sql"),
+    },
+    Migration {
+        version: 10,
+        description: "vonage signatures",
+        sql: include_str!("../migrations/postgres/0010_vonage_signatures.sql"),
     },
 ];

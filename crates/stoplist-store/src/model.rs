@@ -49,6 +49,24 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
 }
 
+/// An account's setting for Vonage signed webhooks: the signature method as the Vonage SDKs
+/// name it (`md5hash`, `md5`, `sha1`, `sha256`, `sha512`; the application checks the name
+/// before storing it) and the signature secret, which is never shown back nor printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VonageSignature {
+    pub method: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for VonageSignature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VonageSignature")
+            .field("method", &self.method)
+            .field("secret", &"<hidden>")
+            .finish()
+    }
+}
+
 /// A recorded settings change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SettingsChangeRecord {

@@ -489,6 +489,34 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            /// Records each settings change (who changed what, from what, to what) inside `tx`.
+            async fn record_setting_changes(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: AccountId,
+                changes: &[SettingChange],
+                actor: &Actor,
+                now: i64,
+            ) -> Result<()> {
+                for c in changes {
+                    // -- record who changed what, from what, to what
+                    sqlx::query(
+                        "INSERT INTO settings_changes (account_id, at, actor_kind, actor_id, actor_label, field, old_value, new_value)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(account.0)
+                    .bind(now)
+                    .bind(actor.kind.as_str())
+                    .bind(actor.id)
+                    .bind(&actor.label)
+                    .bind(c.field)
+                    .bind(&c.old)
+                    .bind(&c.new)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
             /// Appends one chained event inside `tx` and moves the ledger head.
             async fn append_event(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -1242,23 +1270,48 @@ macro_rules! store_impl {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound("account"));
                 }
-                for c in changes {
-                    // -- record who changed what, from what, to what
-                    sqlx::query(
-                        "INSERT INTO settings_changes (account_id, at, actor_kind, actor_id, actor_label, field, old_value, new_value)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(account.0)
-                    .bind(now)
-                    .bind(actor.kind.as_str())
-                    .bind(actor.id)
-                    .bind(&actor.label)
-                    .bind(c.field)
-                    .bind(&c.old)
-                    .bind(&c.new)
-                    .execute(&mut *tx)
-                    .await?;
+                Self::record_setting_changes(&mut tx, account, changes, actor, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn vonage_signature(&self, account: AccountId) -> Result<Option<VonageSignature>> {
+                // -- the account's Vonage signed-webhook setting
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "SELECT method, secret FROM vonage_signatures WHERE account_id = $1",
+                )
+                .bind(account.0)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(method, secret)| VonageSignature { method, secret }))
+            }
+
+            async fn set_vonage_signature(&self, account: AccountId, signature: Option<&VonageSignature>, changes: &[SettingChange], actor: &Actor, now: i64) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                match signature {
+                    Some(sig) => {
+                        // -- set the account's Vonage signed-webhook setting, replacing any
+                        sqlx::query(
+                            "INSERT INTO vonage_signatures (account_id, method, secret, updated_at) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (account_id) DO UPDATE SET method = excluded.method, secret = excluded.secret,
+                                updated_at = excluded.updated_at",
+                        )
+                        .bind(account.0)
+                        .bind(&sig.method)
+                        .bind(&sig.secret)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None => {
+                        // -- remove it
+                        sqlx::query("DELETE FROM vonage_signatures WHERE account_id = $1")
+                            .bind(account.0)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
+                Self::record_setting_changes(&mut tx, account, changes, actor, now).await?;
                 tx.commit().await?;
                 Ok(())
             }

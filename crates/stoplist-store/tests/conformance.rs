@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use stoplist_domain::names::{ContactFields, GroupName, Reason};
 use stoplist_domain::rules::{AddedBy, ContactCleanup, Decision, OptOutEvent, Refusal};
-use stoplist_domain::settings::SettingsPatch;
+use stoplist_domain::settings::{SettingChange, SettingsPatch};
 use stoplist_domain::{AccountId, Actor, GroupId, OptOutSource, PhoneNumber, Region};
 use stoplist_store::testing::fresh_stores;
-use stoplist_store::{OptOutCommand, Store, StoreError};
+use stoplist_store::{OptOutCommand, Store, StoreError, VonageSignature};
 
 const NOW: i64 = 1_780_000_000_000;
 
@@ -412,6 +412,67 @@ async fn settings_changes_are_recorded_with_old_and_new_values() {
             h.iter()
                 .any(|c| c.field == "default_region" && c.old_value == "AU" && c.new_value == "NZ")
         );
+    }
+}
+
+#[tokio::test]
+async fn a_vonage_signature_is_kept_per_account_and_its_changes_recorded() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let other = account(&store, "b").await;
+        assert_eq!(store.vonage_signature(acc).await.unwrap(), None);
+        let sig = |method: &str, secret: &str| VonageSignature {
+            method: method.into(),
+            secret: secret.into(),
+        };
+        let change = |old: &str, new: &str| SettingChange {
+            field: "vonage_signature",
+            old: old.into(),
+            new: new.into(),
+        };
+        let actor = Actor::cli("tester");
+        store
+            .set_vonage_signature(
+                acc,
+                Some(&sig("md5hash", "s1")),
+                &[change("off", "md5hash")],
+                &actor,
+                NOW,
+            )
+            .await
+            .unwrap();
+        store
+            .set_vonage_signature(
+                acc,
+                Some(&sig("sha256", "s2")),
+                &[change("md5hash", "sha256")],
+                &actor,
+                NOW + 1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.vonage_signature(acc).await.unwrap(),
+            Some(sig("sha256", "s2"))
+        );
+        assert_eq!(store.vonage_signature(other).await.unwrap(), None);
+        let h = store.settings_history(acc, 10).await.unwrap();
+        assert_eq!(
+            h.iter()
+                .map(|c| (c.field.as_str(), c.old_value.as_str(), c.new_value.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("vonage_signature", "md5hash", "sha256"),
+                ("vonage_signature", "off", "md5hash")
+            ]
+        );
+        store
+            .set_vonage_signature(acc, None, &[change("sha256", "off")], &actor, NOW + 2)
+            .await
+            .unwrap();
+        assert_eq!(store.vonage_signature(acc).await.unwrap(), None);
+        assert_eq!(store.settings_history(acc, 10).await.unwrap().len(), 3);
+        assert!(store.settings_history(other, 10).await.unwrap().is_empty());
     }
 }
 

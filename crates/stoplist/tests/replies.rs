@@ -1,6 +1,7 @@
-//! Replies end to end: provider webhooks on the real server over loopback, classification,
-//! the opt-out effects in one transaction, idempotent redelivery, the review queue, and
-//! signed outbound notifications (SQLite, and PostgreSQL when `STOPLIST_TEST_PG_URL` is set).
+//! Replies end to end: provider webhooks on the real server over loopback (Twilio's and
+//! Vonage's signatures checked), classification, the opt-out effects in one transaction,
+//! idempotent redelivery, the review queue, and signed outbound notifications (SQLite, and
+//! PostgreSQL when `STOPLIST_TEST_PG_URL` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -268,6 +269,260 @@ async fn vonage_parts_are_reassembled_before_classification() {
     assert!(app.opted_out("0412345678").await);
     let (_, list) = app.get("/api/v1/replies").await;
     assert_eq!(list["items"][0]["text"], "please stop texting me");
+}
+
+/// A Vonage inbound SMS from `msisdn` (an Australian mobile without the +), stamped `timestamp`.
+fn vonage_sms(id: &str, msisdn: &str, text: &str, timestamp: i64) -> Vec<(String, String)> {
+    [
+        ("msisdn", msisdn),
+        ("to", "61400000000"),
+        ("messageId", id),
+        ("text", text),
+        ("type", "text"),
+        ("keyword", text.split(' ').next().unwrap_or("")),
+        ("message-timestamp", "2026-11-28 01:00:00"),
+        ("timestamp", &timestamp.to_string()),
+        ("nonce", "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// `params` with the `sig` Vonage would add.
+fn vonage_signed(
+    method: stoplist_providers::vonage::SignatureMethod,
+    secret: &str,
+    mut params: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let sig = stoplist_providers::vonage::signature(method, secret, &params);
+    params.push(("sig".into(), sig));
+    params
+}
+
+fn now_secs() -> i64 {
+    stoplist::now_ms() / 1000
+}
+
+#[tokio::test]
+async fn vonage_webhooks_are_accepted_unsigned_while_no_signature_secret_is_set() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let t = token(&app).await;
+        let (_, setting) = app.get("/api/v1/settings/vonage-signature").await;
+        assert_eq!(setting, json!({"has_secret": false}));
+        let mut p = vonage_sms("V-U1", "61412345601", "STOP", now_secs());
+        p.push(("sig".into(), "not checked".into()));
+        let (s, b) = send(
+            app.http
+                .post(format!("{}/webhooks/vonage/{t}", app.base))
+                .form(&p),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let stale = vonage_sms("V-U2", "61412345602", "STOP", now_secs() - 3_600);
+        let (s, b) = send(
+            app.http
+                .get(format!("{}/webhooks/vonage/{t}", app.base))
+                .query(&stale),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(app.opted_out("0412345601").await && app.opted_out("0412345602").await);
+    }
+}
+
+#[tokio::test]
+async fn signed_vonage_webhooks_are_refused_without_a_valid_fresh_signature() {
+    use stoplist_providers::vonage::SignatureMethod;
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let t = token(&app).await;
+        let secret = "Vonage-Dashboard-Secret-0123456789";
+        let (s, b) = send(
+            app.req(reqwest::Method::PUT, "/api/v1/settings/vonage-signature")
+                .json(&json!({"method": "sha256", "secret": secret})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b, json!({"method": "sha256", "has_secret": true}));
+        let hook = format!("{}/webhooks/vonage/{t}", app.base);
+        let sha256 = SignatureMethod::Sha256Hmac;
+
+        // Signed as Vonage signs: a GET query, a POST form and a POST JSON body.
+        let p = vonage_signed(
+            sha256,
+            secret,
+            vonage_sms("V-G", "61412345611", "STOP", now_secs()),
+        );
+        let (s, b) = send(app.http.get(&hook).query(&p)).await;
+        assert_eq!(s, StatusCode::OK, "GET: {b}");
+        let p = vonage_signed(
+            sha256,
+            secret,
+            vonage_sms("V-F", "61412345612", "STOP", now_secs()),
+        );
+        let (s, b) = send(app.http.post(&hook).form(&p)).await;
+        assert_eq!(s, StatusCode::OK, "form: {b}");
+        let p = vonage_signed(
+            sha256,
+            secret,
+            vonage_sms("V-J", "61412345613", "STOP", now_secs()),
+        );
+        let body: serde_json::Map<String, Value> =
+            p.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let (s, b) = send(app.http.post(&hook).json(&body)).await;
+        assert_eq!(s, StatusCode::OK, "JSON: {b}");
+        for n in ["0412345611", "0412345612", "0412345613"] {
+            assert!(app.opted_out(n).await, "{n}");
+        }
+
+        // Unsigned, signed with another secret, tampered with, or signed long ago: 403,
+        // with what to do, and nothing stored.
+        let refused = |p: Vec<(String, String)>| app.http.post(&hook).form(&p);
+        let unsigned = vonage_sms("V-1", "61412345621", "STOP", now_secs());
+        let (s, b) = send(refused(unsigned)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(code(&b), "forbidden");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("missing sig"),
+            "{b}"
+        );
+        let other_secret = vonage_signed(
+            sha256,
+            "another secret",
+            vonage_sms("V-2", "61412345622", "STOP", now_secs()),
+        );
+        let (s, b) = send(refused(other_secret)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not match"),
+            "{b}"
+        );
+        let mut tampered = vonage_signed(
+            sha256,
+            secret,
+            vonage_sms("V-3", "61412345623", "hello", now_secs()),
+        );
+        for (k, v) in tampered.iter_mut() {
+            if k == "text" {
+                *v = "STOP".into();
+            }
+        }
+        let (s, _) = send(refused(tampered)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let stale = vonage_signed(
+            sha256,
+            secret,
+            vonage_sms("V-4", "61412345624", "STOP", now_secs() - 6 * 60),
+        );
+        let (s, b) = send(refused(stale)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("5 minutes"),
+            "{b}"
+        );
+        let unsigned_json = json!({"msisdn": "61412345625", "to": "61400000000",
+            "messageId": "V-5", "text": "STOP", "type": "text", "timestamp": now_secs().to_string()});
+        let (s, _) = send(app.http.post(&hook).json(&unsigned_json)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        for n in [
+            "0412345621",
+            "0412345622",
+            "0412345623",
+            "0412345624",
+            "0412345625",
+        ] {
+            assert!(!app.opted_out(n).await, "nothing stored for {n}");
+        }
+        let (_, replies) = app.get("/api/v1/replies").await;
+        assert_eq!(replies["items"].as_array().unwrap().len(), 3, "{replies}");
+
+        // Another method with the stored secret kept; then the check turned off.
+        let (s, b) = send(
+            app.req(reqwest::Method::PUT, "/api/v1/settings/vonage-signature")
+                .json(&json!({"method": "md5hash"})),
+        )
+        .await;
+        assert_eq!(
+            (s, b["has_secret"].clone()),
+            (StatusCode::OK, json!(true)),
+            "{b}"
+        );
+        let p = vonage_signed(
+            SignatureMethod::Md5Hash,
+            secret,
+            vonage_sms("V-M", "61412345631", "STOP", now_secs()),
+        );
+        let (s, b) = send(app.http.post(&hook).form(&p)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b) = send(
+            app.req(reqwest::Method::PUT, "/api/v1/settings/vonage-signature")
+                .json(&json!({})),
+        )
+        .await;
+        assert_eq!((s, b), (StatusCode::OK, json!({"has_secret": false})));
+        let (s, _) = send(refused(vonage_sms(
+            "V-6",
+            "61412345632",
+            "STOP",
+            now_secs(),
+        )))
+        .await;
+        assert_eq!(s, StatusCode::OK, "unsigned is accepted again");
+
+        // Every change is in the settings history, never the secret.
+        let (_, history) = app.get("/api/v1/settings/history").await;
+        let changes: Vec<(&str, &str)> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["field"] == "vonage_signature")
+            .map(|c| {
+                (
+                    c["old_value"].as_str().unwrap(),
+                    c["new_value"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            changes,
+            [("md5hash", "off"), ("sha256", "md5hash"), ("off", "sha256")]
+        );
+        assert!(!history.to_string().contains(secret));
+    }
+}
+
+#[tokio::test]
+async fn a_vonage_signature_setting_names_the_field_at_fault() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    let put = |body: Value| {
+        send(
+            app.req(reqwest::Method::PUT, "/api/v1/settings/vonage-signature")
+                .json(&body),
+        )
+    };
+    let (s, b) = put(json!({"method": "sha384", "secret": "s"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(field(&b), "method");
+    let (s, b) = put(json!({"method": "sha256"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(field(&b), "secret");
+    let (s, b) = put(json!({"secret": "a secret without a method"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(field(&b), "method");
+    let (_, b) = app.get("/api/v1/settings/vonage-signature").await;
+    assert_eq!(b, json!({"has_secret": false}), "nothing was stored");
 }
 
 #[tokio::test]

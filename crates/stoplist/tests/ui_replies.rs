@@ -506,3 +506,76 @@ async fn the_notification_secret_is_never_shown_and_a_blank_one_keeps_the_stored
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn the_vonage_signature_secret_is_never_shown_and_a_blank_one_keeps_it() {
+    let app = spawn_app().await;
+    let secret = "vonage_dashboard_secret_42";
+    let html = app.page("/settings").await;
+    assert!(html.contains("<option value=\"\" selected>Not checked</option>"));
+    let csrf = csrf_of(&html);
+
+    // A method without a secret is refused beside the secret, with the method as chosen.
+    let r = app
+        .post(
+            "/settings/vonage-signature",
+            &[("csrf_token", &csrf), ("method", "sha256"), ("secret", "")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(
+        "id=\"vonage-secret-error\">The signature secret of the Vonage dashboard is required"
+    ));
+    assert!(html.contains("<option value=\"sha256\" selected>SHA-256 HMAC</option>"));
+    assert_eq!(app.store.vonage_signature(app.account).await.unwrap(), None);
+
+    let r = app
+        .post(
+            "/settings/vonage-signature",
+            &[
+                ("csrf_token", &csrf),
+                ("method", "sha256"),
+                ("secret", secret),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location(&r),
+        "/settings?done=vonage_signature_saved#vonage-signature"
+    );
+    let html = app
+        .page("/settings?done=vonage_signature_saved#vonage-signature")
+        .await;
+    assert!(!html.contains(secret), "the secret never comes back");
+    assert!(html.contains("Vonage replies without a valid signature are refused"));
+    assert!(html.contains("<option value=\"sha256\" selected>SHA-256 HMAC</option>"));
+    assert!(html.contains("<th scope=\"row\" data-label=\"Setting\">Vonage signed webhooks</th>"));
+
+    // Another method with a blank secret keeps the stored secret; "Not checked" forgets it.
+    let r = app
+        .post(
+            "/settings/vonage-signature",
+            &[("csrf_token", &csrf), ("method", "md5hash"), ("secret", "")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.store.vonage_signature(app.account).await.unwrap(),
+        Some(stoplist_store::VonageSignature {
+            method: "md5hash".into(),
+            secret: secret.into()
+        })
+    );
+    let r = app
+        .post(
+            "/settings/vonage-signature",
+            &[("csrf_token", &csrf), ("method", ""), ("secret", "")],
+        )
+        .await;
+    assert_eq!(
+        location(&r),
+        "/settings?done=vonage_signature_off#vonage-signature"
+    );
+    assert_eq!(app.store.vonage_signature(app.account).await.unwrap(), None);
+}

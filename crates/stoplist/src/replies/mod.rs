@@ -16,6 +16,7 @@
 //! - `other`: stored only.
 
 pub mod notify;
+pub mod vonage_signature;
 mod writer;
 
 pub use writer::ReplyWriter;

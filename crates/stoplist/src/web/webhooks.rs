@@ -1,8 +1,10 @@
 //! Provider webhooks at `/webhooks/{provider}/{account webhook token}` (SPEC 3.6): inbound
 //! replies from Twilio (form, `X-Twilio-Signature` verified with the account's auth token),
-//! SMSGlobal (its incoming push, GET or POST), Vonage (GET or POST, form or JSON; parts of a
-//! concatenated message are kept until whole) and the generic JSON form; and delivery
-//! receipts (`.../status` for Twilio, `.../receipt` for SMSGlobal).
+//! SMSGlobal (its incoming push, GET or POST), Vonage (GET or POST, form or JSON; `sig` and
+//! `timestamp` verified when the account has set its Vonage signature secret, see
+//! `replies::vonage_signature`; parts of a concatenated message are kept until whole) and the
+//! generic JSON form; and delivery receipts (`.../status` for Twilio, `.../receipt` for
+//! SMSGlobal).
 //!
 //! Every 2xx is sent after the reply and its effects are committed. An unknown token is a
 //! bare 404 that says nothing about accounts. Bodies are limited to [`MAX_BODY`].
@@ -19,6 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use stoplist_domain::AccountId;
 use stoplist_domain::rules::{AddedBy, OptOutEvent};
+use stoplist_providers::vonage::{SignatureMethod, SignatureProblem};
 use stoplist_providers::{InboundError, InboundSms, Receipt, ReceiptStatus};
 use stoplist_store::{MessageStatus, OptOutCommand, ReceiptUpdate};
 
@@ -230,6 +233,53 @@ async fn smsglobal_receipt(
     Ok("OK")
 }
 
+/// Checks Vonage's `sig` and `timestamp` when the account has set its Vonage signature
+/// secret; without one, Vonage webhooks are accepted unsigned (see
+/// `replies::vonage_signature` for why).
+async fn check_vonage(
+    state: &AppState,
+    account: AccountId,
+    params: &[(String, String)],
+) -> Result<(), ApiError> {
+    let Some(setting) = state
+        .store
+        .vonage_signature(account)
+        .await
+        .map_err(AppError::from)?
+    else {
+        return Ok(());
+    };
+    let Some(method) = SignatureMethod::parse(&setting.method) else {
+        // Methods are parsed before they are stored: this row was changed under us.
+        return Err(ApiError(AppError::Internal(anyhow::anyhow!(
+            "stored Vonage signature method {:?} is not one",
+            setting.method
+        ))));
+    };
+    let now_secs = crate::now_ms() / 1000;
+    let Err(problem) =
+        stoplist_providers::vonage::check_signed(method, &setting.secret, params, now_secs)
+    else {
+        return Ok(());
+    };
+    let why = match problem {
+        SignatureProblem::MissingSig => {
+            "missing sig: this account checks Vonage signatures; ask Vonage support to sign inbound messages, or clear the Vonage signature method (Settings → Webhooks for replies)"
+        }
+        SignatureProblem::Mismatch => {
+            "sig does not match: the Vonage signature method and secret in Settings → Webhooks for replies must be those of the Vonage dashboard"
+        }
+        SignatureProblem::MissingTimestamp => {
+            "missing timestamp: a signed Vonage webhook carries its time in timestamp (Unix seconds)"
+        }
+        SignatureProblem::StaleTimestamp => {
+            "timestamp is more than 5 minutes from this server's clock: check the server's clock (an old webhook replayed is refused)"
+        }
+    };
+    tracing::warn!(account = %account, %problem, "Vonage webhook refused");
+    Err(ApiError(AppError::Forbidden(why)))
+}
+
 async fn vonage_inbound(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -243,12 +293,14 @@ async fn vonage_inbound(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("application/json"));
-    let sms = if method == Method::POST && json {
-        stoplist_providers::vonage::parse_inbound_json(&body)
+    let params = if method == Method::POST && json {
+        stoplist_providers::vonage::json_params(&body).map_err(|e| bad("vonage", e))?
     } else {
-        stoplist_providers::vonage::parse_inbound_form(&params(&method, &uri, &body)?)
-    }
-    .map_err(|e| bad("vonage", e))?;
+        params(&method, &uri, &body)?
+    };
+    check_vonage(&state, account, &params).await?;
+    let sms =
+        stoplist_providers::vonage::parse_inbound_form(&params).map_err(|e| bad("vonage", e))?;
     receive(&state, account, sms).await?;
     Ok(StatusCode::OK)
 }

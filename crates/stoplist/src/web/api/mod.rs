@@ -116,6 +116,7 @@ pub(crate) fn limit(raw: Option<i64>) -> i64 {
         campaigns::cancel, campaigns::messages, campaigns::get_connector, campaigns::put_connector,
         replies::list_replies, replies::review, replies::get_keywords, replies::put_keywords,
         replies::get_notify, replies::put_notify, replies::notify_log,
+        replies::get_vonage_signature, replies::put_vonage_signature,
     ),
     components(schemas(crate::web::errors::ErrorBody)),
     modifiers(&BearerAuth),
@@ -229,6 +230,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/api/v1/settings/notifications/log",
             get(replies::notify_log),
+        )
+        .route(
+            "/api/v1/settings/vonage-signature",
+            get(replies::get_vonage_signature).put(replies::put_vonage_signature),
         )
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .route("/api/v1/imports", get(imports::list_imports))

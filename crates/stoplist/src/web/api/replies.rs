@@ -1,8 +1,10 @@
 //! `/api/v1/replies` (the Incoming report as JSON and the review queue), and the account's
-//! own keywords and notification endpoint under `/api/v1/settings`.
+//! own keywords, notification endpoint and Vonage signed-webhook setting under
+//! `/api/v1/settings`.
 
 use super::{ApiAuth, PageOf, limit, path_id};
 use crate::error::AppError;
+use crate::replies::vonage_signature::{self, VonageSigning};
 use crate::reports::incoming::{IncomingFilter, RawFilter};
 use crate::rfc3339;
 use crate::state::AppState;
@@ -305,6 +307,35 @@ pub async fn put_notify(
         .await
         .map_err(AppError::from)?;
     get_notify(auth, State(state)).await
+}
+
+#[utoipa::path(get, path = "/api/v1/settings/vonage-signature", tag = "settings",
+    responses((status = 200, body = VonageSigning)))]
+/// The account's Vonage signed-webhook setting (the secret is never shown, only whether one
+/// is stored and so signatures are checked).
+pub async fn get_vonage_signature(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+) -> Result<Json<VonageSigning>, ApiError> {
+    Ok(Json(
+        vonage_signature::settings(&state, auth.account()).await?,
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/settings/vonage-signature", tag = "settings", request_body = VonageSigning,
+    responses((status = 200, body = VonageSigning), (status = 422, body = crate::web::errors::ErrorBody)))]
+/// Sets the signature method and secret of the account's Vonage dashboard, so that
+/// `/webhooks/vonage/{token}` refuses (403) webhooks without a valid `sig` or with a
+/// `timestamp` more than 5 minutes from now. The secret is kept when omitted; no method turns
+/// the check off (unsigned Vonage webhooks are then accepted). Recorded in the settings history.
+pub async fn put_vonage_signature(
+    auth: ApiAuth,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<VonageSigning>,
+) -> Result<Json<VonageSigning>, ApiError> {
+    Ok(Json(
+        vonage_signature::update(&state, auth.account(), body, &auth.actor()).await?,
+    ))
 }
 
 /// One notification and its delivery state.

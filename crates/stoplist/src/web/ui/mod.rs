@@ -91,6 +91,10 @@ pub fn router(_state: &AppState) -> Router<AppState> {
         .route("/settings/keywords", post(settings::update_keywords))
         .route("/settings/notifications", post(settings::update_notify))
         .route("/settings/connector", post(settings::update_connector))
+        .route(
+            "/settings/vonage-signature",
+            post(settings::update_vonage_signature),
+        )
         .route("/settings/api-keys", post(settings::create_key))
         .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
         .merge(assets::router())
@@ -208,6 +212,12 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "keywords_saved" => "Keywords saved. New replies are classified with them.",
         "notify_saved" => "Notification endpoint saved. Opt-outs and opt-ins are posted to it.",
         "notify_removed" => "Notification endpoint removed: no more notifications are sent.",
+        "vonage_signature_saved" => {
+            "Vonage signature saved: Vonage replies without a valid signature are refused from now on."
+        }
+        "vonage_signature_off" => {
+            "Vonage signatures are not checked: Vonage replies are accepted unsigned."
+        }
         _ => return None,
     })
 }

@@ -7,6 +7,9 @@
 //! `campaigns::connectors::update`. Its secret is write-only: the page says whether one is
 //! stored and never puts it in the HTML, and a blank secret keeps the stored one.
 //!
+//! The Webhooks section also sets the account's Vonage signed-webhook method and secret
+//! through `replies::vonage_signature::update` (write-only secret, like the connector's).
+//!
 //! The Keywords section (SPEC 3.6) edits the account's own keywords as a list of rows (add a
 //! row, remove a row, save replaces the list) with an error beside each row at fault; the
 //! Notifications section (SPEC 3.9) sets the endpoint told of every opt-out and opt-in, with
@@ -15,6 +18,7 @@
 use super::{CsrfForm, FieldErrors, Layout, UiSession, actor_text, flash};
 use crate::campaigns::connectors::{self, ConnectorSettings};
 use crate::error::AppError;
+use crate::replies::vonage_signature::{self, VonageSigning};
 use crate::state::AppState;
 use crate::web::errors::PageError;
 use askama::Template;
@@ -27,6 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use stoplist_domain::ApiKeyId;
 use stoplist_domain::classify::{Keyword, KeywordKind};
 use stoplist_domain::settings::{AccountSettings, SettingsPatch};
+use stoplist_providers::vonage::SignatureMethod;
 
 /// The values the form shows: the stored settings, or what the user typed.
 pub struct FormValues {
@@ -147,6 +152,7 @@ fn label(field: &str) -> &str {
         "help_text" => "Help text",
         "footer_enabled" => "Add the opt-out footer",
         "footer_text" => "Opt-out footer",
+        vonage_signature::FIELD => "Vonage signed webhooks",
         other => other,
     }
 }
@@ -210,6 +216,9 @@ struct SettingsPage {
     notify: NotifyValues,
     notify_errors: FieldErrors,
     deliveries: Vec<DeliveryRow>,
+    vonage: VonageValues,
+    vonage_methods: Vec<MethodOption>,
+    vonage_errors: FieldErrors,
 }
 
 /// What a settings page shows besides the stored state.
@@ -229,13 +238,20 @@ struct Extras {
     /// The notification endpoint as typed (after an error; never the secret).
     notify: Option<NotifyValues>,
     notify_errors: FieldErrors,
+    /// The Vonage signature method as chosen (after an error; never the secret).
+    vonage: Option<VonageValues>,
+    vonage_errors: FieldErrors,
 }
 
 /// A bool setting's value as the history shows it.
 fn shown_value(field: &str, v: &str) -> String {
     let is_flag = !matches!(
         field,
-        "default_region" | "confirmation_text" | "help_text" | "footer_text"
+        "default_region"
+            | "confirmation_text"
+            | "help_text"
+            | "footer_text"
+            | vonage_signature::FIELD
     );
     match (is_flag, v) {
         (true, "true") => "on".into(),
@@ -309,7 +325,14 @@ async fn render(
         .into_iter()
         .map(DeliveryRow::from)
         .collect();
+    let vonage = match extras.vonage {
+        Some(typed) => typed,
+        None => VonageValues::from(&vonage_signature::settings(state, account).await?),
+    };
     let page = SettingsPage {
+        vonage_methods: vonage_methods(&vonage.method),
+        vonage,
+        vonage_errors: extras.vonage_errors,
         languages: languages(&keywords.rows),
         keywords,
         keyword_kinds: KEYWORD_KINDS,
@@ -680,6 +703,101 @@ pub async fn update_connector(
             let resp = render(&state, session, extras).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, resp).into_response())
         }
+    }
+}
+
+// --- Vonage signed webhooks (in the Webhooks section) ---------------------------------------
+
+/// The Vonage signature form's values: as stored, or as chosen. Never the secret.
+pub struct VonageValues {
+    /// The method's SDK name; empty when signatures are not checked.
+    method: String,
+    /// Whether a secret is stored.
+    has_secret: bool,
+}
+
+impl From<&VonageSigning> for VonageValues {
+    fn from(s: &VonageSigning) -> Self {
+        VonageValues {
+            method: s.method.clone().unwrap_or_default(),
+            has_secret: s.has_secret,
+        }
+    }
+}
+
+/// A choice of the signature method list ("Not checked" first).
+pub struct MethodOption {
+    code: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+fn vonage_methods(current: &str) -> Vec<MethodOption> {
+    let off = MethodOption {
+        code: "",
+        label: "Not checked",
+        selected: current.is_empty(),
+    };
+    let methods = SignatureMethod::ALL.into_iter().map(|m| MethodOption {
+        code: m.as_str(),
+        label: m.label(),
+        selected: m.as_str() == current,
+    });
+    std::iter::once(off).chain(methods).collect()
+}
+
+/// The Vonage fields' labels, so that service messages read "Signature secret: …".
+const VONAGE_LABELS: &[(&str, &str)] = &[
+    ("method", "Signature method"),
+    ("secret", "Signature secret"),
+];
+
+/// The posted Vonage signature form. A blank method turns the check off; a blank secret keeps
+/// the stored one.
+#[derive(Deserialize)]
+pub struct VonageForm {
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    secret: String,
+}
+
+/// `POST /settings/vonage-signature`: "Save Vonage signature". Invalid input changes nothing
+/// and is shown beside its field with the method as chosen (never the secret).
+pub async fn update_vonage_signature(
+    State(state): State<AppState>,
+    CsrfForm { session, form }: CsrfForm<VonageForm>,
+) -> Result<Response, PageError> {
+    let account = session.account_id();
+    let new = VonageSigning {
+        method: Some(form.method.clone()),
+        secret: Some(form.secret),
+        has_secret: false,
+    };
+    match vonage_signature::update(&state, account, new, &session.actor()).await {
+        Ok(saved) => {
+            let done = if saved.has_secret {
+                "vonage_signature_saved"
+            } else {
+                "vonage_signature_off"
+            };
+            Ok(Redirect::to(&format!("/settings?done={done}#vonage-signature")).into_response())
+        }
+        Err(e @ AppError::Invalid { .. }) => {
+            let vonage_errors = FieldErrors::from_app(e, VONAGE_LABELS)?;
+            let stored = vonage_signature::settings(&state, account).await?;
+            let extras = Extras {
+                vonage: Some(VonageValues {
+                    method: form.method.trim().to_owned(),
+                    has_secret: stored.has_secret,
+                }),
+                vonage_errors,
+                ..Extras::default()
+            };
+            let resp = render(&state, session, extras).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, resp).into_response())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
