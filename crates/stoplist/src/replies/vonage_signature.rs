@@ -45,14 +45,18 @@ pub struct VonageSigning {
 
 /// The account's setting as stored (no method, no secret when signatures are not checked).
 pub async fn settings(state: &AppState, account: AccountId) -> AppResult<VonageSigning> {
-    Ok(match state.store.vonage_signature(account).await? {
-        None => VonageSigning::default(),
-        Some(s) => VonageSigning {
-            method: Some(s.method),
-            secret: None,
-            has_secret: true,
-        },
-    })
+    Ok(shown_setting(
+        state.store.vonage_signature(account).await?.as_ref(),
+    ))
+}
+
+/// A stored setting as shown: its method, and whether a secret is stored (never the secret).
+fn shown_setting(stored: Option<&VonageSignature>) -> VonageSigning {
+    VonageSigning {
+        method: stored.map(|s| s.method.clone()),
+        secret: None,
+        has_secret: stored.is_some(),
+    }
 }
 
 fn invalid(field: &'static str, message: String) -> AppError {
@@ -128,7 +132,7 @@ pub async fn update(
             tracing::info!(account = %account, field = c.field, old = %c.old, new = %c.new, actor = %actor, "setting changed");
         }
     }
-    settings(state, account).await
+    Ok(shown_setting(next.as_ref()))
 }
 
 /// How the settings history shows the setting: `off`, or the method.
