@@ -245,6 +245,33 @@ pub struct ClaimedMessage {
     pub attempts: i64,
 }
 
+/// Accounts whose dispatch lane of one kind is busy: the claim leaves their messages of that
+/// kind to the lane.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Busy {
+    /// Accounts whose answers (confirmations, HELP texts) are being sent.
+    pub answers: Vec<AccountId>,
+    /// Accounts whose campaign messages are being sent.
+    pub campaigns: Vec<AccountId>,
+}
+
+impl Busy {
+    fn json(accounts: &[AccountId]) -> String {
+        let ids: Vec<i64> = accounts.iter().map(|a| a.0).collect();
+        serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// The answers' accounts as a JSON array (the claim binds it).
+    pub fn answers_json(&self) -> String {
+        Self::json(&self.answers)
+    }
+
+    /// The campaigns' accounts as a JSON array (the claim binds it).
+    pub fn campaigns_json(&self) -> String {
+        Self::json(&self.campaigns)
+    }
+}
+
 /// The result of one dispatch attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -453,12 +480,14 @@ pub trait CampaignStore: Send + Sync {
         body: &str,
         now: i64,
     ) -> Result<MessageId>;
-    /// Claims up to `limit` due queued messages of any account for this dispatcher.
+    /// Claims up to `limit` due queued messages for this dispatcher: answers first, then
+    /// campaign messages, leaving out the accounts whose lane of that kind is `busy`.
     async fn claim_messages(
         &self,
         owner: &str,
         now: i64,
         limit: i64,
+        busy: &Busy,
     ) -> Result<Vec<ClaimedMessage>>;
     /// The check immediately before a claimed message is sent (SPEC 3.1), in one query: is
     /// its number on the account's opt-out list, and does its campaign still send (a pause or
@@ -466,9 +495,21 @@ pub trait CampaignStore: Send + Sync {
     async fn check_before_dispatch(&self, message: &ClaimedMessage) -> Result<DispatchCheck>;
     /// Records the outcomes of claimed messages, in one transaction.
     async fn record_outcomes(&self, outcomes: &[(MessageId, Outcome)], now: i64) -> Result<()>;
-    /// Fails messages claimed before `claimed_before` and never recorded (their dispatcher
-    /// stopped): `interrupted`, never sent again.
-    async fn fail_interrupted(&self, claimed_before: i64, now: i64) -> Result<u64>;
+    /// Records that the dispatcher `owner` is alive at `now`.
+    async fn heartbeat(&self, owner: &str, now: i64) -> Result<()>;
+    /// Fails the claims of dispatchers that stopped (their heartbeat is older than
+    /// `dead_before`, or they never had one and claimed before `lease_before`): `interrupted`,
+    /// never sent again, because whether the provider got them is unknown.
+    async fn fail_interrupted(&self, dead_before: i64, lease_before: i64, now: i64) -> Result<u64>;
+    /// A dispatcher stopping at a shutdown's deadline gives its claims back: those in
+    /// `handed` (given to a connector, no answer) are failed `interrupted`; the others go
+    /// back to the queue as if never claimed. Answers (requeued, interrupted).
+    async fn release_claims(
+        &self,
+        owner: &str,
+        handed: &[MessageId],
+        now: i64,
+    ) -> Result<(u64, u64)>;
     /// Suppresses the number's queued and held campaign messages (it just opted out).
     async fn suppress_queued(
         &self,
@@ -1028,7 +1069,7 @@ macro_rules! campaign_impl {
                     Ok(MessageId(id))
                 }
 
-                async fn claim_messages(&self, owner: &str, now: i64, limit: i64) -> Result<Vec<ClaimedMessage>> {
+                async fn claim_messages(&self, owner: &str, now: i64, limit: i64, busy: &Busy) -> Result<Vec<ClaimedMessage>> {
                     let mut tx = self.begin_write().await?;
                     // Answers first (a confirmation must not wait behind a campaign), then
                     // campaign messages up to the limit.
@@ -1037,6 +1078,7 @@ macro_rules! campaign_impl {
                             .bind(owner)
                             .bind(now)
                             .bind(limit)
+                            .bind(busy.answers_json())
                             .fetch_all(&mut *tx)
                             .await?;
                     let rest = limit - rows.len() as i64;
@@ -1046,6 +1088,7 @@ macro_rules! campaign_impl {
                                 .bind(owner)
                                 .bind(now)
                                 .bind(rest)
+                                .bind(busy.campaigns_json())
                                 .fetch_all(&mut *tx)
                                 .await?,
                         );
@@ -1162,21 +1205,76 @@ macro_rules! campaign_impl {
                     Ok(())
                 }
 
-                async fn fail_interrupted(&self, claimed_before: i64, now: i64) -> Result<u64> {
+                async fn heartbeat(&self, owner: &str, now: i64) -> Result<()> {
+                    // -- this dispatcher is alive
+                    sqlx::query(
+                        "INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2, $2)
+                         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+                    )
+                    .bind(owner)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn fail_interrupted(&self, dead_before: i64, lease_before: i64, now: i64) -> Result<u64> {
                     let mut tx = self.begin_write().await?;
                     // -- claims whose dispatcher stopped: the outcome is unknown, never resend
                     let done = sqlx::query(
                         "UPDATE messages SET status = 'failed', error_code = 'interrupted',
-                            error_message = 'the dispatcher stopped while sending; not retried, so that it is never sent twice',
+                            error_message = 'the instance sending it stopped: whether the provider got it is unknown, so it is not resent',
                             updated_at = $1
-                         WHERE status = 'sending' AND claimed_at < $2",
+                         WHERE status = 'sending'
+                           AND CASE WHEN EXISTS (SELECT 1 FROM instances i WHERE i.id = messages.claimed_by)
+                                    THEN NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = messages.claimed_by AND i.seen_at >= $2)
+                                    ELSE claimed_at < $3 END",
                     )
                     .bind(now)
-                    .bind(claimed_before)
+                    .bind(dead_before)
+                    .bind(lease_before)
                     .execute(&mut *tx)
                     .await?;
+                    // -- forget instances dead for a day
+                    sqlx::query("DELETE FROM instances WHERE seen_at < $1")
+                        .bind(dead_before - 86_400_000)
+                        .execute(&mut *tx)
+                        .await?;
                     tx.commit().await?;
                     Ok(done.rows_affected())
+                }
+
+                async fn release_claims(&self, owner: &str, handed: &[MessageId], now: i64) -> Result<(u64, u64)> {
+                    let mut tx = self.begin_write().await?;
+                    let mut interrupted = 0;
+                    for id in handed {
+                        // -- handed to a connector, no answer before the shutdown's deadline: fate unknown
+                        interrupted += sqlx::query(
+                            "UPDATE messages SET status = 'failed', error_code = 'interrupted',
+                                error_message = 'the server shut down while the provider had not answered: whether it got it is unknown, so it is not resent',
+                                updated_at = $1
+                             WHERE id = $2 AND status = 'sending' AND claimed_by = $3",
+                        )
+                        .bind(now)
+                        .bind(id.0)
+                        .bind(owner)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    }
+                    // -- claimed but never handed over: back to waiting, as if never claimed
+                    let requeued = sqlx::query(
+                        concat!("UPDATE messages SET status = ", waiting_status!(), ", attempts = attempts - 1,
+                            updated_at = $1, claimed_by = NULL
+                         WHERE status = 'sending' AND claimed_by = $2"),
+                    )
+                    .bind(now)
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    tx.commit().await?;
+                    Ok((requeued, interrupted))
                 }
 
                 async fn suppress_queued(&self, account: AccountId, number: &PhoneNumber, now: i64) -> Result<u64> {
@@ -1312,13 +1410,15 @@ pub(crate) use waiting_status;
 /// The claim queries, as both backends share them up to the row lock: `$kinds` is
 /// `kind <> 'campaign'` (answers, claimed first, from their own index) or `kind = 'campaign'`.
 macro_rules! claim_sql {
-    ($lock:literal, $kinds:literal) => {
+    ($lock:literal, $kinds:literal, $busy:literal) => {
         concat!(
             "UPDATE messages SET status = 'sending', claimed_by = $1, claimed_at = $2,
                 attempts = attempts + 1, updated_at = $2
              WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND ",
             $kinds,
-            " AND next_attempt_at <= $2
+            " AND next_attempt_at <= $2 AND account_id NOT IN (",
+            $busy,
+            ")
                           ORDER BY next_attempt_at, id LIMIT $3",
             $lock,
             ")

@@ -9,6 +9,7 @@
 pub mod campaigns;
 pub mod export;
 mod imports;
+pub mod index;
 mod migrate;
 pub mod model;
 mod postgres;
@@ -24,11 +25,12 @@ use stoplist_domain::settings::{AccountSettings, SettingChange};
 use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, PhoneNumber, UserId};
 
 pub use campaigns::{
-    Campaign, CampaignAction, CampaignFile, CampaignStatus, CampaignStore, ClaimedMessage,
+    Busy, Campaign, CampaignAction, CampaignFile, CampaignStatus, CampaignStore, ClaimedMessage,
     ConnectorRecord, DispatchCheck, InvalidRecipient, Message, MessageCounts, MessageKind,
     MessageStatus, NewCampaign, NewMessage, Outcome, ReceiptUpdate, StartOutcome,
 };
 pub use export::ExportStore;
+pub use index::IndexStore;
 
 /// Rows beyond which an import is big (see [`is_big_import`]).
 pub const BIG_IMPORT_ROWS: u64 = 2_000_000;
@@ -87,7 +89,9 @@ pub enum Backend {
 /// Everything stoplist keeps. Every method is scoped by account where the data belongs to
 /// one: an id of another account's row is "not found", never that row.
 #[async_trait]
-pub trait Store: CampaignStore + ReplyStore + ExportStore + Send + Sync + 'static {
+pub trait Store:
+    CampaignStore + ReplyStore + ExportStore + IndexStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
@@ -231,9 +235,6 @@ pub trait Store: CampaignStore + ReplyStore + ExportStore + Send + Sync + 'stati
         limit: i64,
     ) -> Result<Page<OptOut>>;
     async fn count_optouts(&self, account: AccountId) -> Result<i64>;
-    /// Every opted-out number of the account as ([`PhoneNumber::as_u64`] key, since, source),
-    /// and the ledger seq they reflect (to load an in-memory index and then follow the ledger).
-    async fn optout_keys(&self, account: AccountId) -> Result<(Vec<OptOutKey>, i64)>;
     /// A number's events, oldest first.
     async fn number_events(
         &self,

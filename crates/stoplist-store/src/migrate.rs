@@ -71,6 +71,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "vonage signatures",
         sql: include_str!("../migrations/sqlite/0010_vonage_signatures.sql"),
     },
+    Migration {
+        version: 11,
+        description: "instances and provisional opt-outs",
+        sql: include_str!("../migrations/sqlite/0011_instances_and_provisional.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -123,5 +128,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 10,
         description: "vonage signatures",
         sql: include_str!("../migrations/postgres/0010_vonage_signatures.sql"),
+    },
+    Migration {
+        version: 11,
+        description: "instances and provisional opt-outs",
+        sql: include_str!("../migrations/postgres/0011_instances_and_provisional.sql"),
     },
 ];

@@ -171,6 +171,29 @@ pub struct OptOutKey {
     pub source: OptOutSource,
 }
 
+/// One change of the ledger as the in-memory index reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerChange {
+    pub seq: i64,
+    /// [`PhoneNumber::as_u64`] of the number.
+    pub key: u64,
+    pub kind: stoplist_domain::ledger::EventKind,
+    /// The opt-out's source (meaningful for `opted_out` events).
+    pub source: OptOutSource,
+    /// When it happened (ms).
+    pub at: i64,
+}
+
+/// An account's opt-out list in buckets, for the index's self-check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListDigest {
+    /// The ledger seq the digest reflects.
+    pub seq: i64,
+    /// Per bucket (key modulo the bucket count): how many opt-outs, and the sum of their
+    /// [`crate::index::digest_term`]s.
+    pub buckets: Vec<(i64, i64)>,
+}
+
 /// What an import writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

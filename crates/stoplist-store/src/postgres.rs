@@ -56,10 +56,16 @@ const LOCK_LEDGER: &str =
 crate::sql::store_impl!(PgStore, Postgres, LOCK_LEDGER);
 
 // -- claim due queued messages; rows another instance is claiming are skipped, never shared.
-const CLAIM_ANSWERS: &str =
-    crate::campaigns::claim_sql!(" FOR UPDATE SKIP LOCKED", "kind <> 'campaign'");
-const CLAIM_CAMPAIGNS: &str =
-    crate::campaigns::claim_sql!(" FOR UPDATE SKIP LOCKED", "kind = 'campaign'");
+const CLAIM_ANSWERS: &str = crate::campaigns::claim_sql!(
+    " FOR UPDATE SKIP LOCKED",
+    "kind <> 'campaign'",
+    "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($4 AS JSON))"
+);
+const CLAIM_CAMPAIGNS: &str = crate::campaigns::claim_sql!(
+    " FOR UPDATE SKIP LOCKED",
+    "kind = 'campaign'",
+    "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($4 AS JSON))"
+);
 
 crate::campaigns::campaign_impl!(PgStore, Postgres, CLAIM_ANSWERS, CLAIM_CAMPAIGNS);
 
@@ -67,7 +73,12 @@ crate::campaigns::campaign_impl!(PgStore, Postgres, CLAIM_ANSWERS, CLAIM_CAMPAIG
 const SET_REPLY_ACTIONS: &str = "UPDATE replies SET actions_json = j.value ->> 1
      FROM json_array_elements(CAST($1 AS JSON)) AS j(value) WHERE replies.id = CAST(j.value ->> 0 AS BIGINT)";
 
-crate::replies::reply_impl!(PgStore, Postgres, SET_REPLY_ACTIONS);
+// -- due notifications, pushed a minute ahead while being delivered (a crash retries them)
+const CLAIM_NOTIFICATIONS: &str = crate::replies::claim_notifications_sql!(
+    "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($3 AS JSON))"
+);
+
+crate::replies::reply_impl!(PgStore, Postgres, SET_REPLY_ACTIONS, CLAIM_NOTIFICATIONS);
 
 // -- the Incoming report's rows as one JSON array per chunk
 crate::export::export_impl!(

@@ -227,7 +227,14 @@ pub trait ReplyStore: Send + Sync {
         now: i64,
     ) -> Result<()>;
     /// Claims due notifications (of accounts that still have an endpoint).
-    async fn claim_notifications(&self, now: i64, limit: i64) -> Result<Vec<PendingNotification>>;
+    /// Claims due notifications (pushed a minute ahead while being delivered, so a crash
+    /// retries them), leaving out the accounts in `busy` (their deliverer lane is sending).
+    async fn claim_notifications(
+        &self,
+        now: i64,
+        limit: i64,
+        busy: &[AccountId],
+    ) -> Result<Vec<PendingNotification>>;
     /// Records a delivery attempt: delivered, or retry at `retry_at`, or failed for good.
     async fn notification_attempt(
         &self,
@@ -324,10 +331,10 @@ pub(crate) fn optout_actions(out: &OptOutOutcome, actions: &mut Vec<String>) {
 
 /// Instantiates [`ReplyStore`] for one backend (SQL shared here).
 macro_rules! reply_impl {
-    ($store:ident, $db:ident, $set_actions:ident) => {
+    ($store:ident, $db:ident, $set_actions:ident, $claim_notifications:ident) => {
         /// The `ReplyStore` implementation for this backend (SQL shared in `replies.rs`).
         mod reply_impl {
-            use super::{$store, $set_actions};
+            use super::{$claim_notifications, $store, $set_actions};
             use sqlx::$db;
             use $crate::model::Page;
             use $crate::replies::*;
@@ -858,20 +865,13 @@ macro_rules! reply_impl {
                     Ok(())
                 }
 
-                async fn claim_notifications(&self, now: i64, limit: i64) -> Result<Vec<PendingNotification>> {
+                async fn claim_notifications(&self, now: i64, limit: i64, busy: &[AccountId]) -> Result<Vec<PendingNotification>> {
                     let mut tx = self.begin_write().await?;
-                    // -- due notifications are pushed a minute ahead while being delivered (a crash retries them)
-                    let rows: Vec<(i64, i64, String, String, i64, String, String)> = sqlx::query_as(
-                        "UPDATE notifications SET next_attempt_at = $1 + 60000, claimed_at = $1, attempts = attempts + 1
-                         WHERE id IN (SELECT n.id FROM notifications n WHERE n.status = 'pending' AND n.next_attempt_at <= $1
-                                        AND EXISTS (SELECT 1 FROM notify_endpoints e WHERE e.account_id = n.account_id)
-                                      ORDER BY n.next_attempt_at, n.id LIMIT $2)
-                         RETURNING id, account_id, event, payload, attempts,
-                            (SELECT url FROM notify_endpoints e WHERE e.account_id = notifications.account_id),
-                            (SELECT secret FROM notify_endpoints e WHERE e.account_id = notifications.account_id)",
-                    )
+                    let busy: Vec<i64> = busy.iter().map(|a| a.0).collect();
+                    let rows: Vec<(i64, i64, String, String, i64, String, String)> = sqlx::query_as($claim_notifications)
                     .bind(now)
                     .bind(limit)
+                    .bind(serde_json::to_string(&busy).unwrap_or_else(|_| "[]".into()))
                     .fetch_all(&mut *tx)
                     .await?;
                     tx.commit().await?;
@@ -925,3 +925,23 @@ macro_rules! reply_impl {
     };
 }
 pub(crate) use reply_impl;
+
+/// The claim of due notifications; `$busy` selects the accounts to leave out from the JSON
+/// array bound as `$3`.
+macro_rules! claim_notifications_sql {
+    ($busy:literal) => {
+        concat!(
+            "UPDATE notifications SET next_attempt_at = $1 + 60000, claimed_at = $1, attempts = attempts + 1
+             WHERE id IN (SELECT n.id FROM notifications n WHERE n.status = 'pending' AND n.next_attempt_at <= $1
+                            AND EXISTS (SELECT 1 FROM notify_endpoints e WHERE e.account_id = n.account_id)
+                            AND n.account_id NOT IN (",
+            $busy,
+            ")
+                          ORDER BY n.next_attempt_at, n.id LIMIT $2)
+             RETURNING id, account_id, event, payload, attempts,
+                (SELECT url FROM notify_endpoints e WHERE e.account_id = notifications.account_id),
+                (SELECT secret FROM notify_endpoints e WHERE e.account_id = notifications.account_id)"
+        )
+    };
+}
+pub(crate) use claim_notifications_sql;

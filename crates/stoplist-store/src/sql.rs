@@ -1572,35 +1572,6 @@ macro_rules! store_impl {
                     .await?)
             }
 
-            async fn optout_keys(&self, account: AccountId) -> Result<(Vec<OptOutKey>, i64)> {
-                let mut tx = self.pool.begin().await?;
-                // -- the ledger seq that the following snapshot reflects
-                let seq: i64 = sqlx::query_scalar("SELECT ledger_seq FROM accounts WHERE id = $1")
-                    .bind(account.0)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound("account"))?;
-                // -- every opted-out number of the account, with since and source
-                let rows: Vec<(String, i64, String)> =
-                    sqlx::query_as("SELECT number, created_at, source FROM opt_outs WHERE account_id = $1")
-                        .bind(account.0)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                tx.commit().await?;
-                let keys = rows
-                    .iter()
-                    .map(|(n, since, source)| {
-                        Ok(OptOutKey {
-                            key: number_from(n)?.as_u64(),
-                            since: *since,
-                            source: stoplist_domain::OptOutSource::parse(source)
-                                .ok_or_else(|| StoreError::Corrupt(format!("opt-out source {source:?}")))?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok((keys, seq))
-            }
-
             async fn number_events(&self, account: AccountId, number: &PhoneNumber) -> Result<Vec<EventRecord>> {
                 // -- a number's history, oldest first
                 sqlx::query_as::<_, EventRow>(

@@ -57,8 +57,10 @@ const LOCK_LEDGER: &str =
 crate::sql::store_impl!(SqliteStore, Sqlite, LOCK_LEDGER);
 
 // -- claim due queued messages; SQLite's one writer makes the claim exclusive.
-const CLAIM_ANSWERS: &str = crate::campaigns::claim_sql!("", "kind <> 'campaign'");
-const CLAIM_CAMPAIGNS: &str = crate::campaigns::claim_sql!("", "kind = 'campaign'");
+const CLAIM_ANSWERS: &str =
+    crate::campaigns::claim_sql!("", "kind <> 'campaign'", "SELECT value FROM json_each($4)");
+const CLAIM_CAMPAIGNS: &str =
+    crate::campaigns::claim_sql!("", "kind = 'campaign'", "SELECT value FROM json_each($4)");
 
 crate::campaigns::campaign_impl!(SqliteStore, Sqlite, CLAIM_ANSWERS, CLAIM_CAMPAIGNS);
 
@@ -66,7 +68,11 @@ crate::campaigns::campaign_impl!(SqliteStore, Sqlite, CLAIM_ANSWERS, CLAIM_CAMPA
 const SET_REPLY_ACTIONS: &str = "UPDATE replies SET actions_json = json_extract(j.value, '$[1]')
      FROM json_each($1) AS j WHERE replies.id = json_extract(j.value, '$[0]')";
 
-crate::replies::reply_impl!(SqliteStore, Sqlite, SET_REPLY_ACTIONS);
+// -- due notifications, pushed a minute ahead while being delivered (a crash retries them)
+const CLAIM_NOTIFICATIONS: &str =
+    crate::replies::claim_notifications_sql!("SELECT value FROM json_each($3)");
+
+crate::replies::reply_impl!(SqliteStore, Sqlite, SET_REPLY_ACTIONS, CLAIM_NOTIFICATIONS);
 
 // -- the Incoming report's rows as one JSON array per chunk
 crate::export::export_impl!(SqliteStore, Sqlite, "json_group_array(json_array(", "))");

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::state::AppState;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,41 +56,181 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then drains (see [`drain`]) and returns.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
-        let follow_every = Duration::from_millis(state.config.index_follow_ms.max(50));
-        let follower = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(follow_every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut next_stale_check = std::time::Instant::now();
-            loop {
-                tick.tick().await;
-                if let Err(e) = state.index.follow(state.store.as_ref()).await {
-                    tracing::warn!(error = %e, "following the opt-out ledger failed; will retry");
-                }
-                if std::time::Instant::now() >= next_stale_check {
-                    next_stale_check += Duration::from_secs(15);
-                    fail_stale_imports(&state).await;
-                }
-            }
-        });
-        let dispatcher = crate::campaigns::dispatch::spawn(self.state.clone());
-        let notifier = crate::replies::notify::spawn(self.state.clone());
+        let workers = Workers::start(&state)?;
         let app = crate::web::router(self.state.clone());
+        let lifecycle = state.lifecycle.clone();
+        // The signal begins the drain at once (webhooks answer 503 from then on), and stops
+        // the listener; requests in flight finish within the deadline below.
+        let begin_drain = async move {
+            shutdown.await;
+            if lifecycle.begin_drain() {
+                tracing::info!("shutting down: finishing the work in flight");
+            }
+        };
+        let deadline_after = Duration::from_secs(state.config.shutdown_timeout_seconds);
         let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await;
-        follower.abort();
-        dispatcher.abort();
-        notifier.abort();
+        .with_graceful_shutdown(begin_drain);
+        let served = async {
+            let mut served = std::pin::pin!(served.into_future());
+            tokio::select! {
+                r = &mut served => r,
+                // Requests still open after the deadline are cut.
+                _ = async {
+                    state.lifecycle.drained().await;
+                    tokio::time::sleep(deadline_after).await;
+                } => {
+                    tracing::warn!("requests were still open at the shutdown deadline; closing them");
+                    Ok(())
+                }
+            }
+        };
+        let served = served.await;
+        // The listener is closed; the workers finish what they claimed.
+        state.lifecycle.begin_drain();
+        workers.drain(&state, deadline_after).await;
         served.map_err(|e| anyhow::anyhow!("server error: {e}"))
+    }
+}
+
+/// The background work of a serving instance.
+struct Workers {
+    dispatcher: Arc<crate::campaigns::dispatch::Dispatcher>,
+    dispatching: tokio::task::JoinHandle<()>,
+    notifying: Option<tokio::task::JoinHandle<()>>,
+    following: tokio::task::JoinHandle<()>,
+    checking: tokio::task::JoinHandle<()>,
+    started: std::time::Instant,
+}
+
+impl Workers {
+    fn start(state: &AppState) -> anyhow::Result<Workers> {
+        let owner = format!(
+            "{}-{}-{}",
+            hostname(),
+            std::process::id(),
+            crate::auth::random_hex(4)
+        );
+        let dispatcher = Arc::new(crate::campaigns::dispatch::Dispatcher::new(
+            state.dispatch_deps(),
+            owner,
+            Duration::from_millis(state.config.dispatch_poll_ms.max(10)),
+        ));
+        let dispatching = tokio::spawn(dispatcher.clone().run());
+        let notifying = match crate::replies::notify::Notifier::new(
+            state.store.clone(),
+            state.wakeups.clone(),
+            state.lifecycle.clone(),
+        ) {
+            Ok(n) => Some(tokio::spawn(Arc::new(n).run())),
+            Err(e) => {
+                tracing::error!(error = %e, "notifications disabled");
+                None
+            }
+        };
+        let following = tokio::spawn(follow(state.clone()));
+        let checking = tokio::spawn(self_check(state.clone()));
+        Ok(Workers {
+            dispatcher,
+            dispatching,
+            notifying,
+            following,
+            checking,
+            started: std::time::Instant::now(),
+        })
+    }
+
+    /// Waits for the dispatcher's lanes and the notifications in flight, until `deadline`
+    /// after the drain began; then settles what is left (see `Dispatcher::release`) and stops
+    /// the follower and the self-check.
+    async fn drain(self, state: &AppState, deadline: Duration) {
+        let Workers {
+            dispatcher,
+            mut dispatching,
+            notifying,
+            following,
+            checking,
+            started,
+        } = self;
+        let _ = started;
+        let until = tokio::time::Instant::now() + deadline;
+        let drained = async {
+            let _ = (&mut dispatching).await;
+            if let Some(n) = notifying {
+                let _ = n.await;
+            }
+        };
+        if tokio::time::timeout_at(until, drained).await.is_err() {
+            tracing::warn!(
+                seconds = deadline.as_secs(),
+                "the shutdown deadline passed with messages still being sent"
+            );
+            dispatching.abort();
+        }
+        match dispatcher.release().await {
+            Ok((0, 0)) => {}
+            Ok((requeued, interrupted)) => tracing::warn!(
+                requeued,
+                interrupted,
+                "at the shutdown deadline: unsent claims went back to the queue; messages the provider had not answered were marked interrupted (fate unknown)"
+            ),
+            Err(e) => tracing::warn!(error = %e,
+                "giving back this instance's claims failed; another instance marks them interrupted once this one's heartbeat stops"),
+        }
+        following.abort();
+        checking.abort();
+        let _ = state.store.ping().await;
+        tracing::info!("stopped");
+    }
+}
+
+/// This machine's name, for instance ids (the operator can tell instances apart).
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "stoplist".into())
+}
+
+/// Follows the ledger every `index_follow_ms` (changes by other instances and the CLI) and
+/// marks stale imports failed every 15 seconds.
+async fn follow(state: AppState) {
+    if let Err(e) = state.optouts.load_all().await {
+        tracing::warn!(error = %e, "listing accounts to load their opt-out indexes failed; they load on first use");
+    }
+    let every = Duration::from_millis(state.config.index_follow_ms.max(10));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_stale_check = std::time::Instant::now();
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.optouts.follow().await {
+            tracing::warn!(error = %e, "following the opt-out ledger failed; will retry");
+        }
+        if std::time::Instant::now() >= next_stale_check {
+            next_stale_check += Duration::from_secs(15);
+            fail_stale_imports(&state).await;
+        }
+    }
+}
+
+/// Compares the opt-out indexes with the store every `index_check_seconds`.
+async fn self_check(state: AppState) {
+    let every = Duration::from_secs(state.config.index_check_seconds.max(1));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = state.optouts.self_check().await {
+            tracing::warn!(error = %e, "the opt-out index self-check failed; will retry");
+        }
     }
 }
 

@@ -42,6 +42,10 @@ pub struct Config {
     pub dispatch_poll_ms: u64,
     /// Messages per second per account when its connector does not say.
     pub default_send_rate: u32,
+    /// How long a shutdown (SIGTERM, Ctrl-C) waits for the work in flight, in seconds.
+    pub shutdown_timeout_seconds: u64,
+    /// How often the opt-out indexes are compared with the store, in seconds.
+    pub index_check_seconds: u64,
     /// Where campaigns' uploaded recipients files are kept; `None`: the temporary directory
     /// of the instance that received the upload. With several instances, a directory they
     /// all share (NFS, EFS), so that any of them can preview and send the campaign.
@@ -66,6 +70,8 @@ impl Default for Config {
             max_segments: 6,
             dispatch_poll_ms: 500,
             default_send_rate: 30,
+            shutdown_timeout_seconds: 30,
+            index_check_seconds: 300,
             campaign_files_dir: None,
         }
     }
@@ -90,6 +96,8 @@ pub struct FileConfig {
     pub max_segments: Option<usize>,
     pub dispatch_poll_ms: Option<u64>,
     pub default_send_rate: Option<u32>,
+    pub shutdown_timeout_seconds: Option<u64>,
+    pub index_check_seconds: Option<u64>,
     pub campaign_files_dir: Option<std::path::PathBuf>,
 }
 
@@ -119,7 +127,9 @@ impl Config {
             import_stale_seconds,
             max_segments,
             dispatch_poll_ms,
-            default_send_rate
+            default_send_rate,
+            shutdown_timeout_seconds,
+            index_check_seconds
         );
         if f.public_url.is_some() {
             c.public_url = f.public_url;
@@ -181,6 +191,17 @@ dispatch_poll_ms = 500
 # Messages per second per account, unless the account's connector sets its own rate
 # (carriers throttle bursts; Twilio long codes take about 1 per second, short codes 100).
 default_send_rate = 30
+
+# How long a shutdown (SIGTERM, Ctrl-C) waits for the work in flight: the reply batch being
+# committed, the messages the dispatcher claimed, the notifications being delivered. Webhooks
+# answer 503 meanwhile, so that providers retry (elsewhere). Past it, claimed messages never
+# handed to the provider go back to the queue, and those without an answer are marked
+# interrupted (fate unknown).
+shutdown_timeout_seconds = 30
+
+# How often each opt-out index is compared with the database (counts and a digest per
+# account; a difference is repaired, logged and counted in stoplist_index_repairs_total).
+index_check_seconds = 300
 
 # Where campaigns' uploaded recipients files are kept (default: this instance's temporary
 # directory). With several instances on one PostgreSQL database, a directory they all share,

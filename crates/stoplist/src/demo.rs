@@ -1,7 +1,6 @@
 //! `serve --demo`: sample groups, contacts and opt-outs in the default account, so that a
 //! newcomer sees a living product. Loaded once (skipped when the account has groups).
 
-use crate::optouts;
 use crate::state::AppState;
 use stoplist_domain::names::{ContactFields, GroupName};
 use stoplist_domain::rules::{AddedBy, OptOutEvent};
@@ -72,7 +71,7 @@ pub async fn load(state: &AppState) -> anyhow::Result<bool> {
         evidence: Some("STOP".into()),
         campaign_groups: vec![],
     };
-    optouts::apply(state, account.id, &reply).await?;
+    state.optouts.apply(account.id, &reply).await?;
     for (raw, by) in [
         (PEOPLE[4].0, AddedBy::Manual),
         ("0498 765 432", AddedBy::Upload),
@@ -80,15 +79,16 @@ pub async fn load(state: &AppState) -> anyhow::Result<bool> {
     ] {
         let n = PhoneNumber::parse(raw, Region::AU)
             .map_err(|e| anyhow::anyhow!("demo number {raw}: {e}"))?;
-        optouts::add(
-            state,
-            account.id,
-            &n,
-            by,
-            Actor::system("demo"),
-            Some("demo data".into()),
-        )
-        .await?;
+        state
+            .optouts
+            .add(
+                account.id,
+                &n,
+                by,
+                Actor::system("demo"),
+                Some("demo data".into()),
+            )
+            .await?;
     }
     Ok(true)
 }

@@ -37,6 +37,9 @@ pub enum AppError {
     TooLarge(String),
     #[error("too many attempts; try again in a few minutes")]
     TooManyRequests,
+    /// Not now: the server cannot answer this yet (the message says why and when to retry).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(#[from] anyhow::Error),
 }

@@ -11,11 +11,12 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod import;
-pub mod index;
+pub mod lifecycle;
 pub mod metrics;
 pub mod optouts;
 pub mod replies;
 pub mod reports;
+pub mod settings_cache;
 pub mod state;
 pub mod web;
 

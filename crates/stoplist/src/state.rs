@@ -1,11 +1,17 @@
-//! The state every request shares: the store, the opt-out index, the API key cache, the
-//! login limiter, metrics and the configuration. Built once by `app`, passed in, cloned
-//! cheaply (everything is behind `Arc`).
+//! The state every request shares: the store, the configuration and the services built
+//! once by `app` (the opt-out authority, replies, connectors, account settings), the API key
+//! cache, the login limiter and metrics. Passed in, cloned cheaply (everything is behind
+//! `Arc`). This module sits above the services: they never import it, so each is built with
+//! only what it needs (see `app::services`).
 
 use crate::auth::LoginLimiter;
+use crate::campaigns::connectors::Connectors;
 use crate::config::Config;
-use crate::index::OptOutIndex;
+use crate::lifecycle::{Lifecycle, Wakeups};
 use crate::metrics::Metrics;
+use crate::optouts::OptOuts;
+use crate::replies::Replies;
+use crate::settings_cache::SettingsCache;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -29,84 +35,81 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
-    pub index: Arc<OptOutIndex>,
+    /// The opt-out authority: the only way to change the opt-out list or its index.
+    pub optouts: Arc<OptOuts>,
+    /// Replies: classification, group commit, review.
+    pub replies: Arc<Replies>,
+    /// Each account's connector, built from its stored settings.
+    pub connectors: Arc<Connectors>,
+    pub settings: Arc<SettingsCache>,
     pub keys: Arc<KeyCache>,
     pub logins: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
-    pub settings: Arc<SettingsCache>,
     /// Accounts of the webhook tokens seen.
     pub webhook_accounts: WebhookAccounts,
     pub imports: Arc<crate::import::ImportJobs>,
-    /// Wakes the dispatcher when this instance queues messages (it also polls).
-    pub dispatch_wakeup: Arc<tokio::sync::Notify>,
-    /// Wakes the notification deliverer when a change is queued.
-    pub notify_wakeup: Arc<tokio::sync::Notify>,
-    /// Records replies by group commit (one transaction for every reply waiting).
-    pub reply_writer: crate::replies::ReplyWriter,
-    /// Each account's reply classifier (built-in packs and its own keywords).
-    pub classifiers: Arc<crate::replies::ClassifierCache>,
-    /// Each account's connector, built from its stored settings.
-    pub connectors: Arc<crate::campaigns::connectors::ConnectorCache>,
+    /// Wakes the dispatcher and the notification deliverer.
+    pub wakeups: Arc<Wakeups>,
+    /// Whether a shutdown is draining the process.
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
+        let metrics = Arc::new(Metrics::default());
+        let wakeups = Arc::new(Wakeups::default());
+        let settings = Arc::new(SettingsCache::new(store.clone()));
+        let optouts = Arc::new(OptOuts::new(
+            store.clone(),
+            settings.clone(),
+            metrics.clone(),
+            wakeups.clone(),
+        ));
+        let replies = Arc::new(Replies::new(
+            store.clone(),
+            optouts.clone(),
+            settings.clone(),
+            metrics.clone(),
+            wakeups.clone(),
+        ));
+        let connectors = Arc::new(Connectors::new(store.clone(), config.default_send_rate));
         AppState(Arc::new(Shared {
-            store,
             keys: Arc::new(KeyCache::new(Duration::from_secs(
                 config.api_key_cache_seconds,
             ))),
             logins: Arc::new(LoginLimiter::new(config.login_attempts)),
             config: Arc::new(config),
-            index: Arc::new(OptOutIndex::default()),
-            metrics: Arc::new(Metrics::default()),
-            settings: Arc::new(SettingsCache::default()),
+            store,
+            optouts,
+            replies,
+            connectors,
+            settings,
+            metrics,
             webhook_accounts: WebhookAccounts::default(),
             imports: Arc::new(crate::import::ImportJobs::default()),
-            dispatch_wakeup: Arc::new(tokio::sync::Notify::new()),
-            notify_wakeup: Arc::new(tokio::sync::Notify::new()),
-            reply_writer: crate::replies::ReplyWriter::default(),
-            classifiers: Arc::new(crate::replies::ClassifierCache::default()),
-            connectors: Arc::new(crate::campaigns::connectors::ConnectorCache::default()),
+            wakeups,
+            lifecycle: Arc::new(Lifecycle::default()),
         }))
     }
 
-    /// The account's settings, from memory when read less than [`SETTINGS_TTL`] ago (every
-    /// request parses numbers with the account's region). Updates through this instance
-    /// replace the cached copy at once; through another instance, within the TTL.
+    /// What a dispatcher needs.
+    pub fn dispatch_deps(&self) -> crate::campaigns::dispatch::Deps {
+        crate::campaigns::dispatch::Deps {
+            store: self.store.clone(),
+            connectors: self.connectors.clone(),
+            optouts: self.optouts.clone(),
+            metrics: self.metrics.clone(),
+            wakeups: self.wakeups.clone(),
+            lifecycle: self.lifecycle.clone(),
+        }
+    }
+
+    /// The account's settings (see [`SettingsCache`]).
     pub async fn account_settings(
         &self,
         account: AccountId,
     ) -> Result<Arc<AccountSettings>, stoplist_store::StoreError> {
-        if let Some(s) = self.settings.get(account) {
-            return Ok(s);
-        }
-        let s = Arc::new(self.store.settings(account).await?);
-        self.settings.put(account, s.clone());
-        Ok(s)
-    }
-}
-
-/// How long settings read from the store are trusted.
-pub const SETTINGS_TTL: Duration = Duration::from_secs(5);
-
-/// Account settings recently read or written by this instance.
-#[derive(Default)]
-pub struct SettingsCache {
-    entries: RwLock<HashMap<AccountId, (Arc<AccountSettings>, Instant)>>,
-}
-
-impl SettingsCache {
-    pub fn get(&self, account: AccountId) -> Option<Arc<AccountSettings>> {
-        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        map.get(&account)
-            .filter(|(_, at)| at.elapsed() < SETTINGS_TTL)
-            .map(|(s, _)| s.clone())
-    }
-
-    pub fn put(&self, account: AccountId, settings: Arc<AccountSettings>) {
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        map.insert(account, (settings, Instant::now()));
+        self.settings.get(account).await
     }
 }
 

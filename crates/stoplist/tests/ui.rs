@@ -645,9 +645,7 @@ async fn a_reply_opt_out_under_enforce_global_optouts_cannot_be_removed_from_the
         evidence: Some("STOP".into()),
         campaign_groups: vec![],
     };
-    stoplist::optouts::apply(&app.state, app.account, &cmd)
-        .await
-        .unwrap();
+    app.state.optouts.apply(app.account, &cmd).await.unwrap();
     let html = app.page("/optouts").await;
     assert!(html.contains("only the number can lift it, by replying START"));
     assert!(

@@ -59,16 +59,17 @@ impl TestApp {
 
     async fn opt_out(&self, raw: &str) {
         let number = PhoneNumber::parse(raw, Region::AU).unwrap();
-        stoplist::optouts::add(
-            &self.state,
-            self.account,
-            &number,
-            AddedBy::Manual,
-            Actor::cli("test"),
-            None,
-        )
-        .await
-        .unwrap();
+        self.state
+            .optouts
+            .add(
+                self.account,
+                &number,
+                AddedBy::Manual,
+                Actor::cli("test"),
+                None,
+            )
+            .await
+            .unwrap();
     }
 
     /// Uploads `csv` for a contacts import into `group` and returns the preview page.

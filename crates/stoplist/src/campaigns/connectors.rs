@@ -4,15 +4,13 @@
 //! cached per account and rebuilt when the settings change (through this instance at once;
 //! through another, within [`CACHE_TTL`]).
 
-use super::dispatch::{AccountConnector, SharedConnector};
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stoplist_domain::AccountId;
-use stoplist_store::ConnectorRecord;
+use stoplist_store::{ConnectorRecord, Store};
 
 /// How long a built connector is used before its settings are read again.
 pub const CACHE_TTL: Duration = Duration::from_secs(10);
@@ -49,9 +47,18 @@ pub struct ConnectorSettings {
     pub timeout_seconds: Option<u64>,
 }
 
+/// The connector of one account, with its pacing.
+pub struct AccountConnector {
+    pub connector: Box<dyn stoplist_providers::Connector>,
+    pub rate_per_second: u32,
+}
+
+/// The type the connector cache hands out.
+pub type SharedConnector = Arc<AccountConnector>;
+
 /// Built connectors by account.
 #[derive(Default)]
-pub struct ConnectorCache {
+struct ConnectorCache {
     map: Mutex<HashMap<AccountId, (Instant, SharedConnector)>>,
 }
 
@@ -68,161 +75,181 @@ impl ConnectorCache {
         map.insert(account, (Instant::now(), c));
     }
 
-    /// Forgets an account's connector (its settings changed).
-    pub fn forget(&self, account: AccountId) {
+    fn forget(&self, account: AccountId) {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&account);
     }
 }
 
-/// The account's settings as stored (the `log` connector when none are).
-pub async fn settings(state: &AppState, account: AccountId) -> AppResult<ConnectorSettings> {
-    match state.store.connector(account).await? {
-        None => Ok(ConnectorSettings {
-            kind: "log".into(),
-            ..ConnectorSettings::default()
-        }),
-        Some(r) => {
-            let mut s: ConnectorSettings = serde_json::from_str(&r.config_json).map_err(|e| {
-                AppError::Internal(anyhow::anyhow!("stored connector settings: {e}"))
-            })?;
-            s.kind = r.kind;
-            s.has_secret = !r.secret.is_empty();
-            s.secret = None;
-            Ok(s)
-        }
-    }
+/// The connectors service: each account's connector settings (stored, validated) and the
+/// built connectors, cached per account.
+pub struct Connectors {
+    store: Arc<dyn Store>,
+    /// Messages per second for an account whose connector does not say.
+    default_rate: u32,
+    cache: ConnectorCache,
 }
 
-/// Validates and stores new settings. A missing secret keeps the stored one (forms never
-/// show it back, so they cannot send it again).
-pub async fn update(
-    state: &AppState,
-    account: AccountId,
-    mut new: ConnectorSettings,
-) -> AppResult<ConnectorSettings> {
-    new.kind = new.kind.trim().to_ascii_lowercase();
-    if !KINDS.contains(&new.kind.as_str()) {
-        return Err(AppError::invalid(
-            "invalid_field",
-            "kind",
-            format!(
-                "kind: {:?} is not a connector; use log, twilio or smsglobal",
-                new.kind
-            ),
-        ));
-    }
-    if let Some(url) = &new.base_url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
-    {
-        return Err(AppError::invalid(
-            "invalid_field",
-            "base_url",
-            "base_url: must start with https:// (or http:// for a local test provider)",
-        ));
-    }
-    let stored = state.store.connector(account).await?;
-    let secret = match new.secret.take().filter(|s| !s.is_empty()) {
-        Some(s) => s,
-        None => stored
-            .filter(|r| r.kind == new.kind)
-            .map(|r| r.secret)
-            .unwrap_or_default(),
-    };
-    if new.kind != "log" {
-        if new.account.as_deref().is_none_or(str::is_empty) {
-            return Err(AppError::invalid(
-                "invalid_field",
-                "account",
-                format!(
-                    "account: the {} account id (Twilio Account SID, SMSGlobal API key) is required",
-                    new.kind
-                ),
-            ));
-        }
-        if secret.is_empty() {
-            return Err(AppError::invalid(
-                "invalid_field",
-                "secret",
-                format!(
-                    "secret: the {} secret (Twilio auth token, SMSGlobal API secret) is required",
-                    new.kind
-                ),
-            ));
+impl Connectors {
+    pub fn new(store: Arc<dyn Store>, default_rate: u32) -> Connectors {
+        Connectors {
+            store,
+            default_rate,
+            cache: ConnectorCache::default(),
         }
     }
-    new.has_secret = !secret.is_empty();
-    // Build it once now so that a bad setting is refused here, not at the first send.
-    build(state, &new, &secret)?;
-    let record = ConnectorRecord {
-        kind: new.kind.clone(),
-        config_json: serde_json::to_string(&new)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("connector settings: {e}")))?,
-        secret,
-        updated_at: crate::now_ms(),
-    };
-    state.store.set_connector(account, &record).await?;
-    state.connectors.forget(account);
-    settings(state, account).await
-}
 
-/// The account's connector, from the cache or built from its settings.
-pub async fn for_account(state: &AppState, account: AccountId) -> AppResult<SharedConnector> {
-    if let Some(c) = state.connectors.get(account) {
-        return Ok(c);
-    }
-    let (settings, secret) = match state.store.connector(account).await? {
-        None => (
-            ConnectorSettings {
+    /// The account's settings as stored (the `log` connector when none are).
+    pub async fn settings(&self, account: AccountId) -> AppResult<ConnectorSettings> {
+        match self.store.connector(account).await? {
+            None => Ok(ConnectorSettings {
                 kind: "log".into(),
                 ..ConnectorSettings::default()
-            },
-            String::new(),
-        ),
-        Some(r) => {
-            let mut s: ConnectorSettings = serde_json::from_str(&r.config_json).map_err(|e| {
-                AppError::Internal(anyhow::anyhow!("stored connector settings: {e}"))
-            })?;
-            s.kind = r.kind;
-            (s, r.secret)
+            }),
+            Some(r) => {
+                let mut s: ConnectorSettings =
+                    serde_json::from_str(&r.config_json).map_err(|e| {
+                        AppError::Internal(anyhow::anyhow!("stored connector settings: {e}"))
+                    })?;
+                s.kind = r.kind;
+                s.has_secret = !r.secret.is_empty();
+                s.secret = None;
+                Ok(s)
+            }
         }
-    };
-    let c = Arc::new(build(state, &settings, &secret)?);
-    state.connectors.put(account, c.clone());
-    Ok(c)
-}
+    }
 
-fn build(state: &AppState, s: &ConnectorSettings, secret: &str) -> AppResult<AccountConnector> {
-    let timeout = Duration::from_secs(s.timeout_seconds.unwrap_or(15).clamp(1, 120));
-    let connector: Box<dyn stoplist_providers::Connector> = match s.kind.as_str() {
-        "twilio" => Box::new(stoplist_providers::TwilioConnector::new(
-            stoplist_providers::TwilioConfig {
-                base_url: s
-                    .base_url
-                    .clone()
-                    .unwrap_or_else(|| "https://api.twilio.com".into()),
-                account_sid: s.account.clone().unwrap_or_default(),
-                auth_token: secret.to_owned(),
-                status_callback: s.status_callback.clone(),
-                timeout,
-            },
-        )),
-        "smsglobal" => Box::new(stoplist_providers::SmsGlobalConnector::new(
-            stoplist_providers::SmsGlobalConfig {
-                base_url: s
-                    .base_url
-                    .clone()
-                    .unwrap_or_else(|| "https://api.smsglobal.com".into()),
-                api_key: s.account.clone().unwrap_or_default(),
-                api_secret: secret.to_owned(),
-                notify_url: s.status_callback.clone(),
-                timeout,
-            },
-        )),
-        _ => Box::new(stoplist_providers::LogConnector),
-    };
-    Ok(AccountConnector {
-        connector,
-        rate_per_second: s.rate_per_second.unwrap_or(state.config.default_send_rate),
-    })
+    /// Validates and stores new settings. A missing secret keeps the stored one (forms never
+    /// show it back, so they cannot send it again).
+    pub async fn update(
+        &self,
+        account: AccountId,
+        mut new: ConnectorSettings,
+    ) -> AppResult<ConnectorSettings> {
+        new.kind = new.kind.trim().to_ascii_lowercase();
+        if !KINDS.contains(&new.kind.as_str()) {
+            return Err(AppError::invalid(
+                "invalid_field",
+                "kind",
+                format!(
+                    "kind: {:?} is not a connector; use log, twilio or smsglobal",
+                    new.kind
+                ),
+            ));
+        }
+        if let Some(url) = &new.base_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(AppError::invalid(
+                "invalid_field",
+                "base_url",
+                "base_url: must start with https:// (or http:// for a local test provider)",
+            ));
+        }
+        let stored = self.store.connector(account).await?;
+        let secret = match new.secret.take().filter(|s| !s.is_empty()) {
+            Some(s) => s,
+            None => stored
+                .filter(|r| r.kind == new.kind)
+                .map(|r| r.secret)
+                .unwrap_or_default(),
+        };
+        if new.kind != "log" {
+            if new.account.as_deref().is_none_or(str::is_empty) {
+                return Err(AppError::invalid(
+                    "invalid_field",
+                    "account",
+                    format!(
+                        "account: the {} account id (Twilio Account SID, SMSGlobal API key) is required",
+                        new.kind
+                    ),
+                ));
+            }
+            if secret.is_empty() {
+                return Err(AppError::invalid(
+                    "invalid_field",
+                    "secret",
+                    format!(
+                        "secret: the {} secret (Twilio auth token, SMSGlobal API secret) is required",
+                        new.kind
+                    ),
+                ));
+            }
+        }
+        new.has_secret = !secret.is_empty();
+        // Build it once now so that a bad setting is refused here, not at the first send.
+        self.build(&new, &secret)?;
+        let record = ConnectorRecord {
+            kind: new.kind.clone(),
+            config_json: serde_json::to_string(&new)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("connector settings: {e}")))?,
+            secret,
+            updated_at: crate::now_ms(),
+        };
+        self.store.set_connector(account, &record).await?;
+        self.cache.forget(account);
+        self.settings(account).await
+    }
+
+    /// The account's connector, from the cache or built from its settings.
+    pub async fn for_account(&self, account: AccountId) -> AppResult<SharedConnector> {
+        if let Some(c) = self.cache.get(account) {
+            return Ok(c);
+        }
+        let (settings, secret) = match self.store.connector(account).await? {
+            None => (
+                ConnectorSettings {
+                    kind: "log".into(),
+                    ..ConnectorSettings::default()
+                },
+                String::new(),
+            ),
+            Some(r) => {
+                let mut s: ConnectorSettings =
+                    serde_json::from_str(&r.config_json).map_err(|e| {
+                        AppError::Internal(anyhow::anyhow!("stored connector settings: {e}"))
+                    })?;
+                s.kind = r.kind;
+                (s, r.secret)
+            }
+        };
+        let c = Arc::new(self.build(&settings, &secret)?);
+        self.cache.put(account, c.clone());
+        Ok(c)
+    }
+
+    fn build(&self, s: &ConnectorSettings, secret: &str) -> AppResult<AccountConnector> {
+        let timeout = Duration::from_secs(s.timeout_seconds.unwrap_or(15).clamp(1, 120));
+        let connector: Box<dyn stoplist_providers::Connector> = match s.kind.as_str() {
+            "twilio" => Box::new(stoplist_providers::TwilioConnector::new(
+                stoplist_providers::TwilioConfig {
+                    base_url: s
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| "https://api.twilio.com".into()),
+                    account_sid: s.account.clone().unwrap_or_default(),
+                    auth_token: secret.to_owned(),
+                    status_callback: s.status_callback.clone(),
+                    timeout,
+                },
+            )),
+            "smsglobal" => Box::new(stoplist_providers::SmsGlobalConnector::new(
+                stoplist_providers::SmsGlobalConfig {
+                    base_url: s
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| "https://api.smsglobal.com".into()),
+                    api_key: s.account.clone().unwrap_or_default(),
+                    api_secret: secret.to_owned(),
+                    notify_url: s.status_callback.clone(),
+                    timeout,
+                },
+            )),
+            _ => Box::new(stoplist_providers::LogConnector),
+        };
+        Ok(AccountConnector {
+            connector,
+            rate_per_second: s.rate_per_second.unwrap_or(self.default_rate),
+        })
+    }
 }

@@ -293,10 +293,19 @@ async fn plan(state: &AppState, campaign: &Campaign) -> AppResult<Plan> {
     let template = Template::parse(&campaign.message)
         .map_err(|e| AppError::invalid("invalid_template", "message", format!("message: {e}")))?;
     let groups = recipients::group_contacts(state, campaign).await?;
+    // Every key answered truthfully from memory; while the account's whole index is in
+    // doubt (loading, an import being followed) for longer than this, the preview waits no
+    // more and says so.
     let index = state
-        .index
-        .account(state.store.as_ref(), campaign.account)
-        .await?;
+        .optouts
+        .view(campaign.account, std::time::Duration::from_secs(10))
+        .await?
+        .ok_or_else(|| {
+            AppError::Unavailable(
+                "the opt-out list of this account is still being loaded; try again in a few seconds"
+                    .into(),
+            )
+        })?;
     let region = settings.default_region;
     let with_fields = template.is_personalised();
     let c = campaign.clone();
@@ -422,7 +431,7 @@ pub async fn send(
         .await?;
     if let StartOutcome::Started { queued, suppressed } = out {
         tracing::info!(account = %account, campaign = %id, queued, suppressed, "campaign queued");
-        state.dispatch_wakeup.notify_one();
+        state.wakeups.dispatch.notify_one();
     }
     Ok(out)
 }
@@ -439,7 +448,7 @@ pub async fn control(
         .control_campaign(account, id, action, crate::now_ms())
         .await?;
     if action == CampaignAction::Resume {
-        state.dispatch_wakeup.notify_one();
+        state.wakeups.dispatch.notify_one();
     }
     Ok(c)
 }

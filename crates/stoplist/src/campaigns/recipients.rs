@@ -14,7 +14,8 @@
 use crate::error::{AppError, AppResult};
 use crate::import::read::{self, ReadOptions, Row};
 use crate::import::run::ColumnRef;
-use crate::index::{AccountIndex, KeyHasher};
+use crate::optouts::IndexView;
+use crate::optouts::index::KeyHasher;
 use crate::state::AppState;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
@@ -54,7 +55,7 @@ impl Resolved {
 
 /// Accumulates numbers from the sources in order.
 struct Collector<'a> {
-    index: &'a AccountIndex,
+    index: &'a IndexView,
     region: Region,
     out: Resolved,
     /// Opted-out keys already counted (phone keys are not attacker-chosen hash inputs in a
@@ -164,21 +165,13 @@ impl Collector<'_> {
     /// A batch of file rows, in file order; the index is asked about the whole batch under
     /// one lock.
     fn batch(&mut self, batch: &Batch) {
-        let listed = self
-            .index
-            .contains_many(batch.items.iter().map(|item| match item {
-                Item::Number {
-                    parsed: Ok(key), ..
-                } => Some(*key),
-                _ => None,
-            }));
         let mut start = 0;
-        for (item, listed) in batch.items.iter().zip(listed) {
+        for item in &batch.items {
             match item {
                 Item::Number { end, row, parsed } => {
                     let raw = batch.text.get(start..*end).unwrap_or("");
                     start = *end;
-                    let parsed = parsed.map(|key| (key, listed == Some(true)));
+                    let parsed = parsed.map(|key| (key, self.index.get(key).is_some()));
                     self.parsed(raw, parsed, || format!("file row {row}"));
                 }
                 Item::Unreadable { row, error } => {
@@ -218,7 +211,7 @@ impl Collector<'_> {
 pub fn resolve(
     campaign: &Campaign,
     groups: &[(String, Vec<(PhoneNumber, ContactFields)>)],
-    index: &AccountIndex,
+    index: &IndexView,
     region: Region,
     with_fields: bool,
 ) -> AppResult<Resolved> {

@@ -243,11 +243,14 @@ async fn dispatch_until_done(
 ) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let tty = std::io::stderr().is_terminal();
-    let owner = format!("cli-{}", std::process::id());
-    let limits = crate::campaigns::dispatch::RateLimits::default();
+    let dispatcher = std::sync::Arc::new(crate::campaigns::dispatch::Dispatcher::new(
+        st.dispatch_deps(),
+        format!("cli-{}-{}", std::process::id(), crate::auth::random_hex(4)),
+        std::time::Duration::from_millis(200),
+    ));
     let mut last_print = std::time::Instant::now();
     loop {
-        let n = crate::campaigns::dispatch::run_batch(st, &owner, &limits).await?;
+        let n = dispatcher.run_once().await?;
         let counts = st.store.message_counts(account, id).await?;
         let waiting = counts.queued + counts.sending;
         if last_print.elapsed() >= std::time::Duration::from_millis(500) || waiting == 0 {

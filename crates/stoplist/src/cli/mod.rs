@@ -6,11 +6,11 @@
 mod campaign;
 mod report;
 
+use crate::accounts;
 use crate::app::Application;
 use crate::config::{Config, EXAMPLE};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{accounts, optouts};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -506,17 +506,12 @@ async fn optouts_cmd(st: AppState, cmd: OptoutsCmd) -> anyhow::Result<ExitCode> 
             let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
             let mut failed = false;
             for raw in numbers {
-                match optouts::parse_number(&st, a.id, &raw).await {
+                match st.optouts.parse_number(a.id, &raw).await {
                     Ok(n) => {
-                        let out = optouts::add(
-                            &st,
-                            a.id,
-                            &n,
-                            AddedBy::Manual,
-                            operator(),
-                            evidence.clone(),
-                        )
-                        .await?;
+                        let out = st
+                            .optouts
+                            .add(a.id, &n, AddedBy::Manual, operator(), evidence.clone())
+                            .await?;
                         let what = if out.event_seq.is_some() {
                             "opted out"
                         } else {
@@ -542,13 +537,13 @@ async fn optouts_cmd(st: AppState, cmd: OptoutsCmd) -> anyhow::Result<ExitCode> 
             reason,
         } => {
             let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
-            let n = optouts::parse_number(&st, a.id, &number).await?;
-            optouts::remove(&st, a.id, &n, operator(), &reason).await?;
+            let n = st.optouts.parse_number(a.id, &number).await?;
+            st.optouts.remove(a.id, &n, operator(), &reason).await?;
             println!("{n}\topt-out lifted");
         }
         OptoutsCmd::Check { account, numbers } => {
             let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
-            let region = optouts::region(&st, a.id).await?;
+            let region = st.optouts.region(a.id).await?;
             for raw in numbers {
                 match stoplist_domain::PhoneNumber::parse(&raw, region) {
                     Ok(n) => match st.store.optout(a.id, &n).await? {

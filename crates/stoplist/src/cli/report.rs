@@ -132,7 +132,7 @@ pub(super) async fn run(st: AppState, cmd: ReportCmd) -> anyhow::Result<ExitCode
             out,
         } => {
             let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
-            let n = crate::optouts::parse_number(&st, a.id, &number).await?;
+            let n = st.optouts.parse_number(a.id, &number).await?;
             let file = reports::optouts::number_events(&st, a.id, &n, out.table_format()?).await?;
             save(file, &out.output, "events").await
         }
@@ -142,7 +142,7 @@ pub(super) async fn run(st: AppState, cmd: ReportCmd) -> anyhow::Result<ExitCode
             out,
         } => {
             let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
-            let n = crate::optouts::parse_number(&st, a.id, &number).await?;
+            let n = st.optouts.parse_number(a.id, &number).await?;
             let file = reports::evidence::bundle(&st, a.id, &n, out.evidence_format()?).await?;
             save(file, &out.output, "events").await
         }

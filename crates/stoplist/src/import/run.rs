@@ -435,7 +435,10 @@ async fn execute(
                 .await?
         }
     };
-    let mut counts = apply.finish().await?;
+    let mut counts = state
+        .optouts
+        .commit_import(req.account, apply, req.dry_run)
+        .await?;
     tracing::info!(
         import = id,
         read_and_applied_ms = read.as_millis() as u64,
@@ -445,10 +448,6 @@ async fn execute(
     counts.rows_read = totals.0;
     counts.invalid = totals.1;
     counts.duplicates = totals.2;
-    if !req.dry_run {
-        // This instance's index learns the lifts and uploads from the ledger at once.
-        state.index.follow(state.store.as_ref()).await?;
-    }
     Ok(counts)
 }
 

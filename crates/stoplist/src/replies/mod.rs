@@ -22,7 +22,10 @@ mod writer;
 pub use writer::ReplyWriter;
 
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::lifecycle::Wakeups;
+use crate::metrics::Metrics;
+use crate::optouts::OptOuts;
+use crate::settings_cache::SettingsCache;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,7 +36,9 @@ use stoplist_domain::classify::{
 use stoplist_domain::rules::{ActorKind, OptOutEvent};
 use stoplist_domain::{AccountId, Actor, PhoneNumber};
 use stoplist_providers::InboundSms;
-use stoplist_store::{Answer, NewReply, OptOutCommand, RecordedReply, ReplyEffects, ReplyPart};
+use stoplist_store::{
+    Answer, NewReply, OptOutCommand, RecordedReply, ReplyEffects, ReplyPart, Store,
+};
 
 /// How far in the future a provider's timestamp may be (clock skew) before it is refused.
 const MAX_FUTURE_MS: i64 = 5 * 60 * 1000;
@@ -47,57 +52,86 @@ pub const OPT_IN_CONFIRMATION: &str = "{sender}: you are subscribed again. Reply
 
 /// Per-account classifiers (built-in packs plus the account's keywords).
 #[derive(Default)]
-pub struct ClassifierCache {
+struct ClassifierCache {
     map: Mutex<HashMap<AccountId, (Instant, Arc<Classifier>)>>,
 }
 
-impl ClassifierCache {
+/// The replies service: classifies, matches and records inbound messages (through the
+/// opt-out authority, by group commit), and closes reviews. Built once with what it needs.
+pub struct Replies {
+    store: Arc<dyn Store>,
+    optouts: Arc<OptOuts>,
+    settings: Arc<SettingsCache>,
+    metrics: Arc<Metrics>,
+    wakeups: Arc<Wakeups>,
+    classifiers: ClassifierCache,
+    writer: ReplyWriter,
+}
+
+impl Replies {
+    pub fn new(
+        store: Arc<dyn Store>,
+        optouts: Arc<OptOuts>,
+        settings: Arc<SettingsCache>,
+        metrics: Arc<Metrics>,
+        wakeups: Arc<Wakeups>,
+    ) -> Replies {
+        Replies {
+            store,
+            optouts,
+            settings,
+            metrics,
+            wakeups,
+            classifiers: ClassifierCache::default(),
+            writer: ReplyWriter::default(),
+        }
+    }
+
     /// Forgets an account's classifier (its keywords changed).
-    pub fn forget(&self, account: AccountId) {
-        self.map
+    pub fn forget_classifier(&self, account: AccountId) {
+        self.classifiers
+            .map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&account);
     }
-}
 
-/// The account's classifier.
-pub async fn classifier(state: &AppState, account: AccountId) -> AppResult<Arc<Classifier>> {
-    if let Some((at, c)) = state
-        .classifiers
-        .map
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&account)
-        && at.elapsed() < CLASSIFIER_TTL
-    {
-        return Ok(c.clone());
-    }
-    let rows = state.store.custom_keywords(account).await?;
-    let custom: Vec<CustomKeyword> = rows
-        .into_iter()
-        .filter_map(|(k, kind, language)| {
-            Some(CustomKeyword {
-                kind: KeywordKind::parse(&kind).ok()?,
-                language,
-                keyword: Keyword::parse(&k).ok()?,
+    /// The account's classifier.
+    pub async fn classifier(&self, account: AccountId) -> AppResult<Arc<Classifier>> {
+        if let Some((at, c)) = self
+            .classifiers
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&account)
+            && at.elapsed() < CLASSIFIER_TTL
+        {
+            return Ok(c.clone());
+        }
+        let rows = self.store.custom_keywords(account).await?;
+        let custom: Vec<CustomKeyword> = rows
+            .into_iter()
+            .filter_map(|(k, kind, language)| {
+                Some(CustomKeyword {
+                    kind: KeywordKind::parse(&kind).ok()?,
+                    language,
+                    keyword: Keyword::parse(&k).ok()?,
+                })
             })
-        })
-        .collect();
-    let c = Arc::new(if custom.is_empty() {
-        Classifier::builtin()
-    } else {
-        Classifier::with_custom(&custom)
-    });
-    state
-        .classifiers
-        .map
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(account, (Instant::now(), c.clone()));
-    Ok(c)
+            .collect();
+        let c = Arc::new(if custom.is_empty() {
+            Classifier::builtin()
+        } else {
+            Classifier::with_custom(&custom)
+        });
+        self.classifiers
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(account, (Instant::now(), c.clone()));
+        Ok(c)
+    }
 }
-
 /// What a webhook answers: the classification, the tier and the actions.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReplyOutcome {
@@ -110,310 +144,283 @@ pub struct ReplyOutcome {
     pub actions: Vec<String>,
 }
 
-/// Receives one inbound message for `account`: reassembles parts, classifies, matches and
-/// records it with its effects. Redelivery answers the first delivery's actions.
-pub async fn receive(
-    state: &AppState,
-    account: AccountId,
-    inbound: InboundSms,
-) -> AppResult<ReplyOutcome> {
-    let now = crate::now_ms();
-    let received_at = inbound.received_at.unwrap_or(now);
-    if received_at > now + MAX_FUTURE_MS {
-        return Err(AppError::invalid(
-            "invalid_field",
-            "received_at",
-            format!(
-                "received_at: {} is in the future (this server's clock says {})",
-                crate::rfc3339(received_at),
-                crate::rfc3339(now)
-            ),
-        ));
-    }
-    if inbound.text.chars().count() > MAX_TEXT {
-        return Err(AppError::invalid(
-            "invalid_field",
-            "text",
-            format!("text: longer than {MAX_TEXT} characters"),
-        ));
-    }
-    let mut inbound = inbound;
-    if let Some(part) = inbound.part.clone() {
-        let p = ReplyPart {
-            account,
-            provider: inbound.provider,
-            from: &inbound.from,
-            to: &inbound.to,
-            reference: &part.reference,
-            total: i64::from(part.total),
-            part: i64::from(part.index),
-            provider_message_id: &inbound.provider_message_id,
-            body: &inbound.text,
-            received_at,
-        };
-        match state.store.add_reply_part(&p).await? {
-            None => {
-                return Ok(ReplyOutcome {
-                    id: None,
-                    classification: "pending".into(),
-                    tier: "pending".into(),
-                    matched: None,
-                    duplicate: false,
-                    actions: vec![format!("part {} of {} kept", part.index, part.total)],
-                });
-            }
-            Some(parts) => {
-                inbound.text = parts.iter().map(|(_, t)| t.as_str()).collect();
-                // The whole message's idempotency key: the reference of its parts.
-                inbound.provider_message_id = format!("concat:{}", part.reference);
-            }
+impl Replies {
+    /// Receives one inbound message for `account`: reassembles parts, classifies, matches and
+    /// records it with its effects. Redelivery answers the first delivery's actions.
+    pub async fn receive(
+        &self,
+        account: AccountId,
+        inbound: InboundSms,
+    ) -> AppResult<ReplyOutcome> {
+        let now = crate::now_ms();
+        let received_at = inbound.received_at.unwrap_or(now);
+        if received_at > now + MAX_FUTURE_MS {
+            return Err(AppError::invalid(
+                "invalid_field",
+                "received_at",
+                format!(
+                    "received_at: {} is in the future (this server's clock says {})",
+                    crate::rfc3339(received_at),
+                    crate::rfc3339(now)
+                ),
+            ));
         }
-    }
-    let settings = state.account_settings(account).await?;
-    let number = PhoneNumber::parse(&inbound.from, settings.default_region).ok();
-    let opted_out = match &number {
-        Some(n) => crate::optouts::lookup(state, account, n).await?.is_some(),
-        None => false,
-    };
-    let classifier = classifier(state, account).await?;
-    let c: Classification = classifier.classify(&inbound.text, opted_out);
-    let matched = match &number {
-        Some(n) => {
-            let to = Some(inbound.to.as_str()).filter(|t| !t.is_empty());
-            state.store.latest_message_to(account, n, to).await?
+        if inbound.text.chars().count() > MAX_TEXT {
+            return Err(AppError::invalid(
+                "invalid_field",
+                "text",
+                format!("text: longer than {MAX_TEXT} characters"),
+            ));
         }
-        None => None,
-    };
-    let sender = matched
-        .as_ref()
-        .map(|m| m.sender_id.clone())
-        .unwrap_or_else(|| inbound.to.clone());
-    let matched_campaign = matched.as_ref().and_then(|m| m.campaign_id);
-    let campaign_groups = match matched_campaign {
-        Some(c) => state.store.campaign_groups(c).await?,
-        None => vec![],
-    };
-    let actor = Actor {
-        kind: ActorKind::Inbound,
-        id: None,
-        label: format!("{} reply", inbound.provider),
-    };
-    let evidence = format!(
-        "{} message {}: {:?}",
-        inbound.provider, inbound.provider_message_id, inbound.text
-    );
-    let fill = |t: &str| t.replace("{sender}", &sender);
-    let mut effects = ReplyEffects::default();
-    let mut review = None;
-    if let Some(n) = &number {
-        let opt_out = OptOutCommand {
-            number: n.clone(),
-            event: OptOutEvent::ReplyOptOut {
-                matched_campaign: matched_campaign.is_some(),
-            },
-            actor: actor.clone(),
-            reason: None,
-            evidence: Some(evidence.clone()),
-            campaign_groups: campaign_groups.clone(),
-        };
-        match c.class {
-            Class::OptOut => {
-                effects.optout = Some(opt_out);
-                if settings.confirmation_enabled {
-                    effects.optout_confirmation = Some(Answer {
-                        sender_id: sender.clone(),
-                        body: fill(&settings.confirmation_text),
+        let mut inbound = inbound;
+        if let Some(part) = inbound.part.clone() {
+            let p = ReplyPart {
+                account,
+                provider: inbound.provider,
+                from: &inbound.from,
+                to: &inbound.to,
+                reference: &part.reference,
+                total: i64::from(part.total),
+                part: i64::from(part.index),
+                provider_message_id: &inbound.provider_message_id,
+                body: &inbound.text,
+                received_at,
+            };
+            match self.store.add_reply_part(&p).await? {
+                None => {
+                    return Ok(ReplyOutcome {
+                        id: None,
+                        classification: "pending".into(),
+                        tier: "pending".into(),
+                        matched: None,
+                        duplicate: false,
+                        actions: vec![format!("part {} of {} kept", part.index, part.total)],
                     });
                 }
-            }
-            Class::Unclear => {
-                review = Some("pending");
-                if settings.unclear_counts_as_optout {
-                    effects.optout = Some(opt_out);
+                Some(parts) => {
+                    inbound.text = parts.iter().map(|(_, t)| t.as_str()).collect();
+                    // The whole message's idempotency key: the reference of its parts.
+                    inbound.provider_message_id = format!("concat:{}", part.reference);
                 }
             }
-            Class::OptIn => {
-                effects.optout = Some(OptOutCommand {
-                    event: OptOutEvent::ReplyOptIn,
-                    ..opt_out
-                });
-                effects.optin_confirmation = Some(Answer {
-                    sender_id: sender.clone(),
-                    body: fill(OPT_IN_CONFIRMATION),
-                });
-            }
-            Class::Help => {
-                effects.help = Some(Answer {
-                    sender_id: sender.clone(),
-                    body: fill(&settings.help_text),
-                });
-            }
-            Class::Other => {}
         }
-    }
-    let from = number
-        .as_ref()
-        .map(|n| n.as_str().to_owned())
-        .unwrap_or_else(|| inbound.from.clone());
-    let reply = NewReply {
-        account,
-        provider: inbound.provider,
-        provider_message_id: &inbound.provider_message_id,
-        from: &from,
-        to: &inbound.to,
-        body: &inbound.text,
-        class: c.class.as_str(),
-        tier: c.tier.as_str(),
-        matched: c.matched.as_deref(),
-        language: c.language,
-        matched_message: matched.as_ref().map(|m| m.id),
-        matched_campaign,
-        review,
-        received_at,
-    };
-    let recorded = record(state, account, &reply, &effects, number.as_ref()).await?;
-    let mut actions = recorded.actions.clone();
-    if number.is_none() {
-        actions.push("not a phone number: nothing to opt out".into());
-    }
-    Ok(ReplyOutcome {
-        id: Some(recorded.id),
-        classification: c.class.as_str().to_owned(),
-        tier: c.tier.as_str().to_owned(),
-        matched: c.matched,
-        duplicate: recorded.duplicate,
-        actions,
-    })
-}
-
-/// Records the reply, keeping the in-memory opt-out index in step and waking the dispatcher
-/// for any answer queued.
-async fn record(
-    state: &AppState,
-    account: AccountId,
-    reply: &NewReply<'_>,
-    effects: &ReplyEffects,
-    number: Option<&PhoneNumber>,
-) -> AppResult<RecordedReply> {
-    let index = state.index.account(state.store.as_ref(), account).await?;
-    let adding = effects
-        .optout
-        .as_ref()
-        .is_some_and(|c| matches!(c.event, OptOutEvent::ReplyOptOut { .. }));
-    let key = number.map(PhoneNumber::as_u64);
-    if let (true, Some(k)) = (adding, key) {
-        index.begin_add(k, stoplist_domain::OptOutSource::Reply, crate::now_ms());
-    }
-    let result = state.reply_writer.record(state, reply, effects).await;
-    match (&result, key) {
-        (Ok(r), Some(k)) => match &r.optout {
-            Some(out) => index.settle(k, out.optout.as_ref(), out.event_seq),
-            None if adding => index.settle(k, None, None),
-            None => {}
-        },
-        (Err(_), Some(k)) if adding => index.settle(k, None, None),
-        _ => {}
-    }
-    let r = result?;
-    if let Some(out) = &r.optout
-        && out.event_seq.is_some()
-    {
-        state.metrics.optout_change(if out.optout.is_some() {
-            "opted_out"
-        } else {
-            "opted_in"
-        });
-    }
-    if !r.duplicate {
-        tracing::info!(account = %account, reply = r.id, number = %number.map(|n| n.masked().to_string()).unwrap_or_default(),
-            class = reply.class, tier = reply.tier, actions = ?r.actions, "reply recorded");
-        state.dispatch_wakeup.notify_one();
-        state.notify_wakeup.notify_one();
-    }
-    Ok(r)
-}
-
-/// Closes the review of an unclear reply: `confirm` makes it an opt-out (with its
-/// confirmation), `dismiss` lifts the provisional opt-out it caused, if any.
-pub async fn review(
-    state: &AppState,
-    account: AccountId,
-    id: i64,
-    confirm: bool,
-    reviewer: &Actor,
-) -> AppResult<RecordedReply> {
-    let reply = state
-        .store
-        .reply(account, id)
-        .await?
-        .ok_or(AppError::NotFound("reply"))?;
-    let settings = state.account_settings(account).await?;
-    let number = PhoneNumber::from_trusted_e164(&reply.from).ok_or_else(|| {
-        AppError::invalid(
-            "invalid_field",
-            "from",
-            "this reply's sender is not a phone number: nothing to review",
-        )
-    })?;
-    let mut effects = ReplyEffects::default();
-    let evidence = format!(
-        "{} message {} reviewed by {}: {:?}",
-        reply.provider, reply.provider_message_id, reviewer, reply.body
-    );
-    if confirm {
-        let groups = match reply.matched_campaign_id {
-            Some(c) => {
-                state
-                    .store
-                    .campaign_groups(stoplist_domain::CampaignId(c))
-                    .await?
+        let settings = self.settings.get(account).await?;
+        let number = PhoneNumber::parse(&inbound.from, settings.default_region).ok();
+        let opted_out = match &number {
+            Some(n) => self.optouts.lookup(account, n).await?.is_some(),
+            None => false,
+        };
+        let classifier = self.classifier(account).await?;
+        let c: Classification = classifier.classify(&inbound.text, opted_out);
+        let matched = match &number {
+            Some(n) => {
+                let to = Some(inbound.to.as_str()).filter(|t| !t.is_empty());
+                self.store.latest_message_to(account, n, to).await?
             }
+            None => None,
+        };
+        let sender = matched
+            .as_ref()
+            .map(|m| m.sender_id.clone())
+            .unwrap_or_else(|| inbound.to.clone());
+        let matched_campaign = matched.as_ref().and_then(|m| m.campaign_id);
+        let campaign_groups = match matched_campaign {
+            Some(c) => self.store.campaign_groups(c).await?,
             None => vec![],
         };
-        effects.optout = Some(OptOutCommand {
-            number: number.clone(),
-            event: OptOutEvent::ReplyOptOut {
-                matched_campaign: reply.matched_campaign_id.is_some(),
-            },
-            actor: reviewer.clone(),
-            reason: None,
-            evidence: Some(evidence),
-            campaign_groups: groups,
-        });
-        if settings.confirmation_enabled {
-            effects.optout_confirmation = Some(Answer {
-                sender_id: reply.to.clone(),
-                body: settings.confirmation_text.replace("{sender}", &reply.to),
+        let actor = Actor {
+            kind: ActorKind::Inbound,
+            id: None,
+            label: format!("{} reply", inbound.provider),
+        };
+        let evidence = format!(
+            "{} message {}: {:?}",
+            inbound.provider, inbound.provider_message_id, inbound.text
+        );
+        let fill = |t: &str| t.replace("{sender}", &sender);
+        let mut effects = ReplyEffects::default();
+        let mut review = None;
+        if let Some(n) = &number {
+            let opt_out = OptOutCommand {
+                number: n.clone(),
+                event: OptOutEvent::ReplyOptOut {
+                    matched_campaign: matched_campaign.is_some(),
+                },
+                actor: actor.clone(),
+                reason: None,
+                evidence: Some(evidence.clone()),
+                campaign_groups: campaign_groups.clone(),
+            };
+            match c.class {
+                Class::OptOut => {
+                    effects.optout = Some(opt_out);
+                    if settings.confirmation_enabled {
+                        effects.optout_confirmation = Some(Answer {
+                            sender_id: sender.clone(),
+                            body: fill(&settings.confirmation_text),
+                        });
+                    }
+                }
+                Class::Unclear => {
+                    review = Some("pending");
+                    if settings.unclear_counts_as_optout {
+                        effects.optout = Some(opt_out);
+                    }
+                }
+                Class::OptIn => {
+                    effects.optout = Some(OptOutCommand {
+                        event: OptOutEvent::ReplyOptIn,
+                        ..opt_out
+                    });
+                    effects.optin_confirmation = Some(Answer {
+                        sender_id: sender.clone(),
+                        body: fill(OPT_IN_CONFIRMATION),
+                    });
+                }
+                Class::Help => {
+                    effects.help = Some(Answer {
+                        sender_id: sender.clone(),
+                        body: fill(&settings.help_text),
+                    });
+                }
+                Class::Other => {}
+            }
+        }
+        let from = number
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_else(|| inbound.from.clone());
+        let reply = NewReply {
+            account,
+            provider: inbound.provider,
+            provider_message_id: &inbound.provider_message_id,
+            from: &from,
+            to: &inbound.to,
+            body: &inbound.text,
+            class: c.class.as_str(),
+            tier: c.tier.as_str(),
+            matched: c.matched.as_deref(),
+            language: c.language,
+            matched_message: matched.as_ref().map(|m| m.id),
+            matched_campaign,
+            review,
+            received_at,
+        };
+        let recorded = self
+            .record(account, &reply, &effects, number.as_ref())
+            .await?;
+        let mut actions = recorded.actions.clone();
+        if number.is_none() {
+            actions.push("not a phone number: nothing to opt out".into());
+        }
+        Ok(ReplyOutcome {
+            id: Some(recorded.id),
+            classification: c.class.as_str().to_owned(),
+            tier: c.tier.as_str().to_owned(),
+            matched: c.matched,
+            duplicate: recorded.duplicate,
+            actions,
+        })
+    }
+
+    /// Records the reply through the writer (group commit, through the opt-out authority),
+    /// applies the hand-over rule to a new opt-out, and wakes the dispatcher for any answer
+    /// queued.
+    async fn record(
+        &self,
+        account: AccountId,
+        reply: &NewReply<'_>,
+        effects: &ReplyEffects,
+        number: Option<&PhoneNumber>,
+    ) -> AppResult<RecordedReply> {
+        let r = self
+            .writer
+            .record(&self.optouts, &self.metrics, reply, effects)
+            .await?;
+        if let (Some(out), Some(n)) = (&r.optout, number)
+            && out.event_seq.is_some()
+            && out.optout.is_some()
+        {
+            self.optouts
+                .handover(account, std::slice::from_ref(n))
+                .await;
+        }
+        if !r.duplicate {
+            tracing::info!(account = %account, reply = r.id, number = %number.map(|n| n.masked().to_string()).unwrap_or_default(),
+                class = reply.class, tier = reply.tier, actions = ?r.actions, "reply recorded");
+            self.wakeups.dispatch.notify_one();
+            self.wakeups.notify.notify_one();
+        }
+        Ok(r)
+    }
+
+    /// Closes the review of an unclear reply: `confirm` makes it an opt-out (with its
+    /// confirmation), `dismiss` lifts the provisional opt-out it caused, if any.
+    pub async fn review(
+        &self,
+        account: AccountId,
+        id: i64,
+        confirm: bool,
+        reviewer: &Actor,
+    ) -> AppResult<RecordedReply> {
+        let reply = self
+            .store
+            .reply(account, id)
+            .await?
+            .ok_or(AppError::NotFound("reply"))?;
+        let settings = self.settings.get(account).await?;
+        let number = PhoneNumber::from_trusted_e164(&reply.from).ok_or_else(|| {
+            AppError::invalid(
+                "invalid_field",
+                "from",
+                "this reply's sender is not a phone number: nothing to review",
+            )
+        })?;
+        let mut effects = ReplyEffects::default();
+        let evidence = format!(
+            "{} message {} reviewed by {}: {:?}",
+            reply.provider, reply.provider_message_id, reviewer, reply.body
+        );
+        if confirm {
+            let groups = match reply.matched_campaign_id {
+                Some(c) => {
+                    self.store
+                        .campaign_groups(stoplist_domain::CampaignId(c))
+                        .await?
+                }
+                None => vec![],
+            };
+            effects.optout = Some(OptOutCommand {
+                number: number.clone(),
+                event: OptOutEvent::ReplyOptOut {
+                    matched_campaign: reply.matched_campaign_id.is_some(),
+                },
+                actor: reviewer.clone(),
+                reason: None,
+                evidence: Some(evidence),
+                campaign_groups: groups,
+            });
+            if settings.confirmation_enabled {
+                effects.optout_confirmation = Some(Answer {
+                    sender_id: reply.to.clone(),
+                    body: settings.confirmation_text.replace("{sender}", &reply.to),
+                });
+            }
+        } else if reply.actions.iter().any(|a| a == "opted_out") {
+            // The provisional opt-out was this reply's doing: the number's own text did not ask,
+            // so it is lifted as if the number had not said it (recorded as an opt-in event).
+            effects.optout = Some(OptOutCommand {
+                number: number.clone(),
+                event: OptOutEvent::ReplyOptIn,
+                actor: reviewer.clone(),
+                reason: None,
+                evidence: Some(evidence),
+                campaign_groups: vec![],
             });
         }
-    } else if reply.actions.iter().any(|a| a == "opted_out") {
-        // The provisional opt-out was this reply's doing: the number's own text did not ask,
-        // so it is lifted as if the number had not said it (recorded as an opt-in event).
-        effects.optout = Some(OptOutCommand {
-            number: number.clone(),
-            event: OptOutEvent::ReplyOptIn,
-            actor: reviewer.clone(),
-            reason: None,
-            evidence: Some(evidence),
-            campaign_groups: vec![],
-        });
+        let verdict = if confirm { "confirmed" } else { "dismissed" };
+        self.optouts
+            .review_reply(account, id, verdict, &reviewer.label, &effects)
+            .await
     }
-    let verdict = if confirm { "confirmed" } else { "dismissed" };
-    let index = state.index.account(state.store.as_ref(), account).await?;
-    let r = state
-        .store
-        .review_reply(
-            account,
-            id,
-            verdict,
-            &reviewer.label,
-            &effects,
-            crate::now_ms(),
-        )
-        .await?;
-    if let Some(out) = &r.optout {
-        index.settle(number.as_u64(), out.optout.as_ref(), out.event_seq);
-    }
-    state.dispatch_wakeup.notify_one();
-    Ok(r)
 }

@@ -7,11 +7,19 @@
 //! "<t>.<body>")>` — the scheme Stripe made familiar: the receiver recomputes it over the
 //! raw body and refuses a timestamp older than a few minutes (replays).
 
-use crate::state::AppState;
+use crate::lifecycle::{Lifecycle, Wakeups};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
+use stoplist_domain::AccountId;
+use stoplist_store::{PendingNotification, Store};
+use tokio::task::JoinSet;
 
 /// Attempts before a notification is marked failed.
 pub const MAX_ATTEMPTS: i64 = 8;
+
+/// Notifications claimed at a time (over all accounts).
+const BATCH: i64 = 50;
 
 /// The signature header value for `body` at `t` (Unix seconds).
 pub fn signature(secret: &str, t: i64, body: &str) -> String {
@@ -27,39 +35,95 @@ fn retry_delay_ms(attempts: i64) -> i64 {
     (10_000i64 << attempts.clamp(1, 12).saturating_sub(1)).min(3_600_000)
 }
 
-/// Starts the deliverer; it runs until aborted.
-pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let client = match reqwest::Client::builder()
+/// The deliverer. Each account's notifications are delivered by a lane of its own, in order,
+/// with the endpoint's timeout: an endpoint that hangs holds up only its own account.
+pub struct Notifier {
+    store: Arc<dyn Store>,
+    wakeups: Arc<Wakeups>,
+    lifecycle: Arc<Lifecycle>,
+    client: reqwest::Client,
+}
+
+impl Notifier {
+    pub fn new(
+        store: Arc<dyn Store>,
+        wakeups: Arc<Wakeups>,
+        lifecycle: Arc<Lifecycle>,
+    ) -> anyhow::Result<Notifier> {
+        let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
             .build()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "notifications disabled: no HTTP client");
-                return;
-            }
-        };
-        loop {
-            match deliver_due(&state, &client).await {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "delivering notifications failed; will retry"),
-            }
-            let _ =
-                tokio::time::timeout(Duration::from_secs(1), state.notify_wakeup.notified()).await;
-        }
-    })
-}
+            .map_err(|e| anyhow::anyhow!("notifications: no HTTP client: {e}"))?;
+        Ok(Notifier {
+            store,
+            wakeups,
+            lifecycle,
+            client,
+        })
+    }
 
-/// Delivers the notifications that are due; answers how many were tried.
-pub async fn deliver_due(state: &AppState, client: &reqwest::Client) -> anyhow::Result<usize> {
-    let due = state.store.claim_notifications(crate::now_ms(), 50).await?;
-    for n in &due {
+    /// Runs until the process drains, then until the deliveries in flight are done.
+    pub async fn run(self: Arc<Self>) {
+        let mut lanes: JoinSet<AccountId> = JoinSet::new();
+        let mut busy: HashSet<AccountId> = HashSet::new();
+        while !self.lifecycle.is_draining() {
+            while let Some(done) = lanes.try_join_next() {
+                if let Ok(a) = done {
+                    busy.remove(&a);
+                }
+            }
+            let exclude: Vec<AccountId> = busy.iter().copied().collect();
+            let due = match self
+                .store
+                .claim_notifications(crate::now_ms(), BATCH, &exclude)
+                .await
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming notifications failed; will retry");
+                    vec![]
+                }
+            };
+            if !due.is_empty() {
+                let mut by_account: Vec<(AccountId, Vec<PendingNotification>)> = Vec::new();
+                for n in due {
+                    match by_account.iter_mut().find(|(a, _)| *a == n.account) {
+                        Some((_, list)) => list.push(n),
+                        None => by_account.push((n.account, vec![n])),
+                    }
+                }
+                for (account, list) in by_account {
+                    busy.insert(account);
+                    let me = self.clone();
+                    lanes.spawn(async move {
+                        for n in &list {
+                            if let Err(e) = me.deliver(n).await {
+                                tracing::warn!(account = %account, error = %e,
+                                    "recording a notification attempt failed; it is retried after its claim lapses");
+                            }
+                        }
+                        account
+                    });
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = self.wakeups.notify.notified() => {}
+                Some(Ok(a)) = lanes.join_next(), if !lanes.is_empty() => { busy.remove(&a); }
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = self.lifecycle.drained() => {}
+            }
+        }
+        while lanes.join_next().await.is_some() {}
+    }
+
+    /// Delivers one notification and records the attempt.
+    async fn deliver(&self, n: &PendingNotification) -> anyhow::Result<()> {
         let t = crate::now_ms() / 1000;
         let sig = signature(&n.secret, t, &n.payload);
-        let result = client
+        let result = self
+            .client
             .post(&n.url)
             .header("content-type", "application/json")
             .header("x-stoplist-signature", sig)
@@ -81,12 +145,11 @@ pub async fn deliver_due(state: &AppState, client: &reqwest::Client) -> anyhow::
             tracing::warn!(account = %n.account, notification = n.id, attempts = n.attempts, error = %e,
                 "notification not delivered");
         }
-        state
-            .store
+        self.store
             .notification_attempt(n.id, error.is_none(), error.as_deref(), retry_at, now)
             .await?;
+        Ok(())
     }
-    Ok(due.len())
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@
 //! so that every webhook gets its own answer; a reply whose first attempt did commit after all
 //! is then a redelivery, which changes nothing (idempotent by provider message id).
 
-use crate::state::AppState;
-use std::sync::OnceLock;
+use crate::metrics::Metrics;
+use crate::optouts::OptOuts;
+use std::sync::{Arc, OnceLock};
 use stoplist_domain::{AccountId, CampaignId, MessageId};
 use stoplist_store::{NewReply, RecordedReply, Recording, ReplyEffects, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -40,13 +41,14 @@ impl ReplyWriter {
     /// Records one reply with its effects in the next batch; answers once it is committed.
     pub async fn record(
         &self,
-        state: &AppState,
+        optouts: &Arc<OptOuts>,
+        metrics: &Arc<Metrics>,
         reply: &NewReply<'_>,
         effects: &ReplyEffects,
     ) -> Result<RecordedReply, StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(run(state.clone(), rx));
+            tokio::spawn(run(optouts.clone(), metrics.clone(), rx));
             tx
         });
         let (done, result) = oneshot::channel();
@@ -57,10 +59,9 @@ impl ReplyWriter {
         };
         if queue.send(job).await.is_err() {
             // The writer's runtime is gone (a test that built the state in another one).
-            return state
-                .store
-                .record_reply(reply, effects, crate::now_ms())
-                .await;
+            let one = [Recording { reply, effects }];
+            let mut results = optouts.record_replies(&one, crate::now_ms()).await?;
+            return results.pop().ok_or(StoreError::NotFound("reply"))?;
         }
         result.await.unwrap_or_else(|_| {
             Err(StoreError::Corrupt(
@@ -71,7 +72,7 @@ impl ReplyWriter {
 }
 
 /// The writer: takes what is waiting, records it in one transaction, answers each.
-async fn run(state: AppState, mut rx: mpsc::Receiver<Job>) {
+async fn run(optouts: Arc<OptOuts>, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let replies: Vec<NewReply<'_>> = jobs.iter().map(|j| j.reply.as_new()).collect();
@@ -83,14 +84,14 @@ async fn run(state: AppState, mut rx: mpsc::Receiver<Job>) {
                 effects: &j.effects,
             })
             .collect();
-        state.metrics.reply_batch(batch.len());
-        let results = match state.store.record_replies(&batch, crate::now_ms()).await {
+        metrics.reply_batch(batch.len());
+        let results = match optouts.record_replies(&batch, crate::now_ms()).await {
             Ok(results) => results,
             Err(e) => {
                 tracing::warn!(error = %e, replies = batch.len(), "a batch of replies failed to commit; recording each alone");
                 let mut alone = Vec::with_capacity(batch.len());
                 for one in &batch {
-                    let result = state.store.record_replies(&[*one], crate::now_ms()).await;
+                    let result = optouts.record_replies(&[*one], crate::now_ms()).await;
                     alone.push(
                         result.and_then(|mut r| r.pop().ok_or(StoreError::NotFound("reply"))?),
                     );

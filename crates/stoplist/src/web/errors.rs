@@ -55,6 +55,7 @@ pub fn classify(e: &AppError) -> (StatusCode, &'static str, Option<String>) {
             Some("file".into()),
         ),
         AppError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None),
+        AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
         AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
     }
 }

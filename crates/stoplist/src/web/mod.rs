@@ -19,7 +19,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router(&state))
         .merge(ops::router())
-        .merge(webhooks::router())
+        .merge(webhooks::router(&state))
         .merge(ui::router(&state))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

@@ -7,10 +7,12 @@
 //! SMSGlobal).
 //!
 //! Every 2xx is sent after the reply and its effects are committed. An unknown token is a
-//! bare 404 that says nothing about accounts. Bodies are limited to [`MAX_BODY`].
+//! bare 404 that says nothing about accounts. Bodies are limited to [`MAX_BODY`]. While the
+//! process drains for a shutdown, every webhook is answered 503 with `Retry-After`, so that the
+//! provider delivers it again (to another instance, or to this one once it is back).
 
 use crate::error::AppError;
-use crate::replies::{self, ReplyOutcome};
+use crate::replies::ReplyOutcome;
 use crate::state::AppState;
 use crate::web::errors::ApiError;
 use axum::body::Bytes;
@@ -29,7 +31,7 @@ use stoplist_store::{MessageStatus, OptOutCommand, ReceiptUpdate};
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The webhook routes.
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/webhooks/twilio/{token}", post(twilio_inbound))
         .route("/webhooks/twilio/{token}/status", post(twilio_status))
@@ -47,6 +49,27 @@ pub fn router() -> Router<AppState> {
         )
         .route("/webhooks/generic/{token}", post(generic_inbound))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_while_draining,
+        ))
+}
+
+/// A shutdown is draining the process: take no new reply (the provider retries it).
+async fn refuse_while_draining(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if state.lifecycle.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "this instance is shutting down; deliver the webhook again\n",
+        )
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// The account of a token, or a 404 that reveals nothing. Known tokens are remembered (an
@@ -107,7 +130,7 @@ async fn receive(
     sms: InboundSms,
 ) -> Result<ReplyOutcome, ApiError> {
     let provider = sms.provider;
-    replies::receive(state, account, sms).await.map_err(|e| {
+    state.replies.receive(account, sms).await.map_err(|e| {
         if !matches!(e, AppError::Internal(_)) {
             tracing::info!(provider, error = %e, "webhook refused");
         }
@@ -370,7 +393,7 @@ async fn apply_receipt(
             )),
             campaign_groups: vec![],
         };
-        crate::optouts::apply(state, account, &cmd).await?;
+        state.optouts.apply(account, &cmd).await?;
     }
     Ok(())
 }

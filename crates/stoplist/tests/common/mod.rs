@@ -20,6 +20,9 @@ pub struct TestApp {
     pub key: String,
     pub account: AccountId,
     pub store: Arc<dyn Store>,
+    /// The running server's state (its services), for changes a test makes as the CLI or a
+    /// reply would, through the same opt-out authority.
+    pub state: stoplist::state::AppState,
     pub http: reqwest::Client,
 }
 
@@ -39,6 +42,7 @@ impl TestApp {
             .await
             .expect("bind");
         let base = format!("http://{}", app.address());
+        let state = app.state().clone();
         tokio::spawn(app.run_until(std::future::pending()));
         let account = stoplist::accounts::create_account(store.as_ref(), "acme")
             .await
@@ -51,6 +55,7 @@ impl TestApp {
             key,
             account: account.id,
             store,
+            state,
             http: reqwest::Client::new(),
         }
     }
@@ -93,7 +98,7 @@ impl TestApp {
         .await
     }
 
-    /// Records a reply opt-out directly (the webhooks arrive in a later issue).
+    /// Records a reply opt-out through the opt-out authority, as a reply would.
     pub async fn reply_opt_out(&self, raw: &str) {
         let cmd = OptOutCommand {
             number: PhoneNumber::parse(raw, Region::AU).unwrap(),
@@ -109,10 +114,7 @@ impl TestApp {
             evidence: Some("STOP".into()),
             campaign_groups: vec![],
         };
-        self.store
-            .apply_optout(self.account, &cmd, stoplist::now_ms())
-            .await
-            .unwrap();
+        self.state.optouts.apply(self.account, &cmd).await.unwrap();
     }
 }
 
@@ -171,7 +173,7 @@ impl TestApp {
         self.get(&format!("/api/v1/optouts/{raw}")).await.1["opted_out"] == true
     }
 
-    /// Applies an opt-out event directly through the store (as a reply or the CLI would).
+    /// Applies an opt-out event through the opt-out authority (as a reply or the CLI would).
     pub async fn listed(&self, raw: &str, event: OptOutEvent) {
         let cmd = OptOutCommand {
             number: PhoneNumber::parse(raw, Region::AU).unwrap(),
@@ -181,9 +183,6 @@ impl TestApp {
             evidence: None,
             campaign_groups: vec![],
         };
-        self.store
-            .apply_optout(self.account, &cmd, stoplist::now_ms())
-            .await
-            .unwrap();
+        self.state.optouts.apply(self.account, &cmd).await.unwrap();
     }
 }

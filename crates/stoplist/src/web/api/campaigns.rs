@@ -4,7 +4,7 @@
 
 use super::imports::save_upload;
 use super::{ApiAuth, PageOf, limit, path_id};
-use crate::campaigns::connectors::{self, ConnectorSettings};
+use crate::campaigns::connectors::ConnectorSettings;
 use crate::campaigns::{self, CampaignInput, Preview};
 use crate::error::AppError;
 use crate::rfc3339;
@@ -403,7 +403,7 @@ pub async fn get_connector(
     auth: ApiAuth,
     State(state): State<AppState>,
 ) -> Result<Json<ConnectorSettings>, ApiError> {
-    Ok(Json(connectors::settings(&state, auth.account()).await?))
+    Ok(Json(state.connectors.settings(auth.account()).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/settings/connector", tag = "settings", request_body = ConnectorSettings,
@@ -415,7 +415,5 @@ pub async fn put_connector(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ConnectorSettings>,
 ) -> Result<Json<ConnectorSettings>, ApiError> {
-    Ok(Json(
-        connectors::update(&state, auth.account(), body).await?,
-    ))
+    Ok(Json(state.connectors.update(auth.account(), body).await?))
 }

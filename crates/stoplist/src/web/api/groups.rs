@@ -3,7 +3,6 @@
 
 use super::{ApiAuth, PageOf, limit, path_id};
 use crate::error::AppError;
-use crate::optouts;
 use crate::rfc3339;
 use crate::state::AppState;
 use crate::web::errors::{ApiError, ApiJson};
@@ -246,7 +245,10 @@ pub async fn create_contact(
     ApiJson(body): ApiJson<NewContact>,
 ) -> Result<(StatusCode, Json<ContactView>), ApiError> {
     let group = GroupId(path_id(&id, "group")?);
-    let number = optouts::parse_number(&state, auth.account(), &body.number).await?;
+    let number = state
+        .optouts
+        .parse_number(auth.account(), &body.number)
+        .await?;
     let fields = ContactFields::parse(
         body.first_name.as_deref(),
         body.last_name.as_deref(),

@@ -77,8 +77,8 @@ pub async fn get_optout(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<OptOutStatus>, ApiError> {
-    let number = optouts::parse_number(&state, auth.account(), &raw).await?;
-    let found = optouts::lookup(&state, auth.account(), &number).await?;
+    let number = state.optouts.parse_number(auth.account(), &raw).await?;
+    let found = state.optouts.lookup(auth.account(), &number).await?;
     Ok(Json(OptOutStatus {
         number: number.as_str().to_owned(),
         opted_out: found.is_some(),
@@ -134,8 +134,14 @@ pub async fn add_optout(
     };
     let evidence =
         stoplist_domain::names::optional_line(body.evidence.as_deref(), "evidence", 500)?;
-    let number = optouts::parse_number(&state, auth.account(), &body.number).await?;
-    let out = optouts::add(&state, auth.account(), &number, by, auth.actor(), evidence).await?;
+    let number = state
+        .optouts
+        .parse_number(auth.account(), &body.number)
+        .await?;
+    let out = state
+        .optouts
+        .add(auth.account(), &number, by, auth.actor(), evidence)
+        .await?;
     let created = out.event_seq.is_some();
     let status = if created {
         StatusCode::CREATED
@@ -182,8 +188,11 @@ pub async fn remove_optout(
         parsed.reason
     };
     let reason = from_body.or(q.reason).unwrap_or_default();
-    let number = optouts::parse_number(&state, auth.account(), &raw).await?;
-    let out = optouts::remove(&state, auth.account(), &number, auth.actor(), &reason).await?;
+    let number = state.optouts.parse_number(auth.account(), &raw).await?;
+    let out = state
+        .optouts
+        .remove(auth.account(), &number, auth.actor(), &reason)
+        .await?;
     Ok(Json(OptOutStatus::of(&number, out.optout.as_ref())))
 }
 
@@ -294,7 +303,7 @@ pub async fn number_events(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<NumberHistory>, ApiError> {
-    let number = optouts::parse_number(&state, auth.account(), &raw).await?;
+    let number = state.optouts.parse_number(auth.account(), &raw).await?;
     let events = state
         .store
         .number_events(auth.account(), &number)
@@ -347,14 +356,41 @@ pub async fn check(
     ApiBody(body): ApiBody,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let (region, index) = optouts::check_context(&state, auth.account()).await?;
+    let account = auth.account();
+    let region = state.optouts.region(account).await?;
+    // Every key answered truthfully from memory; while the account's whole index is in doubt
+    // (still loading, an import being followed) past this wait, from the database.
+    let view = state
+        .optouts
+        .view(account, std::time::Duration::from_secs(2))
+        .await?;
+    let listed = match view {
+        Some(_) => None,
+        None => {
+            let req: CheckRequestRef = match parse_json(&body) {
+                Ok(r) => r,
+                Err(resp) => return Ok(resp),
+            };
+            let numbers: Vec<PhoneNumber> = optouts::parse_all(region, &req.numbers)
+                .into_iter()
+                .filter_map(Result::ok)
+                .collect();
+            Some(state.optouts.listed_among(account, &numbers).await?)
+        }
+    };
     // Parse, check and serialize on a blocking thread: a million numbers is CPU work. (The
     // error is a finished response.)
     #[allow(clippy::result_large_err)]
     let answer = tokio::task::spawn_blocking(move || {
         let req: CheckRequestRef = parse_json(&body)?;
         state.metrics.checks(req.numbers.len() as u64);
-        let results = optouts::check(&index, region, &req.numbers);
+        let results = match (&view, &listed) {
+            (Some(view), _) => optouts::check(|k| view.get(k).is_some(), region, &req.numbers),
+            (None, Some(listed)) => {
+                optouts::check(|k| listed.contains_key(&k), region, &req.numbers)
+            }
+            (None, None) => vec![],
+        };
         // About 60 bytes a result: size the buffer once instead of growing it 20 times.
         let mut json = Vec::with_capacity(32 + results.len() * 64);
         serde_json::to_writer(&mut json, &CheckResponse { results })

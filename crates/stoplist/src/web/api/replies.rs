@@ -148,7 +148,10 @@ pub async fn review(
             )));
         }
     };
-    crate::replies::review(&state, auth.account(), id, confirm, &auth.actor()).await?;
+    state
+        .replies
+        .review(auth.account(), id, confirm, &auth.actor())
+        .await?;
     let r = state
         .store
         .reply(auth.account(), id)
@@ -231,7 +234,7 @@ pub async fn put_keywords(
         .set_custom_keywords(auth.account(), &rows, crate::now_ms())
         .await
         .map_err(AppError::from)?;
-    state.classifiers.forget(auth.account());
+    state.replies.forget_classifier(auth.account());
     get_keywords(auth, State(state)).await
 }
 

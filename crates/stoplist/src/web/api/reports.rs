@@ -112,7 +112,7 @@ pub async fn export_number_events(
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
     let format = reports::parse_format(q.format.as_deref(), Format::Csv)?;
-    let number = crate::optouts::parse_number(&state, auth.account(), &raw).await?;
+    let number = state.optouts.parse_number(auth.account(), &raw).await?;
     let file = reports::optouts::number_events(&state, auth.account(), &number, format).await?;
     Ok(attachment(file))
 }
@@ -141,7 +141,7 @@ pub async fn evidence(
     Query(q): Query<EvidenceQuery>,
 ) -> Result<Response, ApiError> {
     let format = EvidenceFormat::parse(q.format.as_deref())?;
-    let number = crate::optouts::parse_number(&state, auth.account(), &raw).await?;
+    let number = state.optouts.parse_number(auth.account(), &raw).await?;
     let file = reports::evidence::bundle(&state, auth.account(), &number, format).await?;
     Ok(attachment(file))
 }

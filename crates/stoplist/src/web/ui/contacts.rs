@@ -8,7 +8,6 @@ use super::{
     number_digits, search_text, vary_on_htmx, wants_fragment,
 };
 use crate::error::AppError;
-use crate::optouts;
 use crate::state::AppState;
 use crate::web::errors::PageError;
 use askama::Template;
@@ -76,7 +75,7 @@ async fn table(
     after: Option<i64>,
 ) -> Result<Table, PageError> {
     let q = search_text(q.as_deref());
-    let region = optouts::region(state, session.account_id()).await?;
+    let region = state.optouts.region(session.account_id()).await?;
     // A number-like search matches the stored E.164 digits ("0412 345" finds +61412345…).
     let search = q.as_deref().map(|q| match looks_like_number(q) {
         true => number_digits(q, region).unwrap_or_default(),
@@ -357,7 +356,7 @@ pub async fn add_contact(
     let group = load_group(&state, &session, &id).await?;
     let account = session.account_id();
     let created = async {
-        let number = optouts::parse_number(&state, account, &form.number).await?;
+        let number = state.optouts.parse_number(account, &form.number).await?;
         let fields = ContactFields::parse(
             Some(&form.first_name),
             Some(&form.last_name),

@@ -7,7 +7,6 @@ use super::{
     search_text, source_label, vary_on_htmx, wants_fragment,
 };
 use crate::error::AppError;
-use crate::optouts;
 use crate::state::AppState;
 use crate::web::errors::PageError;
 use askama::Template;
@@ -208,7 +207,7 @@ pub async fn add(
     let parsed = async {
         let evidence =
             stoplist_domain::names::optional_line(form.evidence.as_deref(), "evidence", 500)?;
-        let number = optouts::parse_number(&state, account, &form.number).await?;
+        let number = state.optouts.parse_number(account, &form.number).await?;
         Ok::<_, AppError>((number, evidence))
     }
     .await;
@@ -226,15 +225,10 @@ pub async fn add(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, resp).into_response());
         }
     };
-    let out = optouts::add(
-        &state,
-        account,
-        &number,
-        AddedBy::Manual,
-        session.actor(),
-        evidence,
-    )
-    .await?;
+    let out = state
+        .optouts
+        .add(account, &number, AddedBy::Manual, session.actor(), evidence)
+        .await?;
     let done = if out.event_seq.is_some() {
         "added"
     } else {
@@ -258,9 +252,11 @@ pub async fn remove(
     CsrfForm { session, form }: CsrfForm<RemoveForm>,
 ) -> Result<Response, PageError> {
     let account = session.account_id();
-    let number = optouts::parse_number(&state, account, &form.number).await;
+    let number = state.optouts.parse_number(account, &form.number).await;
     let result = match &number {
-        Ok(n) => optouts::remove(&state, account, n, session.actor(), &form.reason)
+        Ok(n) => state
+            .optouts
+            .remove(account, n, session.actor(), &form.reason)
             .await
             .map(|_| ()),
         Err(_) => Err(AppError::invalid("invalid_number", "number", "")),
@@ -330,7 +326,7 @@ pub async fn history(
     Path(raw): Path<String>,
 ) -> Result<Response, PageError> {
     let account = session.account_id();
-    let number = optouts::parse_number(&state, account, &raw).await?;
+    let number = state.optouts.parse_number(account, &raw).await?;
     let events = state.store.number_events(account, &number).await?;
     let current = state.store.optout(account, &number).await?;
     let rows = events

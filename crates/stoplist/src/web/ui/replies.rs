@@ -363,7 +363,11 @@ pub async fn decide(
         }
     };
     let account = session.account_id();
-    let done = match crate::replies::review(&state, account, id, confirm, &session.actor()).await {
+    let done = match state
+        .replies
+        .review(account, id, confirm, &session.actor())
+        .await
+    {
         Ok(_) if confirm => "reply_confirmed",
         Ok(r) if r.optout.as_ref().is_some_and(|o| o.event_seq.is_some()) => {
             "reply_dismissed_lifted"

@@ -301,7 +301,7 @@ async fn render(
         .collect();
     let connector = match extras.connector {
         Some(typed) => typed,
-        None => ConnectorValues::from(&connectors::settings(state, account).await?),
+        None => ConnectorValues::from(&state.connectors.settings(account).await?),
     };
     let keywords = match extras.keywords {
         Some(typed) => typed,
@@ -680,7 +680,7 @@ pub async fn update_connector(
 ) -> Result<Response, PageError> {
     let account = session.account_id();
     let result = match form.settings() {
-        Ok(settings) => match connectors::update(&state, account, settings).await {
+        Ok(settings) => match state.connectors.update(account, settings).await {
             Ok(_) => Ok(()),
             Err(e @ AppError::Invalid { .. }) => Err(FieldErrors::from_app(e, CONNECTOR_LABELS)?),
             Err(e) => return Err(e.into()),
@@ -693,7 +693,7 @@ pub async fn update_connector(
             Ok(Redirect::to("/settings?done=connector_saved#connector").into_response())
         }
         Err(connector_errors) => {
-            let stored = connectors::settings(&state, account).await?;
+            let stored = state.connectors.settings(account).await?;
             let has_secret = stored.has_secret && stored.kind == form.kind.trim();
             let extras = Extras {
                 connector: Some(form.typed(has_secret)),
@@ -1038,7 +1038,7 @@ pub async fn update_keywords(
                 .store
                 .set_custom_keywords(account, &list, crate::now_ms())
                 .await?;
-            state.classifiers.forget(account);
+            state.replies.forget_classifier(account);
             tracing::info!(account = %account, user = %session.user.id, keywords = list.len(), "keywords changed");
             Ok(Redirect::to("/settings?done=keywords_saved#keywords").into_response())
         }
