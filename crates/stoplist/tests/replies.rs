@@ -792,3 +792,263 @@ async fn a_reply_delivered_to_two_instances_at_once_is_processed_once() {
         }
     }
 }
+
+/// What an instance at `base` answers about `raw`: the lookup, the bulk check, and whether a
+/// campaign preview leaves it out as opted out.
+async fn answers(app: &TestApp, base: &str, raw: &str) -> (bool, bool, bool) {
+    let get = |path: String| app.http.get(format!("{base}{path}")).bearer_auth(&app.key);
+    let (_, one) = send(get(format!("/api/v1/optouts/{raw}"))).await;
+    let (_, bulk) = send(
+        app.http
+            .post(format!("{base}/api/v1/optouts/check"))
+            .bearer_auth(&app.key)
+            .json(&json!({"numbers": [raw]})),
+    )
+    .await;
+    let (s, c) = send(
+        app.http
+            .post(format!("{base}/api/v1/campaigns"))
+            .bearer_auth(&app.key)
+            .json(
+                &json!({"name": "probe", "sender_id": "ACME", "message": "Hi", "numbers": [raw]}),
+            ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let (_, p) = send(
+        app.http
+            .post(format!("{base}/api/v1/campaigns/{}/preview", c["id"]))
+            .bearer_auth(&app.key)
+            .json(&json!({})),
+    )
+    .await;
+    (
+        one["opted_out"] == true,
+        bulk["results"][0]["opted_out"] == true,
+        p["opted_out"] == 1,
+    )
+}
+
+/// A second instance on the same database, with its own index, writer and dispatcher.
+async fn second_instance(url: &str, config: Config) -> String {
+    let second = stoplist::app::Application::with_store(
+        stoplist_store::connect(url).await.unwrap(),
+        Config {
+            listen: "127.0.0.1:0".into(),
+            database_url: url.into(),
+            ..config
+        },
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", second.address());
+    tokio::spawn(second.run_until(std::future::pending()));
+    base
+}
+
+#[tokio::test]
+async fn a_redelivered_stop_never_turns_any_answer_to_not_opted_out() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let t = token(&app).await;
+        // The same STOP through each provider shape, then delivered again, twice.
+        let smsglobal = || {
+            app.http
+                .post(format!("{}/webhooks/smsglobal/{t}", app.base))
+                .form(&[
+                    ("from", "61412345672"),
+                    ("to", "61400000000"),
+                    ("msg", "STOP"),
+                    ("date", "2026-11-28 01:00:00"),
+                ])
+        };
+        let vonage = || {
+            app.http
+                .post(format!("{}/webhooks/vonage/{t}", app.base))
+                .form(&vonage_sms("V-R1", "61412345673", "STOP", now_secs()))
+        };
+        for round in 0..3 {
+            let (s, b) = generic(&app, "g-r1", "+61412345671", "STOP").await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            let (s, b) = send(smsglobal()).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            let (s, b) = send(vonage()).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            for n in ["0412345671", "0412345672", "0412345673"] {
+                assert_eq!(
+                    answers(&app, &app.base, n).await,
+                    (true, true, true),
+                    "{n} after delivery {round} (lookup, bulk check, preview)"
+                );
+            }
+        }
+        // A second STOP with a new id changes nothing either.
+        generic(&app, "g-r2", "+61412345671", "STOP").await;
+        assert_eq!(
+            answers(&app, &app.base, "0412345671").await,
+            (true, true, true)
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_instance_answers_a_change_made_through_another_within_the_follow_interval() {
+    let follow = Duration::from_millis(200);
+    for url in each_backend().await {
+        let config = || Config {
+            index_follow_ms: follow.as_millis() as u64,
+            default_send_rate: 0,
+            dispatch_poll_ms: 50,
+            ..Config::default()
+        };
+        let app = TestApp::spawn_with(&url, config()).await;
+        let second = second_instance(&url, config()).await;
+        let t = token(&app).await;
+        let bases = [app.base.clone(), second.clone()];
+        // Deliveries and redeliveries of STOPs and STARTs to either instance, in turn.
+        let steps: [(usize, &str, &str, &str); 6] = [
+            (0, "x1", "+61412345681", "STOP"),
+            (1, "x1", "+61412345681", "STOP"),
+            (1, "x2", "+61412345682", "STOP"),
+            (0, "x2", "+61412345682", "STOP"),
+            (0, "x3", "+61412345681", "START"),
+            (1, "x3", "+61412345681", "START"),
+        ];
+        for (i, id, from, text) in steps {
+            let (s, b) = send(
+                app.http
+                    .post(format!("{}/webhooks/generic/{t}", bases[i]))
+                    .json(&json!({"id": id, "from": from, "to": "+61400000000", "text": text})),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            let truth = |n: &str| {
+                let store = app.store.clone();
+                let account = app.account;
+                let n = stoplist_domain::PhoneNumber::from_trusted_e164(n).unwrap();
+                async move { store.optout(account, &n).await.unwrap().is_some() }
+            };
+            let want = (truth("+61412345681").await, truth("+61412345682").await);
+            // The instance that took the delivery answers at once.
+            let one = |base: &str, n: &str| {
+                let http = app.http.clone();
+                let url = format!("{base}/api/v1/optouts/{n}");
+                let key = app.key.clone();
+                async move {
+                    let (_, b) = send(http.get(url).bearer_auth(key)).await;
+                    b["opted_out"] == true
+                }
+            };
+            assert_eq!(
+                (
+                    one(&bases[i], "0412345681").await,
+                    one(&bases[i], "0412345682").await
+                ),
+                want,
+                "the instance that acknowledged {id} ({text})"
+            );
+            // The other, within the follow interval (and a margin for a slow machine).
+            let other = &bases[1 - i];
+            let deadline = Instant::now() + follow * 2 + Duration::from_millis(500);
+            loop {
+                let got = (
+                    one(other, "0412345681").await,
+                    one(other, "0412345682").await,
+                );
+                if got == want {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the other instance after {id} ({text}): {got:?}, want {want:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_redelivery_that_arrives_before_the_first_delivery_commits_is_answered_the_same() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let second = second_instance(
+            &url,
+            Config {
+                default_send_rate: 0,
+                ..Config::default()
+            },
+        )
+        .await;
+        let t = token(&app).await;
+        for i in 0..20 {
+            let from = format!("+614131{i:05}");
+            let body = json!({"id": format!("race-{i}"), "from": from, "to": "+61400000000", "text": "STOP"});
+            let a = app
+                .http
+                .post(format!("{}/webhooks/generic/{t}", app.base))
+                .json(&body)
+                .send();
+            let b = app
+                .http
+                .post(format!("{second}/webhooks/generic/{t}"))
+                .json(&body)
+                .send();
+            let (a, b) = tokio::join!(a, b);
+            let (a, b) = (
+                a.unwrap().json::<Value>().await.unwrap(),
+                b.unwrap().json::<Value>().await.unwrap(),
+            );
+            assert_eq!(
+                [&a, &b].iter().filter(|r| r["duplicate"] == false).count(),
+                1,
+                "processed once: {a} {b}"
+            );
+            for r in [&a, &b] {
+                assert!(r["actions"].to_string().contains("opted_out"), "{r}");
+            }
+            // Both instances answer at once: each acknowledged it.
+            for base in [&app.base, &second] {
+                let (_, o) = send(
+                    app.http
+                        .get(format!("{base}/api/v1/optouts/{from}"))
+                        .bearer_auth(&app.key),
+                )
+                .await;
+                assert_eq!(o["opted_out"], true, "{from} at {base}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_upload_is_answered_as_soon_as_its_report_is() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let numbers: Vec<String> = (0..300).map(|i| format!("+614132{i:05}")).collect();
+        // Loaded before the upload, so that the answer must come from the upload's commit.
+        assert!(!app.opted_out(&numbers[0]).await);
+        let (s, b) = app
+            .upload(
+                "/api/v1/optouts/uploads",
+                "file_name=optouts.csv&wait=true",
+                numbers.join("\n"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        assert_eq!(b["counts"]["imported"], 300, "{b}");
+        let (_, check) = app
+            .post("/api/v1/optouts/check", json!({"numbers": numbers}))
+            .await;
+        let listed = check["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["opted_out"] == true)
+            .count();
+        assert_eq!(listed, 300, "every uploaded number, right after the report");
+        for n in [&numbers[0], &numbers[299]] {
+            assert!(app.opted_out(n).await, "{n}");
+        }
+    }
+}

@@ -459,6 +459,15 @@ impl AccountIndex {
         }
     }
 
+    /// The key may have changed through another instance (a redelivery this instance
+    /// acknowledged as a duplicate of one another instance committed): it is answered from
+    /// the database until the next follow has read the ledger.
+    pub fn doubt(&self, key: u64) {
+        let mut inner = self.write();
+        let generation = inner.follows;
+        inner.doubt.insert(key, generation);
+    }
+
     /// Before a bulk write of the account commits.
     pub fn begin_bulk(&self) {
         self.write().bulk += 1;

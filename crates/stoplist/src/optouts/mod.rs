@@ -481,7 +481,13 @@ impl OptOuts {
                 for (mark, r) in marks.iter().zip(results) {
                     let Some(mark) = mark else { continue };
                     match r {
-                        // A duplicate carries no outcome: nothing was done again.
+                        // A duplicate carries no outcome: nothing was done again. Its first
+                        // delivery may have been committed by another instance a moment ago:
+                        // until this one's follower has read it, the database answers.
+                        Ok(rec) if rec.duplicate => {
+                            self.settle(mark, Ok(None), now);
+                            mark.index.doubt(mark.key);
+                        }
                         Ok(rec) => self.settle(mark, Ok(rec.optout.as_ref()), now),
                         // This reply's savepoint rolled back; the batch committed without it.
                         Err(_) => self.settle(mark, Ok(None), now),
