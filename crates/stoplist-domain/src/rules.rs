@@ -9,6 +9,10 @@
 //! The invariants, in words:
 //! - the opt-out list wins: nothing but an explicit lift takes a number off it, and deleting
 //!   contacts never does;
+//! - a provisional opt-out (an unclear reply counted as an opt-out until a person reviews it)
+//!   suppresses like any other but deletes no contact; a clear STOP or a confirming review
+//!   makes it an opt-out by reply (clean-up then applies), a dismissal lifts it, and nothing
+//!   lifts it by dismissal once it is no longer provisional;
 //! - a reply opt-out under Enforce Global Optouts is lifted only by the number's own opt-in
 //!   reply: neither an import reset nor a user may lift it;
 //! - contacts are deleted only after an opt-out by reply, only with "Automatically delete Opt
@@ -196,12 +200,36 @@ impl From<AddedBy> for OptOutSource {
     }
 }
 
+/// A number's entry on the list, as the rules read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    pub source: OptOutSource,
+    /// Counted from an unclear reply until a person reviews it.
+    pub provisional: bool,
+}
+
+impl Listed {
+    /// A settled (not provisional) entry with this source.
+    pub fn settled(source: OptOutSource) -> Listed {
+        Listed {
+            source,
+            provisional: false,
+        }
+    }
+}
+
 /// Something that may change a number's place on the opt-out list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OptOutEvent {
-    /// The number replied with an opt-out. `matched_campaign`: the reply was matched to an
-    /// outbound message of a campaign (whose groups are then the ones cleaned up).
+    /// The number replied with an opt-out (or a reviewer confirmed that its unclear reply
+    /// was one). `matched_campaign`: the reply was matched to an outbound message of a
+    /// campaign (whose groups are then the ones cleaned up).
     ReplyOptOut { matched_campaign: bool },
+    /// The number's reply was unclear and the account counts unclear replies as opt-outs
+    /// until reviewed: a provisional opt-out.
+    UnclearReply,
+    /// A reviewer dismissed the unclear reply that made a provisional opt-out.
+    ReviewDismissed,
     /// Someone other than the number put it on the list.
     Added(AddedBy),
     /// The number replied with an opt-in keyword.
@@ -244,6 +272,8 @@ pub enum Refusal {
     /// The number opted out by reply and Enforce Global Optouts is on: only the number
     /// itself can lift it, by replying an opt-in keyword.
     EnforcedReplyOptOut,
+    /// The opt-out is provisional (an unclear reply awaiting review): the review decides.
+    PendingReview,
 }
 
 impl fmt::Display for Refusal {
@@ -254,6 +284,10 @@ impl fmt::Display for Refusal {
                 "the number opted out by its own reply and Enforce Global Optouts is on: only \
                  the number itself can lift it, by replying START"
             }
+            Refusal::PendingReview => {
+                "the opt-out comes from an unclear reply awaiting review: confirm or dismiss \
+                 the reply in Replies (dismissing lifts it)"
+            }
         })
     }
 }
@@ -261,12 +295,15 @@ impl fmt::Display for Refusal {
 /// What to do about an [`OptOutEvent`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Put the number on the list with this source (or replace a weaker entry's source with
-    /// `reply`), record an `opted_out` event, then clean up contacts.
+    /// Put the number on the list with this source (or replace a weaker or provisional
+    /// entry), record an `opted_out` event, then clean up contacts. The entry is settled.
     Record {
         source: OptOutSource,
         cleanup: ContactCleanup,
     },
+    /// Put the number on the list provisionally (source `reply`, an unclear reply awaiting
+    /// review): an `opted_out` event, no clean-up, no confirmation.
+    RecordProvisional,
     /// The number is already on the list: nothing to record, but clean up contacts.
     AlreadyOptedOut { cleanup: ContactCleanup },
     /// Take the number off the list and record an `opted_in` event.
@@ -283,23 +320,45 @@ pub enum Decision {
     Refuse(Refusal),
 }
 
-/// Decides what an event does to a number whose current opt-out, if any, has source
+/// Decides what an event does to a number whose current entry on the list, if any, is
 /// `current`. Total and pure: every combination has exactly one answer (see the table test).
-pub fn decide(policy: &Policy, current: Option<OptOutSource>, event: OptOutEvent) -> Decision {
-    let enforced_reply = policy.enforce_global && current == Some(OptOutSource::Reply);
+pub fn decide(policy: &Policy, current: Option<Listed>, event: OptOutEvent) -> Decision {
+    let is_reply = current.is_some_and(|c| c.source == OptOutSource::Reply);
+    let enforced_reply = policy.enforce_global && is_reply;
+    let provisional = current.is_some_and(|c| c.provisional);
     match event {
         OptOutEvent::ReplyOptOut { matched_campaign } => {
             let cleanup = reply_cleanup(policy, matched_campaign);
-            match current {
-                Some(OptOutSource::Reply) => Decision::AlreadyOptedOut { cleanup },
-                // A reply is the strongest evidence: it replaces a weaker source.
-                _ => Decision::Record {
+            if is_reply && !provisional {
+                Decision::AlreadyOptedOut { cleanup }
+            } else {
+                // A reply is the strongest evidence: it replaces a weaker source, and settles
+                // a provisional entry.
+                Decision::Record {
                     source: OptOutSource::Reply,
                     cleanup,
-                },
+                }
+            }
+        }
+        OptOutEvent::UnclearReply => match current {
+            None => Decision::RecordProvisional,
+            Some(_) => Decision::AlreadyOptedOut {
+                cleanup: ContactCleanup::Keep,
+            },
+        },
+        OptOutEvent::ReviewDismissed => {
+            if provisional {
+                Decision::Lift
+            } else {
+                Decision::NoChange
             }
         }
         OptOutEvent::Added(by) => match current {
+            // Someone's explicit add settles a provisional entry (a dismissal no longer lifts it).
+            Some(_) if provisional => Decision::Record {
+                source: by.into(),
+                cleanup: ContactCleanup::Keep,
+            },
             Some(_) => Decision::AlreadyOptedOut {
                 cleanup: ContactCleanup::Keep,
             },
@@ -320,6 +379,7 @@ pub fn decide(policy: &Policy, current: Option<OptOutSource>, event: OptOutEvent
         },
         OptOutEvent::UserRemoval => match current {
             None => Decision::Refuse(Refusal::NotOptedOut),
+            Some(_) if provisional => Decision::Refuse(Refusal::PendingReview),
             Some(_) if enforced_reply => Decision::Refuse(Refusal::EnforcedReplyOptOut),
             Some(_) => Decision::Lift,
         },
@@ -357,17 +417,33 @@ mod tests {
     enum Cur {
         NotListed,
         Listed,
+        /// Listed by a reply, settled.
         ReplyOptOut,
+        /// Listed by a reply, provisional.
+        Provisional,
+        /// Listed by a reply, settled or provisional.
+        AnyReply,
+        /// Listed by another source.
         NotReply,
+        /// Listed and settled (any source).
+        Settled,
+        /// What a reply replaces: another source, or a provisional entry.
+        Replaceable,
     }
 
     impl Cur {
-        fn matches(self, c: Option<OptOutSource>) -> bool {
+        fn matches(self, c: Option<Listed>) -> bool {
+            let reply = c.is_some_and(|c| c.source == S::Reply);
+            let provisional = c.is_some_and(|c| c.provisional);
             match self {
                 Cur::NotListed => c.is_none(),
                 Cur::Listed => c.is_some(),
-                Cur::ReplyOptOut => c == Some(S::Reply),
-                Cur::NotReply => c.is_some_and(|s| s != S::Reply),
+                Cur::ReplyOptOut => reply && !provisional,
+                Cur::Provisional => provisional,
+                Cur::AnyReply => reply,
+                Cur::NotReply => c.is_some() && !reply,
+                Cur::Settled => c.is_some() && !provisional,
+                Cur::Replaceable => c.is_some() && (!reply || provisional),
             }
         }
     }
@@ -399,8 +475,8 @@ mod tests {
             // A reply opt-out: contacts kept unless auto-delete is on.
             (F, X, X, reply(true), Cur::NotListed, rec(Keep)),
             (F, X, X, reply(false), Cur::NotListed, rec(Keep)),
-            (F, X, X, reply(true), Cur::NotReply, rec(Keep)),
-            (F, X, X, reply(false), Cur::NotReply, rec(Keep)),
+            (F, X, X, reply(true), Cur::Replaceable, rec(Keep)),
+            (F, X, X, reply(false), Cur::Replaceable, rec(Keep)),
             (
                 F,
                 X,
@@ -420,8 +496,8 @@ mod tests {
             // Auto-delete on, all groups off: the campaign's groups, or every instance.
             (T, F, X, reply(true), Cur::NotListed, rec(CampaignGroups)),
             (T, F, X, reply(false), Cur::NotListed, rec(AllGroups)),
-            (T, F, X, reply(true), Cur::NotReply, rec(CampaignGroups)),
-            (T, F, X, reply(false), Cur::NotReply, rec(AllGroups)),
+            (T, F, X, reply(true), Cur::Replaceable, rec(CampaignGroups)),
+            (T, F, X, reply(false), Cur::Replaceable, rec(AllGroups)),
             (
                 T,
                 F,
@@ -443,8 +519,8 @@ mod tests {
             // Auto-delete on, all groups on: every instance.
             (T, T, X, reply(true), Cur::NotListed, rec(AllGroups)),
             (T, T, X, reply(false), Cur::NotListed, rec(AllGroups)),
-            (T, T, X, reply(true), Cur::NotReply, rec(AllGroups)),
-            (T, T, X, reply(false), Cur::NotReply, rec(AllGroups)),
+            (T, T, X, reply(true), Cur::Replaceable, rec(AllGroups)),
+            (T, T, X, reply(false), Cur::Replaceable, rec(AllGroups)),
             (
                 T,
                 T,
@@ -461,6 +537,20 @@ mod tests {
                 Cur::ReplyOptOut,
                 AlreadyOptedOut { cleanup: AllGroups },
             ),
+            // An unclear reply counted as an opt-out: provisional, nothing cleaned up.
+            (X, X, X, UnclearReply, Cur::NotListed, RecordProvisional),
+            (
+                X,
+                X,
+                X,
+                UnclearReply,
+                Cur::Listed,
+                AlreadyOptedOut { cleanup: Keep },
+            ),
+            // Dismissing it lifts only a provisional entry.
+            (X, X, X, ReviewDismissed, Cur::Provisional, Lift),
+            (X, X, X, ReviewDismissed, Cur::NotListed, NoChange),
+            (X, X, X, ReviewDismissed, Cur::Settled, NoChange),
             // The number's own opt-in lifts any opt-out, whatever the settings.
             (X, X, X, ReplyOptIn, Cur::Listed, Lift),
             (X, X, X, ReplyOptIn, Cur::NotListed, NoChange),
@@ -489,7 +579,7 @@ mod tests {
                 X,
                 F,
                 ImportRow { reset: true },
-                Cur::ReplyOptOut,
+                Cur::AnyReply,
                 ImportAndLift,
             ),
             (
@@ -497,7 +587,7 @@ mod tests {
                 X,
                 T,
                 ImportRow { reset: true },
-                Cur::ReplyOptOut,
+                Cur::AnyReply,
                 Skip(SkipReason::EnforcedReplyOptOut),
             ),
             // A user's removal: refused for enforced reply opt-outs.
@@ -510,6 +600,14 @@ mod tests {
                 Refuse(Refusal::NotOptedOut),
             ),
             (X, X, X, UserRemoval, Cur::NotReply, Lift),
+            (
+                X,
+                X,
+                X,
+                UserRemoval,
+                Cur::Provisional,
+                Refuse(Refusal::PendingReview),
+            ),
             (X, X, F, UserRemoval, Cur::ReplyOptOut, Lift),
             (
                 X,
@@ -520,30 +618,33 @@ mod tests {
                 Refuse(Refusal::EnforcedReplyOptOut),
             ),
         ];
-        // Added by someone else: recorded with its own source, never cleans up contacts.
+        // Added by someone else: recorded with its own source (settling a provisional
+        // entry), never cleans up contacts.
         for by in [
             AddedBy::Manual,
             AddedBy::Upload,
             AddedBy::Api,
             AddedBy::Carrier,
         ] {
+            for cur in [Cur::NotListed, Cur::Provisional] {
+                rows.push((
+                    X,
+                    X,
+                    X,
+                    Added(by),
+                    cur,
+                    Record {
+                        source: by.into(),
+                        cleanup: Keep,
+                    },
+                ));
+            }
             rows.push((
                 X,
                 X,
                 X,
                 Added(by),
-                Cur::NotListed,
-                Record {
-                    source: by.into(),
-                    cleanup: Keep,
-                },
-            ));
-            rows.push((
-                X,
-                X,
-                X,
-                Added(by),
-                Cur::Listed,
+                Cur::Settled,
                 AlreadyOptedOut { cleanup: Keep },
             ));
         }
@@ -554,6 +655,8 @@ mod tests {
         let mut v = vec![
             reply(true),
             reply(false),
+            OptOutEvent::UnclearReply,
+            OptOutEvent::ReviewDismissed,
             OptOutEvent::ReplyOptIn,
             OptOutEvent::ImportRow { reset: false },
             OptOutEvent::ImportRow { reset: true },
@@ -586,7 +689,12 @@ mod tests {
                 enforce_global: bits & 4 != 0,
             };
             for event in all_events() {
-                let states = std::iter::once(None).chain(OptOutSource::ALL.map(Some));
+                let states = std::iter::once(None)
+                    .chain(OptOutSource::ALL.map(|s| Some(Listed::settled(s))))
+                    .chain(std::iter::once(Some(Listed {
+                        source: S::Reply,
+                        provisional: true,
+                    })));
                 for current in states {
                     let rows: Vec<&Row> = table
                         .iter()
@@ -613,7 +721,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 8 * 10 * 6);
+        assert_eq!(checked, 8 * 12 * 7);
     }
 
     #[test]
@@ -647,10 +755,45 @@ mod tests {
                     event,
                     OptOutEvent::ReplyOptIn
                         | OptOutEvent::UserRemoval
+                        | OptOutEvent::ReviewDismissed
                         | OptOutEvent::ImportRow { reset: true }
                 ));
             }
         }
+    }
+
+    #[test]
+    fn a_provisional_opt_out_cleans_up_nothing_until_it_is_confirmed() {
+        let policy = Policy {
+            auto_delete: true,
+            remove_from_all_groups: true,
+            enforce_global: true,
+        };
+        assert_eq!(
+            decide(&policy, None, OptOutEvent::UnclearReply),
+            Decision::RecordProvisional
+        );
+        let provisional = Some(Listed {
+            source: S::Reply,
+            provisional: true,
+        });
+        // The confirming review is a reply opt-out: recorded again, settled, cleaned up.
+        assert_eq!(
+            decide(&policy, provisional, reply(false)),
+            Decision::Record {
+                source: S::Reply,
+                cleanup: AllGroups
+            }
+        );
+        // Once settled, a dismissal lifts nothing.
+        assert_eq!(
+            decide(
+                &policy,
+                Some(Listed::settled(S::Reply)),
+                OptOutEvent::ReviewDismissed
+            ),
+            Decision::NoChange
+        );
     }
 
     #[test]

@@ -76,16 +76,19 @@ pub trait ExportStore: Send + Sync {
 
 /// The Incoming report's scan. The `(account_id, id)` index gives the order; the other
 /// filters are checked on the rows it visits, so an export reads the account's replies once.
-/// The campaign is joined by primary key, within the same account.
+/// The campaign is joined by primary key, within the same account. An unclear reply a person
+/// confirmed counts as an opt-out here (SPEC 3.6: in every report, filter and export).
 pub(crate) const INCOMING_SQL: &str =
-    "SELECT r.id, r.received_at, r.from_number, r.to_number, r.body, r.class, r.tier,
+    "SELECT r.id, r.received_at, r.from_number, r.to_number, r.body,
+        CASE WHEN r.class = 'unclear' AND r.review = 'confirmed' THEN 'opt_out' ELSE r.class END AS class, r.tier,
         r.matched_campaign_id, c.name, r.actions_json
    FROM replies r
    LEFT JOIN campaigns c ON c.id = r.matched_campaign_id AND c.account_id = r.account_id
   WHERE r.account_id = $1 AND r.id < $2
     AND (CAST($3 AS BIGINT) IS NULL OR r.received_at >= $3)
     AND (CAST($4 AS BIGINT) IS NULL OR r.received_at < $4)
-    AND (CAST($5 AS TEXT) IS NULL OR r.class = $5)
+    AND (CAST($5 AS TEXT) IS NULL
+         OR CASE WHEN r.class = 'unclear' AND r.review = 'confirmed' THEN 'opt_out' ELSE r.class END = $5)
     AND (CAST($6 AS TEXT) IS NULL OR r.from_number LIKE $6)
     AND ($7 = 0 OR r.review = 'pending')
   ORDER BY r.id DESC

@@ -110,6 +110,19 @@ pub struct OptOut {
     pub evidence: Option<String>,
     /// Opted out since (ms). A later reply that replaces a weaker source keeps this time.
     pub created_at: i64,
+    /// Counted from an unclear reply until a person reviews it (SPEC 3.6): it suppresses
+    /// sending but has cleaned up no contact.
+    pub provisional: bool,
+}
+
+impl OptOut {
+    /// The entry as the rules read it.
+    pub fn listed(&self) -> stoplist_domain::rules::Listed {
+        stoplist_domain::rules::Listed {
+            source: self.source,
+            provisional: self.provisional,
+        }
+    }
 }
 
 /// One stored ledger event (with the database id the chain does not cover).

@@ -54,6 +54,9 @@ pub struct ReplyEffects {
     pub optin_confirmation: Option<Answer>,
     /// Sent whatever the number's state (a help keyword).
     pub help: Option<Answer>,
+    /// Recorded as an action when the opt-out is newly recorded but no confirmation may be
+    /// sent (a review confirming a reply after the 5-minute window): says why.
+    pub confirmation_missed: Option<String>,
 }
 
 /// One reply and what it does, for [`ReplyStore::record_replies`].
@@ -318,6 +321,7 @@ pub(crate) fn optout_actions(out: &OptOutOutcome, actions: &mut Vec<String>) {
     use stoplist_domain::Decision;
     actions.push(match &out.decision {
         Decision::Record { .. } => "opted_out".to_owned(),
+        Decision::RecordProvisional => "opted_out (provisional, pending review)".to_owned(),
         Decision::AlreadyOptedOut { .. } => "already_opted_out".to_owned(),
         Decision::Lift => "opted_in".to_owned(),
         Decision::NoChange => "no_change".to_owned(),
@@ -558,7 +562,7 @@ macro_rules! reply_impl {
                     if let Some(cmd) = &effects.optout {
                         let out = Self::apply_optout_in(tx, ledger, cmd, now).await?;
                         optout_actions(&out, &mut actions);
-                        if matches!(out.decision, Decision::Record { .. } | Decision::AlreadyOptedOut { .. }) {
+                        if matches!(out.decision, Decision::Record { .. } | Decision::RecordProvisional | Decision::AlreadyOptedOut { .. }) {
                             // -- the number's waiting campaign messages are suppressed
                             let n = sqlx::query(
                                 "UPDATE messages SET status = 'suppressed', updated_at = $1
@@ -574,11 +578,13 @@ macro_rules! reply_impl {
                                 actions.push(format!("suppressed {n} queued messages"));
                             }
                         }
-                        if matches!(out.decision, Decision::Record { .. })
-                            && let Some(a) = &effects.optout_confirmation
-                        {
-                            answers.push(QueuedAnswer { account, kind: "confirmation", number: number.to_owned(), answer: a.clone() });
-                            actions.push("confirmation queued".into());
+                        if matches!(out.decision, Decision::Record { .. }) {
+                            if let Some(a) = &effects.optout_confirmation {
+                                answers.push(QueuedAnswer { account, kind: "confirmation", number: number.to_owned(), answer: a.clone() });
+                                actions.push("confirmation queued".into());
+                            } else if let Some(why) = &effects.confirmation_missed {
+                                actions.push(why.clone());
+                            }
                         }
                         if matches!(out.decision, Decision::Lift)
                             && let Some(a) = &effects.optin_confirmation
@@ -606,6 +612,7 @@ macro_rules! reply_impl {
                                     "account_id": account.0,
                                     "number": cmd.number.as_str(),
                                     "source": out.optout.as_ref().map(|o| o.source.as_str()).unwrap_or("reply"),
+                                    "provisional": out.optout.as_ref().is_some_and(|o| o.provisional),
                                     "seq": out.event_seq,
                                     "at_ms": now,
                                 })
@@ -687,7 +694,8 @@ macro_rules! reply_impl {
                         "{REPLY_COLUMNS} WHERE account_id = $1 AND id < $2
                            AND (CAST($3 AS BIGINT) IS NULL OR received_at >= $3)
                            AND (CAST($4 AS BIGINT) IS NULL OR received_at < $4)
-                           AND (CAST($5 AS TEXT) IS NULL OR class = $5)
+                           AND (CAST($5 AS TEXT) IS NULL
+                                OR CASE WHEN class = 'unclear' AND review = 'confirmed' THEN 'opt_out' ELSE class END = $5)
                            AND (CAST($6 AS TEXT) IS NULL OR from_number LIKE $6)
                            AND ($7 = 0 OR review = 'pending')
                          ORDER BY id DESC LIMIT $8"

@@ -46,6 +46,10 @@ pub(crate) fn conflict(e: sqlx::Error, what: &'static str, field: &'static str) 
     }
 }
 
+/// The reason a provisional opt-out's ledger event carries.
+pub const PROVISIONAL_REASON: &str =
+    "provisional: an unclear reply, counted as an opt-out until a person reviews it";
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct AccountRow {
     id: i64,
@@ -196,6 +200,9 @@ pub(crate) struct OptOutRow {
     actor_label: String,
     evidence: Option<String>,
     created_at: i64,
+    /// Selected where a decision or a display needs it; false elsewhere (the exports).
+    #[sqlx(default)]
+    provisional: bool,
 }
 
 /// An opt-out list row by position (id, number, source, actor kind, actor id, actor label,
@@ -223,6 +230,7 @@ pub(crate) fn optout_from_tuple(t: OptOutTuple) -> Result<OptOut> {
         actor_label,
         evidence,
         created_at,
+        provisional: false,
     })
 }
 
@@ -237,6 +245,7 @@ impl TryFrom<OptOutRow> for OptOut {
             actor: actor_from(&r.actor_kind, r.actor_id, r.actor_label)?,
             evidence: r.evidence,
             created_at: r.created_at,
+            provisional: r.provisional,
         })
     }
 }
@@ -584,7 +593,7 @@ macro_rules! store_impl {
                     Some(known) => known.clone(),
                     None => Self::fetch_optout(tx, account, &cmd.number).await?,
                 };
-                let decision = rules::decide(&Policy::from(&ledger.settings), current.as_ref().map(|o| o.source), cmd.event);
+                let decision = rules::decide(&Policy::from(&ledger.settings), current.as_ref().map(OptOut::listed), cmd.event);
                 let event = |kind: EventKind, source: EventSource| EventContent {
                     account_id: account.0,
                     seq: 0,
@@ -601,35 +610,20 @@ macro_rules! store_impl {
                 let mut optout = current;
                 let cleanup = match decision {
                     Decision::Record { source, cleanup } => {
-                        // -- put the number on the list, or let a reply replace a weaker source (keeping "since")
-                        let (id, since): (i64, i64) = sqlx::query_as(
-                            "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                             ON CONFLICT (account_id, number) DO UPDATE SET source = excluded.source,
-                                actor_kind = excluded.actor_kind, actor_id = excluded.actor_id,
-                                actor_label = excluded.actor_label, evidence = excluded.evidence
-                             RETURNING id, created_at",
-                        )
-                        .bind(account.0)
-                        .bind(cmd.number.as_str())
-                        .bind(source.as_str())
-                        .bind(cmd.actor.kind.as_str())
-                        .bind(cmd.actor.id)
-                        .bind(&cmd.actor.label)
-                        .bind(&cmd.evidence)
-                        .bind(now)
-                        .fetch_one(&mut **tx)
-                        .await?;
-                        optout = Some(OptOut {
-                            id,
-                            number: cmd.number.clone(),
-                            source,
-                            actor: cmd.actor.clone(),
-                            evidence: cmd.evidence.clone(),
-                            created_at: since,
-                        });
+                        let optout_now = Self::list_number(tx, account, cmd, source, false, now).await?;
+                        optout = Some(optout_now);
                         event_seq = Some(Self::append_event(tx, ledger, event(EventKind::OptedOut, source.into())).await?);
                         cleanup
+                    }
+                    Decision::RecordProvisional => {
+                        let source = stoplist_domain::OptOutSource::Reply;
+                        optout = Some(Self::list_number(tx, account, cmd, source, true, now).await?);
+                        let provisional = EventContent {
+                            reason: Some($crate::sql::PROVISIONAL_REASON.to_owned()),
+                            ..event(EventKind::OptedOut, source.into())
+                        };
+                        event_seq = Some(Self::append_event(tx, ledger, provisional).await?);
+                        ContactCleanup::Keep
                     }
                     Decision::AlreadyOptedOut { cleanup } => cleanup,
                     Decision::Lift | Decision::ImportAndLift => {
@@ -642,6 +636,7 @@ macro_rules! store_impl {
                         optout = None;
                         let via = match cmd.event {
                             OptOutEvent::ReplyOptIn => EventSource::Reply,
+                            OptOutEvent::ReviewDismissed => EventSource::Manual,
                             OptOutEvent::ImportRow { .. } => EventSource::ImportReset,
                             _ if cmd.actor.kind == stoplist_domain::ActorKind::ApiKey => EventSource::Api,
                             _ => EventSource::Manual,
@@ -678,6 +673,48 @@ macro_rules! store_impl {
                 }
                 ledger.known.insert(cmd.number.as_str().to_owned(), optout.clone());
                 Ok(OptOutOutcome { decision, optout, event_seq, contacts_deleted })
+            }
+
+            /// Puts the number on the list (or lets a reply or an explicit add replace a weaker or
+            /// provisional entry, keeping "since"), and answers the entry.
+            async fn list_number(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: AccountId,
+                cmd: &OptOutCommand,
+                source: stoplist_domain::OptOutSource,
+                provisional: bool,
+                now: i64,
+            ) -> Result<OptOut> {
+                // -- put the number on the list, or replace a weaker or provisional entry (keeping "since")
+                let (id, since): (i64, i64) = sqlx::query_as(
+                    "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at, provisional)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (account_id, number) DO UPDATE SET source = excluded.source,
+                        actor_kind = excluded.actor_kind, actor_id = excluded.actor_id,
+                        actor_label = excluded.actor_label, evidence = excluded.evidence,
+                        provisional = excluded.provisional
+                     RETURNING id, created_at",
+                )
+                .bind(account.0)
+                .bind(cmd.number.as_str())
+                .bind(source.as_str())
+                .bind(cmd.actor.kind.as_str())
+                .bind(cmd.actor.id)
+                .bind(&cmd.actor.label)
+                .bind(&cmd.evidence)
+                .bind(now)
+                .bind(provisional)
+                .fetch_one(&mut **tx)
+                .await?;
+                Ok(OptOut {
+                    id,
+                    number: cmd.number.clone(),
+                    source,
+                    actor: cmd.actor.clone(),
+                    evidence: cmd.evidence.clone(),
+                    created_at: since,
+                    provisional,
+                })
             }
 
             /// Appends chained events inside `tx`, many per statement, and moves the ledger head.
@@ -750,7 +787,7 @@ macro_rules! store_impl {
                 for chunk in numbers.chunks(IMPORT_ROWS_PER_STATEMENT) {
                     // -- the list's entries for a batch of numbers
                     let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at
+                        "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at, provisional
                            FROM opt_outs WHERE account_id = ",
                     );
                     q.push_bind(ledger.account.0).push(" AND number IN (");
@@ -842,7 +879,7 @@ macro_rules! store_impl {
             ) -> Result<Option<OptOut>> {
                 // -- the number's entry on the opt-out list
                 sqlx::query_as::<_, OptOutRow>(
-                    "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at
+                    "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at, provisional
                        FROM opt_outs WHERE account_id = $1 AND number = $2",
                 )
                 .bind(account.0)
@@ -991,7 +1028,8 @@ macro_rules! store_impl {
                         keep.push(r);
                         continue;
                     };
-                    let current = stoplist_domain::OptOutSource::parse(source);
+                    // Whether an entry is provisional changes nothing for an import row.
+                    let current = stoplist_domain::OptOutSource::parse(source).map(rules::Listed::settled);
                     match rules::decide(&self.policy, current, self.event) {
                         Decision::Skip(rules::SkipReason::OptedOut) => {
                             self.counts.skipped_opted_out += 1;
@@ -1529,7 +1567,7 @@ macro_rules! store_impl {
             async fn optout(&self, account: AccountId, number: &PhoneNumber) -> Result<Option<OptOut>> {
                 // -- is this number on the list? since when, why
                 sqlx::query_as::<_, OptOutRow>(
-                    "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at
+                    "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at, provisional
                        FROM opt_outs WHERE account_id = $1 AND number = $2",
                 )
                 .bind(account.0)
@@ -1544,7 +1582,7 @@ macro_rules! store_impl {
                 let pattern = $crate::export::number_pattern(search);
                 // -- a page of the opt-out list, newest first, optionally by digits of the number
                 let rows = sqlx::query_as::<_, OptOutRow>(
-                    "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at FROM opt_outs
+                    "SELECT id, number, source, actor_kind, actor_id, actor_label, evidence, created_at, provisional FROM opt_outs
                       WHERE account_id = $1 AND id < $2 AND (CAST($3 AS TEXT) IS NULL OR number LIKE $3)
                       ORDER BY id DESC LIMIT $4",
                 )

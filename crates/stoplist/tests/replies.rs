@@ -1052,3 +1052,220 @@ async fn an_upload_is_answered_as_soon_as_its_report_is() {
         }
     }
 }
+
+/// A generic webhook reply received `ago` before now.
+async fn generic_at(app: &TestApp, id: &str, from: &str, text: &str, ago: Duration) -> Value {
+    let t = token(app).await;
+    let at = stoplist::rfc3339(stoplist::now_ms() - ago.as_millis() as i64);
+    let (s, b) = send(
+        app.http
+            .post(format!("{}/webhooks/generic/{t}", app.base))
+            .json(&json!({"id": id, "from": from, "to": "+61400000000", "text": text, "received_at": at})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b
+}
+
+/// A group with one contact for each number; answers the group's id.
+async fn group_of(app: &TestApp, name: &str, numbers: &[&str]) -> i64 {
+    let g = app.group(name).await;
+    for n in numbers {
+        let (s, b) = app
+            .post(
+                &format!("/api/v1/groups/{g}/contacts"),
+                json!({"number": n, "first_name": "Pat"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    g
+}
+
+async fn contact_count(app: &TestApp, group: i64) -> i64 {
+    app.get(&format!("/api/v1/groups/{group}")).await.1["contact_count"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn review(app: &TestApp, id: &Value, verdict: &str) -> (StatusCode, Value) {
+    app.post(
+        &format!("/api/v1/replies/{}/review", id.as_i64().unwrap()),
+        json!({ "verdict": verdict }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_provisional_opt_out_suppresses_at_once_and_changes_no_contact_until_confirmed() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        let (s, b) = app
+            .patch(
+                "/api/v1/settings",
+                json!({"auto_delete_optouts": true, "remove_from_all_groups": true,
+                       "unclear_counts_as_optout": true}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let g = group_of(&app, "Customers", &["0412345611", "0412345612"]).await;
+
+        // Unclear: opted out at once (suppressed), but the contact stays and nothing is sent.
+        let r = generic_at(&app, "p1", "+61412345611", "STOP what?", Duration::ZERO).await;
+        assert_eq!(r["classification"], "unclear", "{r}");
+        assert!(app.opted_out("0412345611").await);
+        assert_eq!(contact_count(&app, g).await, 2, "no contact deleted yet");
+        let (s, b) = app
+            .delete("/api/v1/optouts/0412345611?reason=tidy", None)
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(code(&b), "pending_review", "{b}");
+
+        // Dismissed: lifted, every contact as it was, no text sent.
+        let (s, b) = review(&app, &r["id"], "dismiss").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(!app.opted_out("0412345611").await);
+        assert_eq!(contact_count(&app, g).await, 2);
+
+        // Another unclear reply, confirmed within the window: the clean-up applies now, and
+        // the confirmation goes out once.
+        let r = generic_at(&app, "p2", "+61412345612", "STOP what?", Duration::ZERO).await;
+        assert_eq!(contact_count(&app, g).await, 2);
+        let (s, b) = review(&app, &r["id"], "confirm").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(
+            b["actions"].to_string().contains("confirmation queued"),
+            "{b}"
+        );
+        assert!(app.opted_out("0412345612").await);
+        assert_eq!(contact_count(&app, g).await, 1, "confirmed: cleaned up");
+        let (_, o) = app.get("/api/v1/optouts/0412345612").await;
+        assert_eq!(o["source"], "reply");
+        eventually("the confirmation is sent", async || {
+            fake.count_to("+61412345612") == 1
+        })
+        .await;
+        assert_eq!(
+            fake.count_to("+61412345611"),
+            0,
+            "nothing to the dismissed one"
+        );
+        let (s, _) = review(&app, &r["id"], "confirm").await;
+        assert_eq!(s, StatusCode::CONFLICT, "never confirmed twice");
+        assert_eq!(fake.count_to("+61412345612"), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_review_confirmed_after_five_minutes_says_so_instead_of_texting() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        app.patch(
+            "/api/v1/settings",
+            json!({"unclear_counts_as_optout": true}),
+        )
+        .await;
+        let r = generic_at(
+            &app,
+            "late",
+            "+61412345621",
+            "STOP what?",
+            Duration::from_secs(6 * 60),
+        )
+        .await;
+        let (s, b) = review(&app, &r["id"], "confirm").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let actions = b["actions"].to_string();
+        assert!(
+            actions.contains("confirmation not sent: the 5-minute window"),
+            "{b}"
+        );
+        assert!(!actions.contains("confirmation queued"), "{b}");
+        assert!(app.opted_out("0412345621").await);
+        // The dispatcher has nothing for this number.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(fake.count_to("+61412345621"), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_stop_during_a_review_settles_the_opt_out_and_a_later_dismissal_lifts_nothing() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        app.patch(
+            "/api/v1/settings",
+            json!({"auto_delete_optouts": true, "unclear_counts_as_optout": true}),
+        )
+        .await;
+        let g = group_of(&app, "Customers", &["0412345631"]).await;
+        let r = generic_at(&app, "s1", "+61412345631", "STOP what?", Duration::ZERO).await;
+        // The clear STOP arrives while the review is open, at the same moment as its dismissal.
+        let (stop, dismissed) = tokio::join!(
+            generic_at(&app, "s2", "+61412345631", "STOP", Duration::ZERO),
+            review(&app, &r["id"], "dismiss")
+        );
+        assert_eq!(dismissed.0, StatusCode::OK, "{}", dismissed.1);
+        assert!(stop["actions"].to_string().contains("opted_out"), "{stop}");
+        // Whatever the order, the number's own STOP wins.
+        assert!(app.opted_out("0412345631").await);
+        let (_, o) = app.get("/api/v1/optouts/0412345631").await;
+        assert_eq!(o["source"], "reply");
+        assert_eq!(
+            contact_count(&app, g).await,
+            0,
+            "the STOP's clean-up applies"
+        );
+        let (_, events) = app.get("/api/v1/optouts/0412345631/events").await;
+        let kinds: Vec<&str> = events["events"]
+            .as_array()
+            .or(events.as_array())
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds.last(), Some(&"opted_out"), "{events}");
+    }
+}
+
+#[tokio::test]
+async fn confirmed_unclear_replies_count_as_opt_outs_in_the_incoming_report() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        app.patch(
+            "/api/v1/settings",
+            json!({"unclear_counts_as_optout": false}),
+        )
+        .await;
+        generic_at(&app, "c1", "+61412345641", "STOP", Duration::ZERO).await;
+        let r = generic_at(&app, "c2", "+61412345642", "STOP what?", Duration::ZERO).await;
+        generic_at(&app, "c3", "+61412345643", "STOP what?", Duration::ZERO).await;
+        review(&app, &r["id"], "confirm").await;
+        let (_, list) = app.get("/api/v1/replies?class=opt_out").await;
+        let from: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["from"].as_str().unwrap())
+            .collect();
+        assert_eq!(from, ["+61412345642", "+61412345641"], "{list}");
+        let (s, csv) = send(app.req(
+            reqwest::Method::GET,
+            "/api/v1/replies/export?class=opt_out&format=csv",
+        ))
+        .await;
+        assert_eq!(s, StatusCode::OK, "{csv}");
+        let csv = csv.as_str().unwrap().to_owned();
+        assert!(
+            csv.contains("+61412345642") && csv.contains("+61412345641"),
+            "{csv}"
+        );
+        assert!(
+            !csv.contains("+61412345643"),
+            "the unreviewed one is not an opt-out: {csv}"
+        );
+    }
+}

@@ -397,7 +397,7 @@ impl OptOuts {
         let key = cmd.number.as_u64();
         let adds = matches!(
             cmd.event,
-            OptOutEvent::Added(_) | OptOutEvent::ReplyOptOut { .. }
+            OptOutEvent::Added(_) | OptOutEvent::ReplyOptOut { .. } | OptOutEvent::UnclearReply
         );
         if adds {
             index.begin_add(key);

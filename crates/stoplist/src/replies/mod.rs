@@ -47,6 +47,10 @@ pub const MAX_TEXT: usize = 5_000;
 /// How long an account's classifier (its own keywords) is reused.
 const CLASSIFIER_TTL: Duration = Duration::from_secs(5);
 
+/// How long after a reply its opt-out may still be confirmed by text (the FCC's 2024 order
+/// allows one confirmation within 5 minutes).
+pub const CONFIRMATION_WINDOW_MS: i64 = 5 * 60 * 1000;
+
 /// The text sent after an opt-in lifts an opt-out.
 pub const OPT_IN_CONFIRMATION: &str = "{sender}: you are subscribed again. Reply STOP to opt out.";
 
@@ -264,7 +268,12 @@ impl Replies {
                 Class::Unclear => {
                     review = Some("pending");
                     if settings.unclear_counts_as_optout {
-                        effects.optout = Some(opt_out);
+                        // Provisional: suppresses at once, changes no contact, confirms nothing,
+                        // until a person confirms or dismisses it.
+                        effects.optout = Some(OptOutCommand {
+                            event: OptOutEvent::UnclearReply,
+                            ..opt_out
+                        });
                     }
                 }
                 Class::OptIn => {
@@ -400,18 +409,25 @@ impl Replies {
                 evidence: Some(evidence),
                 campaign_groups: groups,
             });
-            if settings.confirmation_enabled {
+            // One confirmation, and only within 5 minutes of the reply (the FCC's window).
+            let window_closes = reply.received_at + CONFIRMATION_WINDOW_MS;
+            if settings.confirmation_enabled && crate::now_ms() <= window_closes {
                 effects.optout_confirmation = Some(Answer {
                     sender_id: reply.to.clone(),
                     body: settings.confirmation_text.replace("{sender}", &reply.to),
                 });
+            } else if settings.confirmation_enabled {
+                effects.confirmation_missed = Some(format!(
+                    "confirmation not sent: the 5-minute window after the reply closed at {}",
+                    crate::rfc3339(window_closes)
+                ));
             }
-        } else if reply.actions.iter().any(|a| a == "opted_out") {
-            // The provisional opt-out was this reply's doing: the number's own text did not ask,
-            // so it is lifted as if the number had not said it (recorded as an opt-in event).
+        } else {
+            // Lifts the opt-out only while it is still the provisional one this reply made (a
+            // clear STOP or an explicit add since then settled it, and the rules leave it).
             effects.optout = Some(OptOutCommand {
                 number: number.clone(),
-                event: OptOutEvent::ReplyOptIn,
+                event: OptOutEvent::ReviewDismissed,
                 actor: reviewer.clone(),
                 reason: None,
                 evidence: Some(evidence),

@@ -44,6 +44,7 @@ pub fn classify(e: &AppError) -> (StatusCode, &'static str, Option<String>) {
             match r {
                 stoplist_domain::rules::Refusal::NotOptedOut => "not_opted_out",
                 stoplist_domain::rules::Refusal::EnforcedReplyOptOut => "enforced_reply_opt_out",
+                stoplist_domain::rules::Refusal::PendingReview => "pending_review",
             },
             Some("number".into()),
         ),
