@@ -115,6 +115,18 @@ pub trait Store:
     /// The user and their password hash, by login.
     async fn user_credentials(&self, login: &str) -> Result<Option<(User, String)>>;
     async fn count_users(&self) -> Result<i64>;
+    /// On a database with no users, at once for every instance starting together: creates
+    /// the account `account_name` (or takes the existing one) and its first user, an
+    /// administrator, in one transaction that no other bootstrap runs beside. `None` when a
+    /// user exists already (another instance got there first).
+    async fn bootstrap(
+        &self,
+        account_name: &str,
+        webhook_token: &str,
+        login: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Option<(Account, User)>>;
     async fn create_session(
         &self,
         token_hash: &str,

@@ -44,6 +44,9 @@ impl PgStore {
         Backend::Postgres
     }
 
+    /// One bootstrap at a time across instances (released at the transaction's end).
+    const BOOTSTRAP_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(727002)");
+
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
     }

@@ -471,18 +471,24 @@ macro_rules! store_impl {
                 sqlx::raw_sql($crate::migrate::CREATE_MIGRATIONS_TABLE).execute(&self.pool).await?;
                 for m in migrations {
                     // -- was this version applied, and with what checksum?
-                    let applied: Option<String> = sqlx::query_scalar("SELECT checksum FROM stoplist_migrations WHERE version = $1")
-                        .bind(m.version)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    match applied {
+                    let applied = |version: i64| {
+                        sqlx::query_scalar::<_, String>("SELECT checksum FROM stoplist_migrations WHERE version = $1").bind(version)
+                    };
+                    match applied(m.version).fetch_optional(&self.pool).await? {
                         Some(sum) if sum == m.checksum() => continue,
                         Some(_) => {
                             return Err(StoreError::MigrationChanged { version: m.version, description: m.description.into() });
                         }
                         None => {}
                     }
-                    let mut tx = self.pool.begin().await?;
+                    // Checked again and applied in one write transaction: processes opening one
+                    // new SQLite file at once apply each migration once (PostgreSQL instances
+                    // also hold an advisory lock around the whole run).
+                    let mut tx = self.begin_write().await?;
+                    if applied(m.version).fetch_optional(&mut *tx).await?.is_some() {
+                        tx.rollback().await?;
+                        continue;
+                    }
                     sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql)).execute(&mut *tx).await?;
                     // -- record the migration as applied
                     sqlx::query("INSERT INTO stoplist_migrations (version, description, checksum, applied_at) VALUES ($1, $2, $3, $4)")
@@ -1169,6 +1175,58 @@ macro_rules! store_impl {
                 .await
                 .map(User::from)
                 .map_err(|e| conflict(e, "a user with this login", "login"))
+            }
+
+            async fn bootstrap(&self, account_name: &str, webhook_token: &str, login: &str, password_hash: &str, now: i64) -> Result<Option<(Account, User)>> {
+                let mut tx = self.begin_write().await?;
+                if let Some(lock) = Self::BOOTSTRAP_LOCK {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
+                // -- is there any user yet?
+                let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+                if users > 0 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                // -- the first account, if it exists already
+                let existing = sqlx::query_as::<_, AccountRow>("SELECT id, name, webhook_token, created_at FROM accounts WHERE name = $1")
+                    .bind(account_name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let account = match existing {
+                    Some(a) => a,
+                    None => {
+                        let settings = serde_json::to_string(&AccountSettings::default())
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        // -- the first account, with default settings and an empty ledger
+                        sqlx::query_as::<_, AccountRow>(
+                            "INSERT INTO accounts (name, webhook_token, settings_json, ledger_seq, ledger_head, created_at)
+                             VALUES ($1, $2, $3, 0, $4, $5) RETURNING id, name, webhook_token, created_at",
+                        )
+                        .bind(account_name)
+                        .bind(webhook_token)
+                        .bind(settings)
+                        .bind(Digest32::GENESIS.to_hex())
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?
+                    }
+                };
+                let account = Account::from(account);
+                // -- the first user, an administrator
+                let user = sqlx::query_as::<_, UserRow>(
+                    "INSERT INTO users (account_id, login, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)
+                     RETURNING id, account_id, login, is_admin, created_at",
+                )
+                .bind(account.id.0)
+                .bind(login)
+                .bind(password_hash)
+                .bind(true)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some((account, User::from(user))))
             }
 
             async fn user_credentials(&self, login: &str) -> Result<Option<(User, String)>> {

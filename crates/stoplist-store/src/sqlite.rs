@@ -43,6 +43,9 @@ impl SqliteStore {
         Backend::Sqlite
     }
 
+    /// The IMMEDIATE write transaction already runs one bootstrap at a time.
+    const BOOTSTRAP_LOCK: Option<&'static str> = None;
+
     /// A write transaction that takes SQLite's write lock at once, so that two writers never
     /// deadlock upgrading read locks (they queue on the busy timeout instead).
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {

@@ -77,20 +77,27 @@ pub struct Bootstrap {
 }
 
 /// On a database with no users: creates the first account ("default") and an admin user
-/// with a random password, to be printed once. `None` when users exist.
+/// with a random password, to be printed once. `None` when users exist. Instances starting
+/// together on an empty database all come up: exactly one of them creates the account and
+/// the administrator (the store runs one bootstrap at a time), the others find it done.
 pub async fn bootstrap(store: &dyn Store) -> AppResult<Option<Bootstrap>> {
     if store.count_users().await? > 0 {
         return Ok(None);
     }
-    let account = match store.account_by_name("default").await? {
-        Some(a) => a,
-        None => create_account(store, "default").await?,
-    };
     let password = auth::random_hex(8);
-    create_user(store, account.id, "admin", &password, true).await?;
-    Ok(Some(Bootstrap {
+    let hash = auth::hash_password(password.clone()).await?;
+    let made = store
+        .bootstrap(
+            "default",
+            &auth::random_hex(16),
+            "admin",
+            &hash,
+            crate::now_ms(),
+        )
+        .await?;
+    Ok(made.map(|(account, user)| Bootstrap {
         account,
-        login: "admin".into(),
+        login: user.login,
         password,
     }))
 }

@@ -56,7 +56,12 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then drains (see [`drain`]) and returns.
+    /// Serves until `shutdown` completes, then drains and returns (SPEC 4). The drain:
+    /// webhooks answer 503 with `Retry-After` and `/readyz` answers 503 (so providers and
+    /// load balancers go elsewhere) while the dispatcher finishes the messages it claimed, the
+    /// reply writer the replies it took and the deliverer the notifications in flight, for at
+    /// most `shutdown_timeout_seconds`; then the listener closes, the requests still open get
+    /// a few seconds to finish, and it returns.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -64,42 +69,57 @@ impl Application {
         let state = self.state.clone();
         let workers = Workers::start(&state)?;
         let app = crate::web::router(self.state.clone());
-        let lifecycle = state.lifecycle.clone();
-        // The signal begins the drain at once (webhooks answer 503 from then on), and stops
-        // the listener; requests in flight finish within the deadline below.
-        let begin_drain = async move {
-            shutdown.await;
-            if lifecycle.begin_drain() {
-                tracing::info!("shutting down: finishing the work in flight");
-            }
+        let deadline = Duration::from_secs(state.config.shutdown_timeout_seconds);
+        // Set once the drain is over: the listener closes then.
+        let (stop_listening, stopped) = tokio::sync::watch::channel(false);
+        let drainer = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                if state.lifecycle.begin_drain() {
+                    tracing::info!(
+                        deadline_seconds = deadline.as_secs(),
+                        "shutting down: webhooks answer 503 while the work in flight finishes"
+                    );
+                }
+                workers.drain(&state, deadline).await;
+                let _ = stop_listening.send(true);
+            })
         };
-        let deadline_after = Duration::from_secs(state.config.shutdown_timeout_seconds);
+        let mut stop = stopped.clone();
         let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(begin_drain);
-        let served = async {
-            let mut served = std::pin::pin!(served.into_future());
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .into_future();
+        let served = {
+            let mut served = std::pin::pin!(served);
             tokio::select! {
                 r = &mut served => r,
-                // Requests still open after the deadline are cut.
+                // Requests still open a few seconds after the listener closed are cut.
                 _ = async {
-                    state.lifecycle.drained().await;
-                    tokio::time::sleep(deadline_after).await;
+                    let mut stopped = stopped;
+                    let _ = stopped.wait_for(|s| *s).await;
+                    tokio::time::sleep(REQUESTS_GRACE).await;
                 } => {
-                    tracing::warn!("requests were still open at the shutdown deadline; closing them");
+                    tracing::warn!("requests were still open after the drain; closing them");
                     Ok(())
                 }
             }
         };
-        let served = served.await;
-        // The listener is closed; the workers finish what they claimed.
-        state.lifecycle.begin_drain();
-        workers.drain(&state, deadline_after).await;
+        if !drainer.is_finished() {
+            // The listener failed before any shutdown: nothing drains.
+            drainer.abort();
+        }
         served.map_err(|e| anyhow::anyhow!("server error: {e}"))
     }
 }
+
+/// How long requests still open when the listener closes may take to finish.
+const REQUESTS_GRACE: Duration = Duration::from_secs(5);
 
 /// The background work of a serving instance.
 struct Workers {

@@ -16,6 +16,12 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.lifecycle.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining: this instance is shutting down\n".to_owned(),
+        );
+    }
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(e) => {

@@ -1,0 +1,309 @@
+//! The server as a process, as an operator deploys it: several instances starting at once on
+//! an empty database, and SIGTERM in the middle of a campaign send (the drain finishes what
+//! was claimed, gives back what a deadline cuts short, answers webhooks 503 meanwhile, and
+//! exits 0). Real processes of the binary, real HTTP, the fake provider on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use stoplist_providers::fake::FakeProvider;
+
+const BIN: &str = env!("CARGO_BIN_EXE_stoplist");
+
+/// A running `stoplist serve` process and what it printed before serving.
+struct Server {
+    child: Child,
+    base: String,
+    printed: Vec<String>,
+}
+
+impl Server {
+    /// Starts `stoplist serve` on `db` with `config` (TOML) and waits until it listens.
+    fn start(db: &str, config: &str) -> Server {
+        let file = tempfile_with(config);
+        let mut child = Command::new(BIN)
+            .args(["--database", db, "--config"])
+            .arg(&file)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        let mut base = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("stoplist is listening on ") {
+                base = Some(rest.trim().trim_end_matches('/').to_owned());
+            }
+            let done = line.starts_with("Log in at") || line.contains("password: ");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+        // Keep reading what it prints, so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            base: base.unwrap_or_else(|| panic!("no address printed: {printed:?}")),
+            printed,
+        }
+    }
+
+    fn terminate(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -TERM");
+    }
+
+    /// Waits for the process to exit, at most `limit`; answers its exit code. (Async: the
+    /// fake provider runs on this test's runtime and must keep answering meanwhile.)
+    async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not exit within {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tempfile_with(text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "stoplist-test-config-{}-{}.toml",
+        std::process::id(),
+        stoplist::auth::random_hex(6)
+    ));
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_started_together_on_an_empty_database_all_come_up_with_one_administrator() {
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let starting: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || Server::start(&url, ""))
+            })
+            .collect();
+        let servers: Vec<Server> = starting.into_iter().map(|t| t.join().unwrap()).collect();
+        let firsts = servers
+            .iter()
+            .filter(|s| s.printed.iter().any(|l| l.starts_with("First start")))
+            .count();
+        assert_eq!(
+            firsts,
+            1,
+            "exactly one bootstrap: {:?}",
+            servers.iter().map(|s| &s.printed).collect::<Vec<_>>()
+        );
+        for s in &servers {
+            let r = reqwest::get(format!("{}/healthz", s.base)).await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        let store = stoplist_store::connect(&url).await.unwrap();
+        assert_eq!(store.count_users().await.unwrap(), 1);
+        assert_eq!(store.list_accounts().await.unwrap().len(), 1);
+        for mut s in servers {
+            s.terminate();
+            assert_eq!(
+                s.wait_exit(Duration::from_secs(30)).await,
+                Some(0),
+                "SIGTERM exits 0"
+            );
+        }
+    }
+}
+
+/// An account on `db` with an API key, its connector the fake provider (Twilio shape):
+/// (account, key, webhook token).
+async fn account_with_fake(
+    db: &str,
+    server: &Server,
+    fake: &FakeProvider,
+) -> (stoplist_domain::AccountId, String, String) {
+    let store = stoplist_store::connect(db).await.unwrap();
+    let account = stoplist::accounts::create_account(store.as_ref(), "acme")
+        .await
+        .unwrap();
+    let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "ops")
+        .await
+        .unwrap();
+    let c = fake.credentials();
+    let r = reqwest::Client::new()
+        .put(format!("{}/api/v1/settings/connector", server.base))
+        .bearer_auth(&key)
+        .json(
+            &json!({"kind": "twilio", "account": c.twilio_sid, "secret": c.twilio_token,
+                      "base_url": fake.base_url(), "timeout_seconds": 60}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    (account.id, key, account.webhook_token)
+}
+
+/// Creates and sends a campaign to `n` typed numbers; answers its id.
+async fn send_campaign(server: &Server, key: &str, n: usize) -> i64 {
+    let http = reqwest::Client::new();
+    let numbers: Vec<String> = (0..n).map(|i| format!("+614133{i:05}")).collect();
+    let c: Value = http
+        .post(format!("{}/api/v1/campaigns", server.base))
+        .bearer_auth(key)
+        .json(&json!({"name": "deploy day", "sender_id": "ACME", "message": "Hi. Reply STOP to opt out", "numbers": numbers}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = c["id"].as_i64().unwrap();
+    let r = http
+        .post(format!("{}/api/v1/campaigns/{id}/send", server.base))
+        .bearer_auth(key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    id
+}
+
+/// The campaign's messages by status.
+async fn statuses(
+    db: &str,
+    account: stoplist_domain::AccountId,
+    id: i64,
+) -> stoplist_store::MessageCounts {
+    let store = stoplist_store::connect(db).await.unwrap();
+    store
+        .message_counts(account, stoplist_domain::CampaignId(id))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_send_finishes_the_claimed_messages_refuses_webhooks_and_exits_zero() {
+    let db = stoplist_store::testing::sqlite_url();
+    let fake = FakeProvider::start().await;
+    // Five messages a second: the 20 claimed take about four seconds to pace out.
+    let server = Server::start(
+        &db,
+        "default_send_rate = 5\nshutdown_timeout_seconds = 30\n",
+    );
+    let (account, key, token) = account_with_fake(&db, &server, &fake).await;
+    let id = send_campaign(&server, &key, 20).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.sent().len() < 3 {
+        assert!(Instant::now() < deadline, "sending never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.terminate();
+    // Draining: readiness fails and a reply is refused for the provider to deliver again
+    // (the signal takes a moment to arrive: until then both are answered as usual).
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ready = http
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap();
+        if ready.status() == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(ready.text().await.unwrap().contains("draining"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "never began draining");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let r = http
+        .post(format!("{}/webhooks/generic/{token}", server.base))
+        .json(&json!({"id": "late", "from": "+61412345678", "to": "+61400000000", "text": "STOP"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let mut server = server;
+    assert_eq!(server.wait_exit(Duration::from_secs(30)).await, Some(0));
+    let counts = statuses(&db, account, id).await;
+    assert_eq!(counts.sending, 0, "nothing left claimed: {counts:?}");
+    assert_eq!(
+        counts.sent, 20,
+        "every claimed message was sent: {counts:?}"
+    );
+    assert_eq!(fake.sent().len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_with_a_hanging_provider_gives_back_what_was_never_handed_over() {
+    let db = stoplist_store::testing::sqlite_url();
+    let fake = FakeProvider::start().await;
+    let server = Server::start(&db, "default_send_rate = 5\nshutdown_timeout_seconds = 2\n");
+    let (account, key, _) = account_with_fake(&db, &server, &fake).await;
+    fake.hang(true);
+    let id = send_campaign(&server, &key, 20).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.requests() < 3 {
+        assert!(Instant::now() < deadline, "sending never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.terminate();
+    let mut server = server;
+    let started = Instant::now();
+    assert_eq!(server.wait_exit(Duration::from_secs(30)).await, Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the deadline holds: {:?}",
+        started.elapsed()
+    );
+    let counts = statuses(&db, account, id).await;
+    let handed = fake.requests() as i64;
+    assert_eq!(counts.sending, 0, "nothing abandoned: {counts:?}");
+    assert_eq!(
+        counts.failed, handed,
+        "what the provider never answered is interrupted (fate unknown): {counts:?}"
+    );
+    assert_eq!(
+        counts.queued,
+        20 - handed,
+        "what was never handed over is back in the queue: {counts:?}"
+    );
+    // Started again, the instance sends what was given back, and only that.
+    fake.hang(false);
+    let _again = Server::start(&db, "default_send_rate = 0\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while statuses(&db, account, id).await.queued > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the given-back messages were never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(statuses(&db, account, id).await.sent, 20 - handed);
+}
