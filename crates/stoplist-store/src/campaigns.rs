@@ -350,6 +350,34 @@ pub struct MessageCounts {
     pub failed: i64,
     pub suppressed: i64,
     pub cancelled: i64,
+    /// Of the failed ones: claimed by an instance that stopped (kill -9, a shutdown's deadline)
+    /// before the provider answered. Their fate is unknown; they are not resent.
+    pub interrupted: i64,
+}
+
+/// Which of a campaign's messages to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageFilter {
+    Status(MessageStatus),
+    /// Failed as `interrupted`: the provider may or may not have them.
+    FateUnknown,
+}
+
+impl MessageFilter {
+    /// A status code, or `interrupted`.
+    pub fn parse(code: &str) -> Option<MessageFilter> {
+        match code {
+            "interrupted" => Some(MessageFilter::FateUnknown),
+            other => MessageStatus::parse(other).map(MessageFilter::Status),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageFilter::Status(s) => s.as_str(),
+            MessageFilter::FateUnknown => "interrupted",
+        }
+    }
 }
 
 impl MessageCounts {
@@ -461,12 +489,13 @@ pub trait CampaignStore: Send + Sync {
     /// Marks `sending` campaigns whose messages all have a final status as done.
     async fn finish_campaigns(&self, now: i64) -> Result<u64>;
     async fn message_counts(&self, account: AccountId, id: CampaignId) -> Result<MessageCounts>;
-    /// A campaign's messages by id after the cursor, optionally of one status.
+    /// A campaign's messages by id after the cursor, optionally of one status (or those whose
+    /// fate is unknown).
     async fn list_messages(
         &self,
         account: AccountId,
         id: CampaignId,
-        status: Option<MessageStatus>,
+        filter: Option<MessageFilter>,
         after: Option<i64>,
         limit: i64,
     ) -> Result<Page<Message>>;
@@ -1023,14 +1052,30 @@ macro_rules! campaign_impl {
                     .bind(account.0)
                     .fetch_all(&self.pool)
                     .await?;
-                    counts_from(rows)
+                    let mut counts = counts_from(rows)?;
+                    // -- of the failed ones, those whose fate is unknown
+                    counts.interrupted = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM messages WHERE campaign_id = $1 AND account_id = $2
+                           AND status = 'failed' AND error_code = 'interrupted'",
+                    )
+                    .bind(id.0)
+                    .bind(account.0)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    Ok(counts)
                 }
 
-                async fn list_messages(&self, account: AccountId, id: CampaignId, status: Option<MessageStatus>, after: Option<i64>, limit: i64) -> Result<Page<Message>> {
+                async fn list_messages(&self, account: AccountId, id: CampaignId, filter: Option<MessageFilter>, after: Option<i64>, limit: i64) -> Result<Page<Message>> {
+                    let (status, interrupted) = match filter {
+                        None => (None, false),
+                        Some(MessageFilter::Status(s)) => (Some(s), false),
+                        Some(MessageFilter::FateUnknown) => (Some(MessageStatus::Failed), true),
+                    };
                     // -- a page of a campaign's messages by id
                     let sql = format!(
                         "{MESSAGE_COLUMNS} WHERE campaign_id = $1 AND account_id = $2 AND id > $3
-                           AND (CAST($4 AS TEXT) IS NULL OR status = $4) ORDER BY id LIMIT $5"
+                           AND (CAST($4 AS TEXT) IS NULL OR status = $4)
+                           AND ($6 = 0 OR error_code = 'interrupted') ORDER BY id LIMIT $5"
                     );
                     let rows = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
                         .bind(id.0)
@@ -1038,6 +1083,7 @@ macro_rules! campaign_impl {
                         .bind(after.unwrap_or(0))
                         .bind(status.map(|s| s.as_str()))
                         .bind(limit + 1)
+                        .bind(i64::from(interrupted))
                         .fetch_all(&self.pool)
                         .await?;
                     let mut items = rows.into_iter().map(Message::try_from).collect::<Result<Vec<_>>>()?;

@@ -26,8 +26,8 @@ use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, PhoneNumbe
 
 pub use campaigns::{
     Busy, Campaign, CampaignAction, CampaignFile, CampaignStatus, CampaignStore, ClaimedMessage,
-    ConnectorRecord, DispatchCheck, InvalidRecipient, Message, MessageCounts, MessageKind,
-    MessageStatus, NewCampaign, NewMessage, Outcome, ReceiptUpdate, StartOutcome,
+    ConnectorRecord, DispatchCheck, InvalidRecipient, Message, MessageCounts, MessageFilter,
+    MessageKind, MessageStatus, NewCampaign, NewMessage, Outcome, ReceiptUpdate, StartOutcome,
 };
 pub use export::ExportStore;
 pub use index::IndexStore;

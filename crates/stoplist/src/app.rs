@@ -143,6 +143,7 @@ impl Workers {
             state.dispatch_deps(),
             owner,
             Duration::from_millis(state.config.dispatch_poll_ms.max(10)),
+            Duration::from_secs(state.config.instance_lease_seconds.max(1)),
         ));
         let dispatching = tokio::spawn(dispatcher.clone().run());
         let notifying = match crate::replies::notify::Notifier::new(

@@ -46,6 +46,9 @@ pub struct Config {
     pub shutdown_timeout_seconds: u64,
     /// How often the opt-out indexes are compared with the store, in seconds.
     pub index_check_seconds: u64,
+    /// An instance whose heartbeat is this old is taken as dead (kill -9, a lost machine): the
+    /// messages it was sending are failed `interrupted`, fate unknown. In seconds.
+    pub instance_lease_seconds: u64,
     /// Where campaigns' uploaded recipients files are kept; `None`: the temporary directory
     /// of the instance that received the upload. With several instances, a directory they
     /// all share (NFS, EFS), so that any of them can preview and send the campaign.
@@ -72,6 +75,7 @@ impl Default for Config {
             default_send_rate: 30,
             shutdown_timeout_seconds: 30,
             index_check_seconds: 300,
+            instance_lease_seconds: 30,
             campaign_files_dir: None,
         }
     }
@@ -98,6 +102,7 @@ pub struct FileConfig {
     pub default_send_rate: Option<u32>,
     pub shutdown_timeout_seconds: Option<u64>,
     pub index_check_seconds: Option<u64>,
+    pub instance_lease_seconds: Option<u64>,
     pub campaign_files_dir: Option<std::path::PathBuf>,
 }
 
@@ -129,7 +134,8 @@ impl Config {
             dispatch_poll_ms,
             default_send_rate,
             shutdown_timeout_seconds,
-            index_check_seconds
+            index_check_seconds,
+            instance_lease_seconds
         );
         if f.public_url.is_some() {
             c.public_url = f.public_url;
@@ -202,6 +208,11 @@ shutdown_timeout_seconds = 30
 # How often each opt-out index is compared with the database (counts and a digest per
 # account; a difference is repaired, logged and counted in stoplist_index_repairs_total).
 index_check_seconds = 300
+
+# An instance whose heartbeat is this old is taken as dead (kill -9, a lost machine): the
+# messages it was sending are marked failed "interrupted" (fate unknown, never resent) and
+# listed on the campaign's page. Each instance beats six times per lease.
+instance_lease_seconds = 30
 
 # Where campaigns' uploaded recipients files are kept (default: this instance's temporary
 # directory). With several instances on one PostgreSQL database, a directory they all share,

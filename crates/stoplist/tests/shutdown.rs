@@ -307,3 +307,117 @@ async fn sigterm_with_a_hanging_provider_gives_back_what_was_never_handed_over()
     }
     assert_eq!(statuses(&db, account, id).await.sent, 20 - handed);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_a_send_loses_at_most_one_batch_and_the_campaign_page_lists_it() {
+    let db = stoplist_store::testing::sqlite_url();
+    let fake = FakeProvider::start().await;
+    let config = "default_send_rate = 0\ninstance_lease_seconds = 2\n";
+    let mut server = Server::start(&db, config);
+    let (account, key, _) = account_with_fake(&db, &server, &fake).await;
+    fake.hang(true);
+    let id = send_campaign(&server, &key, 250).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.requests() < 5 {
+        assert!(Instant::now() < deadline, "sending never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    fake.hang(false);
+    let claimed = statuses(&db, account, id).await.sending;
+    assert!(
+        claimed > 0 && claimed <= 100,
+        "one batch claimed: {claimed}"
+    );
+
+    // Started again: the dead instance's claims are failed as interrupted once its lease
+    // is over; everything else is sent.
+    let again = Server::start(&db, config);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = statuses(&db, account, id).await;
+        if c.sending == 0 && c.queued == 0 && c.interrupted == claimed {
+            assert_eq!(c.sent, 250 - claimed, "{c:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never settled: {c:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The API and the campaign page list the numbers whose fate is unknown.
+    let http = reqwest::Client::new();
+    let listed: Value = http
+        .get(format!(
+            "{}/api/v1/campaigns/{id}/messages?status=interrupted&limit=1000",
+            again.base
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["items"].as_array().unwrap().len() as i64,
+        claimed,
+        "{listed}"
+    );
+    // The campaign belongs to "acme": log in as one of its users.
+    let store = stoplist_store::connect(&db).await.unwrap();
+    stoplist::accounts::create_user(store.as_ref(), account, "ops", "ops password 1", false)
+        .await
+        .unwrap();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login_page = browser
+        .get(format!("{}/login", again.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = login_page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let r = browser
+        .post(format!("{}/login", again.base))
+        .form(&[
+            ("login", "ops"),
+            ("password", "ops password 1"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = browser
+        .get(format!("{}/campaigns/{id}", again.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("Fate unknown: {claimed}.")),
+        "{page}"
+    );
+    let list = browser
+        .get(format!("{}/campaigns/{id}?status=interrupted", again.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let first = listed["items"][0]["number"].as_str().unwrap();
+    assert!(list.contains(first), "the page lists {first}");
+}

@@ -24,7 +24,8 @@
 //! messages never handed to a connector go back to the queue, those handed over without an
 //! answer are failed as `interrupted` (their fate is unknown, and sending twice is the worse
 //! error). After a kill -9, a dead instance's claims are failed `interrupted` by any live one
-//! once its heartbeat is [`DEAD_AFTER`] old: at most one batch per lane.
+//! once its heartbeat is older than the instance lease (`instance_lease_seconds`): at most
+//! one batch per lane.
 //!
 //! Every instance runs one. Claims are exclusive (see the store's `campaigns` module), so with
 //! several instances on one PostgreSQL each message is dispatched once. A transient provider
@@ -50,12 +51,8 @@ use tokio::task::JoinSet;
 const BATCH: i64 = 100;
 /// Provider calls in flight at once in one lane.
 const LANE_CONCURRENCY: usize = 32;
-/// An instance whose heartbeat is this old is dead: its claims are failed `interrupted`.
-pub const DEAD_AFTER: Duration = Duration::from_secs(30);
 /// Claims by a dispatcher that never had a heartbeat (an older version) are dead after this.
 const LEASE: Duration = Duration::from_secs(300);
-/// How often the heartbeat and the housekeeping run.
-const HOUSEKEEPING: Duration = Duration::from_secs(5);
 /// Transient failures are retried this many times in all.
 pub const MAX_ATTEMPTS: i64 = 6;
 
@@ -100,6 +97,8 @@ pub struct Dispatcher {
     owner: String,
     /// How often an idle dispatcher looks for messages other instances queued.
     poll: Duration,
+    /// An instance whose heartbeat is this old is dead (the heartbeat runs six times as often).
+    lease: Duration,
     limits: RateLimits,
     /// Messages handed to a connector whose outcome is not recorded yet.
     handed: Mutex<HashSet<MessageId>>,
@@ -107,8 +106,9 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// `owner` is this instance's id (its claims carry it); `poll` how often an idle
-    /// dispatcher looks for messages other instances queued.
-    pub fn new(deps: Deps, owner: String, poll: Duration) -> Dispatcher {
+    /// dispatcher looks for messages other instances queued; `lease` how old a heartbeat
+    /// makes an instance dead.
+    pub fn new(deps: Deps, owner: String, poll: Duration, lease: Duration) -> Dispatcher {
         let Deps {
             store,
             connectors,
@@ -126,6 +126,7 @@ impl Dispatcher {
             lifecycle,
             owner,
             poll,
+            lease,
             limits: RateLimits::default(),
             handed: Mutex::new(HashSet::new()),
         }
@@ -150,7 +151,7 @@ impl Dispatcher {
                 }
             }
             if Instant::now() >= next_housekeeping {
-                next_housekeeping = Instant::now() + HOUSEKEEPING;
+                next_housekeeping = Instant::now() + self.lease / 6;
                 self.housekeeping().await;
             }
             let claimed = match self.claim(&busy).await {
@@ -239,7 +240,7 @@ impl Dispatcher {
         if let Err(e) = self.store.heartbeat(&self.owner, now).await {
             tracing::warn!(error = %e, "recording this instance's heartbeat failed");
         }
-        let dead_before = now - DEAD_AFTER.as_millis() as i64;
+        let dead_before = now - self.lease.as_millis() as i64;
         let lease_before = now - LEASE.as_millis() as i64;
         match self
             .store

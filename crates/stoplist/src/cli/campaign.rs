@@ -247,6 +247,7 @@ async fn dispatch_until_done(
         st.dispatch_deps(),
         format!("cli-{}-{}", std::process::id(), crate::auth::random_hex(4)),
         std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(st.config.instance_lease_seconds.max(1)),
     ));
     let mut last_print = std::time::Instant::now();
     loop {

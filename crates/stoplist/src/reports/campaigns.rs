@@ -90,7 +90,13 @@ pub async fn messages(
                 return Ok(None);
             };
             let page = store
-                .list_messages(account, id, status, after, PAGE_ROWS)
+                .list_messages(
+                    account,
+                    id,
+                    status.map(stoplist_store::MessageFilter::Status),
+                    after,
+                    PAGE_ROWS,
+                )
                 .await?;
             Ok::<_, AppError>(Some((page.items, page.next.map(Some))))
         }

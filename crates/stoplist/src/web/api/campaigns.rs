@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use stoplist_domain::CampaignId;
 use stoplist_store::{
-    Campaign, CampaignAction, InvalidRecipient, Message, MessageCounts, MessageStatus, StartOutcome,
+    Campaign, CampaignAction, InvalidRecipient, Message, MessageCounts, MessageFilter, StartOutcome,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -377,11 +377,11 @@ pub async fn messages(
     campaigns::get(&state, auth.account(), cid).await?;
     let status = match q.status.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(MessageStatus::parse(s).ok_or_else(|| {
+        Some(s) => Some(MessageFilter::parse(s).ok_or_else(|| {
             AppError::invalid(
                 "invalid_field",
                 "status",
-                format!("status: {s:?} is not a message status (queued, held, sending, sent, delivered, failed, suppressed, cancelled)"),
+                format!("status: {s:?} is not a message status (queued, held, sending, sent, delivered, failed, suppressed, cancelled) nor interrupted (failed, fate unknown)"),
             )
         })?),
     };

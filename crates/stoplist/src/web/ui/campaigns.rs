@@ -36,7 +36,7 @@ use stoplist_domain::settings::AccountSettings;
 use stoplist_domain::sms::{self, Template as SmsTemplate};
 use stoplist_store::{
     Campaign, CampaignAction, CampaignStatus, InvalidRecipient, Message, MessageCounts,
-    MessageStatus, StartOutcome,
+    MessageFilter, MessageStatus, StartOutcome,
 };
 
 /// Rows of the Invalid Numbers list a page shows.
@@ -652,6 +652,9 @@ pub struct Live {
     started: Option<String>,
     ended: Option<String>,
     csrf: String,
+    /// Failed messages whose fate is unknown (their instance stopped before the provider
+    /// answered), formatted; `None` when there are none.
+    interrupted: Option<String>,
 }
 
 /// One status of the counts table.
@@ -696,6 +699,7 @@ fn live(c: &Campaign, counts: &MessageCounts, csrf: &str) -> Live {
         started: c.started_at.map(crate::rfc3339),
         ended: c.finished_at.map(crate::rfc3339),
         csrf: csrf.to_owned(),
+        interrupted: (counts.interrupted > 0).then(|| thousands(counts.interrupted)),
     }
 }
 
@@ -832,6 +836,10 @@ pub async fn show(
                     .into_iter()
                     .map(|s| (s.as_str(), message_status_text(s))),
             )
+            .chain(std::iter::once((
+                MessageFilter::FateUnknown.as_str(),
+                "Fate unknown (interrupted)",
+            )))
             .map(|(code, label)| FilterOption {
                 code,
                 label,
@@ -898,13 +906,13 @@ async fn messages(
     c: &Campaign,
     q: &CampaignQuery,
 ) -> Result<Messages, PageError> {
-    let status = q.status.as_deref().and_then(MessageStatus::parse);
+    let filter = q.status.as_deref().and_then(MessageFilter::parse);
     let after = cursor(q.after.as_deref());
     let page = state
         .store
-        .list_messages(session.account_id(), c.id, status, after, PAGE_SIZE)
+        .list_messages(session.account_id(), c.id, filter, after, PAGE_SIZE)
         .await?;
-    let status = status.map(|s| s.as_str()).unwrap_or("").to_owned();
+    let status = filter.map(|s| s.as_str()).unwrap_or("").to_owned();
     let mut query = String::new();
     if !status.is_empty() {
         query.push_str(&format!("&status={status}"));
