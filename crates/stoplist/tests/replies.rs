@@ -1269,3 +1269,157 @@ async fn confirmed_unclear_replies_count_as_opt_outs_in_the_incoming_report() {
         );
     }
 }
+
+/// A notification endpoint on loopback that records what it receives, or never answers.
+async fn endpoint(hangs: bool) -> (String, Arc<Mutex<Vec<Instant>>>) {
+    let got: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let sink = got.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let sink = sink.clone();
+            async move {
+                if hangs {
+                    std::future::pending::<()>().await;
+                }
+                sink.lock().unwrap().push(Instant::now());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    (format!("http://{addr}/hook"), got)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_provider_and_endpoint_of_one_account_never_delay_another_accounts_confirmation()
+{
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        // Account A: its provider and its notification endpoint hang.
+        let hanging = FakeProvider::start().await;
+        use_twilio(&app, &hanging).await;
+        let (stuck, _) = endpoint(true).await;
+        let (s, b) = send(
+            app.req(reqwest::Method::PUT, "/api/v1/settings/notifications")
+                .json(&json!({"url": stuck, "secret": "whsec_0123456789abcdef"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        hanging.hang(true);
+        // Account B: a working provider and endpoint.
+        let b_key = app.other_key().await;
+        let b_req = |m: reqwest::Method, path: &str| {
+            app.http
+                .request(m, format!("{}{path}", app.base))
+                .bearer_auth(&b_key)
+        };
+        let fine = FakeProvider::start().await;
+        let c = fine.credentials();
+        let (s, b) = send(b_req(reqwest::Method::PUT, "/api/v1/settings/connector").json(&json!({
+            "kind": "twilio", "account": c.twilio_sid, "secret": c.twilio_token, "base_url": fine.base_url()
+        })))
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (hook, heard) = endpoint(false).await;
+        let (s, b) = send(
+            b_req(reqwest::Method::PUT, "/api/v1/settings/notifications")
+                .json(&json!({"url": hook, "secret": "whsec_fedcba9876543210"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, b_settings) = send(b_req(reqwest::Method::GET, "/api/v1/settings")).await;
+        let b_token = b_settings["webhooks"]["token"].as_str().unwrap().to_owned();
+
+        // A is busy: a campaign, STOPs with confirmations and notifications, all hanging.
+        let numbers: Vec<String> = (0..60).map(|i| format!("+614134{i:05}")).collect();
+        let id = app
+            .campaign(json!({"name": "A's sale", "sender_id": "ACME", "message": "Sale! Reply STOP to opt out", "numbers": numbers}))
+            .await;
+        let (s, b) = app
+            .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+            .await;
+        assert!(s.is_success(), "{b}");
+        for i in 0..10 {
+            generic(
+                &app,
+                &format!("a-stop-{i}"),
+                &format!("+614135{i:05}"),
+                "STOP",
+            )
+            .await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while hanging.requests() < 5 {
+            assert!(Instant::now() < deadline, "A's sends never started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // B's STOP: its confirmation and its notification go out within 5 seconds.
+        let asked = Instant::now();
+        let (s, r) = send(
+            app.http
+                .post(format!("{}/webhooks/generic/{b_token}", app.base))
+                .json(&json!({"id": "b-stop", "from": "+61412345699", "to": "+61400000000", "text": "STOP"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let limit = Duration::from_secs(5);
+        while fine.count_to("+61412345699") == 0 {
+            assert!(asked.elapsed() < limit, "B's confirmation waited behind A");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        while heard.lock().unwrap().is_empty() {
+            assert!(asked.elapsed() < limit, "B's notification waited behind A");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        hanging.hang(false);
+    }
+}
+
+#[tokio::test]
+async fn a_provider_answering_500_for_one_account_never_delays_another() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let failing = FakeProvider::start().await;
+        use_twilio(&app, &failing).await;
+        failing.fail_next(1_000, 500);
+        for i in 0..20 {
+            generic(&app, &format!("f-{i}"), &format!("+614136{i:05}"), "STOP").await;
+        }
+        let b_key = app.other_key().await;
+        let fine = FakeProvider::start().await;
+        let c = fine.credentials();
+        let (s, b) = send(
+            app.http
+                .put(format!("{}/api/v1/settings/connector", app.base))
+                .bearer_auth(&b_key)
+                .json(&json!({"kind": "twilio", "account": c.twilio_sid, "secret": c.twilio_token, "base_url": fine.base_url()})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, settings) = send(
+            app.http
+                .get(format!("{}/api/v1/settings", app.base))
+                .bearer_auth(&b_key),
+        )
+        .await;
+        let b_token = settings["webhooks"]["token"].as_str().unwrap().to_owned();
+        let asked = Instant::now();
+        send(
+            app.http
+                .post(format!("{}/webhooks/generic/{b_token}", app.base))
+                .json(&json!({"id": "b-1", "from": "+61412345698", "to": "+61400000000", "text": "STOP"})),
+        )
+        .await;
+        while fine.count_to("+61412345698") == 0 {
+            assert!(
+                asked.elapsed() < Duration::from_secs(5),
+                "B's confirmation waited behind A's failures"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
