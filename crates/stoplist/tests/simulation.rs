@@ -26,9 +26,10 @@
 //! Environment: `STOPLIST_SIM_SEED` (default a fixed seed, so CI makes the same choices every
 //! run; `random` for a fresh one), `STOPLIST_SIM_STEPS` (default 1200 per backend),
 //! `STOPLIST_SIM_WITHOUT` (operation kinds to leave out, comma-separated: reply, redelivery,
-//! add, remove, upload, import, review, campaign, settings, restart, kill — to look past a
-//! known failure), `STOPLIST_SIM_PID_FILE` (every server's pid is appended there, for
-//! `bench/soak.sh`). The long soak is `bench/soak.sh`.
+//! add, remove, upload, import, review, campaign, settings, restart, kill, or reply texts:
+//! stop, start, help, unclear, other — to look past a known failure),
+//! `STOPLIST_SIM_PID_FILE` (every server's pid is appended there, for `bench/soak.sh`). The
+//! long soak is `bench/soak.sh`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod sim;

@@ -506,12 +506,24 @@ impl Sim {
             )
             .await
             .expect("count fillers") as u64;
+        // What the import's own record says, once it is settled (a process killed between the
+        // commit of the rows and the record of the report leaves it `running`, and a server
+        // later marks it failed, saying nothing of it was applied).
+        let recorded = self
+            .db
+            .import_status(&format!("sim-{seq}.csv"))
+            .await
+            .expect("read the import's status");
         let problem = if landed != 0 && landed != count {
-            Some("half an import landed")
+            Some("half an import landed".to_owned())
         } else if b.done == Some(true) && landed != count {
-            Some("it answered done")
+            Some("it answered done".to_owned())
         } else if b.done == Some(false) && landed != 0 {
-            Some("it answered failed")
+            Some("it answered failed".to_owned())
+        } else if recorded.as_deref() == Some("done") && landed != count {
+            Some("its record says done".to_owned())
+        } else if recorded.as_deref() == Some("failed") && landed != 0 {
+            Some("its record says failed: nothing of it was applied".to_owned())
         } else {
             None
         };

@@ -109,4 +109,10 @@ impl Db {
         let sql = "SELECT COUNT(*) FROM messages WHERE status = 'queued'";
         on_both!(self, p => Ok(sqlx::query_scalar(sql).fetch_one(p).await?))
     }
+
+    /// The status of the import of the file named `file_name` (`running`, `done`, `failed`).
+    pub async fn import_status(&self, file_name: &str) -> DbResult<Option<String>> {
+        let sql = "SELECT status FROM imports WHERE file_name = $1";
+        on_both!(self, p => Ok(sqlx::query_scalar(sql).bind(file_name).fetch_optional(p).await?))
+    }
 }

@@ -44,8 +44,9 @@ pub const DEFAULT_SEED: u64 = 0x5EED_2026_0001;
 pub const DEFAULT_STEPS: u64 = 1200;
 /// The servers' `index_follow_ms` in the simulation.
 pub const FOLLOW_MS: u64 = 100;
-/// What "within `index_follow_ms`" allows on top, for a tick delayed on a loaded machine.
-pub const FOLLOW_MARGIN_MS: u64 = 900;
+/// What "within `index_follow_ms`" allows on top, for a tick delayed on a loaded machine (the
+/// longest wait seen was 138 ms after a step, on PostgreSQL, with a release build running).
+pub const FOLLOW_MARGIN_MS: u64 = 400;
 /// Imports into one bulk group before the next goes into a fresh one.
 pub const BULK_IMPORTS_A_GROUP: usize = 100;
 /// How long after a lost request (no answer) its effect may still land, for the bookkeeping
@@ -438,8 +439,18 @@ impl Sim {
         }
     }
 
-    fn allowed(&self, name: &str) -> bool {
-        !self.cfg.without.iter().any(|w| w == name)
+    /// Whether `STOPLIST_SIM_WITHOUT` leaves `k` in: neither its kind nor, for a reply,
+    /// its text (`stop`, `start`, `help`, `unclear`, `other`) is named there.
+    fn allowed(&self, k: &Kind) -> bool {
+        let text = match k {
+            Kind::Reply { text, .. } => Some(text.name()),
+            _ => None,
+        };
+        !self
+            .cfg
+            .without
+            .iter()
+            .any(|w| w == k.name() || Some(w.as_str()) == text)
     }
 
     /// Draws one step's operations.
@@ -614,7 +625,7 @@ impl Sim {
             if drawn.is_empty()
                 || !drawn
                     .iter()
-                    .all(|(_, k)| self.allowed(k.name()) && fits(k, &kinds, settings))
+                    .all(|(_, k)| self.allowed(k) && fits(k, &kinds, settings))
             {
                 continue;
             }

@@ -52,6 +52,17 @@ pub enum Text {
 }
 
 impl Text {
+    /// The name `STOPLIST_SIM_WITHOUT` knows it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Text::Stop => "stop",
+            Text::Start => "start",
+            Text::Help => "help",
+            Text::Unclear => "unclear",
+            Text::Other => "other",
+        }
+    }
+
     pub fn body(self) -> &'static str {
         match self {
             Text::Stop => "STOP",
