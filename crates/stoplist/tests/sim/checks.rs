@@ -324,9 +324,20 @@ impl Sim {
                 .map(|l| l.end)
                 .max()
                 .unwrap_or(i64::MIN);
+            let unexcused = |a: &&super::Ack| latest_lift <= a.start;
+            if self.acks[n]
+                .iter()
+                .filter(unexcused)
+                .any(|a| a.at >= claimed && a.at < received)
+            {
+                // Acknowledged between the claim and the arrival: it raced the check before
+                // dispatch, which cannot be placed more exactly (see the module doc).
+                self.stats.campaign_messages_raced += 1;
+            }
             let unexcused = self.acks[n]
                 .iter()
-                .filter(|a| a.at < claimed && latest_lift <= a.start)
+                .filter(unexcused)
+                .filter(|a| a.at < claimed)
                 .max_by_key(|a| a.at);
             if let Some(ack) = unexcused {
                 return Err(Failure::new(

@@ -209,6 +209,9 @@ pub struct Stats {
     /// The longest such wait, from the step's end (ms).
     pub longest_wait_ms: i64,
     pub campaign_messages_checked: u64,
+    /// Campaign messages whose number's opt-out was acknowledged after their claim but before
+    /// they arrived (not counted against the server: they raced its check).
+    pub campaign_messages_raced: u64,
     pub reader_counts: u64,
     /// Imports into the bulk group whose answer a fault took (their fillers checked all or none).
     pub imports_without_answer: u64,
@@ -294,8 +297,17 @@ pub async fn run(backend: Backend, test_name: &'static str) {
         }
     );
     let mut sim = Sim::setup(cfg, &url).await;
+    let tenth = sim.cfg.steps / 10;
     for step in 0..sim.cfg.steps {
         sim.step = step;
+        if sim.cfg.steps >= 10_000 && step > 0 && step % tenth == 0 {
+            eprintln!(
+                "simulation {}: step {step} of {}, {:.0} s",
+                backend.name(),
+                sim.cfg.steps,
+                sim.started.elapsed().as_secs_f64()
+            );
+        }
         if let Err(f) = sim.run_step(step).await {
             panic!("{}", sim.report(&f));
         }
@@ -1002,7 +1014,7 @@ impl Sim {
             "simulation {}: seed {:#x}, {} steps, {} operations ({}) in {:.1} s ({:.1} ms a step); \
              {} acknowledged, {} without an answer; {} answers checked ({} polls waited for a follower, \
              the longest {} ms after the step), \
-             {} campaign messages checked, {} counts read during imports ({} bulk imports cut off by a fault); \
+             {} campaign messages checked ({} raced an acknowledgement), {} counts read during imports ({} bulk imports cut off by a fault); \
              index repair metric {}",
             self.cfg.backend.name(),
             self.cfg.seed,
@@ -1021,6 +1033,7 @@ impl Sim {
             self.stats.polls_waited,
             self.stats.longest_wait_ms,
             self.stats.campaign_messages_checked,
+            self.stats.campaign_messages_raced,
             self.stats.reader_counts,
             self.stats.imports_without_answer,
             if self.stats.repairs_metric_seen {
