@@ -6,9 +6,10 @@
 //! message, and answers with the providers' documented shapes (see [`crate::twilio`] and
 //! [`crate::smsglobal`] for the sources). Faults are switched on while it runs, from any
 //! thread: [`FakeProvider::fail_next`], [`FakeProvider::throttle_next`],
-//! [`FakeProvider::reject_number`], [`FakeProvider::hang`], [`FakeProvider::garbage_next`].
-//! Knobs apply to both APIs, in this order per request: hang, credentials, fail, throttle,
-//! garbage, rejected number, accept.
+//! [`FakeProvider::reject_number`], [`FakeProvider::hang`], [`FakeProvider::garbage_next`],
+//! [`FakeProvider::answer_after`]. Knobs apply to both APIs, in this order per request: hang,
+//! credentials, fail, throttle, garbage, rejected number, accept (recorded with the time it
+//! arrived, then answered after the `answer_after` delay).
 //!
 //! It is not a provider simulation: no delivery receipts are posted, SMSGlobal's `ts` and
 //! nonce reuse are not checked, and the SMSGlobal opt-out refusal's wording is ours (SMSGlobal
@@ -18,7 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -70,6 +71,9 @@ pub struct Sent {
     pub provider: &'static str,
     /// The id the fake answered with.
     pub provider_id: String,
+    /// When the fake accepted it (before any [`FakeProvider::answer_after`] delay): the
+    /// moment the message was handed over, for tests that order it against other events.
+    pub received_at: SystemTime,
 }
 
 struct Shared {
@@ -84,6 +88,8 @@ struct Shared {
     garbage_next: AtomicU64,
     hang: AtomicBool,
     unhang: Notify,
+    /// Milliseconds to wait before answering an accepted message.
+    answer_after_ms: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -138,6 +144,27 @@ impl Shared {
             return Verdict::Reject(*code);
         }
         Verdict::Accept(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// Records an accepted message, stamped now.
+    fn record(&self, to: String, from: String, text: String, provider: &'static str, id: String) {
+        lock(&self.sent).push(Sent {
+            to,
+            from,
+            text,
+            provider,
+            provider_id: id,
+            received_at: SystemTime::now(),
+        });
+    }
+
+    /// Holds an accepted message's answer for the `answer_after` delay (a slow provider).
+    async fn slow_answer(&self, r: Response) -> Response {
+        let ms = self.answer_after_ms.load(Ordering::Acquire);
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        r
     }
 }
 
@@ -200,6 +227,7 @@ impl FakeProvider {
             garbage_next: AtomicU64::new(0),
             hang: AtomicBool::new(false),
             unhang: Notify::new(),
+            answer_after_ms: AtomicU64::new(0),
         });
         let app = Router::new()
             .route(
@@ -287,9 +315,24 @@ impl FakeProvider {
         }
     }
 
+    /// Accepted messages are recorded at once but answered only after `delay` (zero, the
+    /// default, answers at once): a slow provider, which keeps the sender's messages in flight
+    /// for that long.
+    pub fn answer_after(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.answer_after_ms.store(ms, Ordering::Release);
+    }
+
     /// Every accepted message, in order.
     pub fn sent(&self) -> Vec<Sent> {
         lock(&self.shared.sent).clone()
+    }
+
+    /// The accepted messages from the `start`-th on (0-based), in order: what arrived since a
+    /// caller last looked, without copying everything each time.
+    pub fn sent_from(&self, start: usize) -> Vec<Sent> {
+        let sent = lock(&self.shared.sent);
+        sent.get(start..).map(<[Sent]>::to_vec).unwrap_or_default()
     }
 
     /// How many accepted messages went to `number` (with or without `+`).
@@ -460,14 +503,8 @@ async fn twilio_send(
                 "to": to,
                 "uri": format!("/2010-04-01/Accounts/{sid}/Messages/{message_sid}.json"),
             });
-            lock(&shared.sent).push(Sent {
-                to,
-                from,
-                text,
-                provider: "twilio",
-                provider_id: message_sid,
-            });
-            json_response(201, answer)
+            shared.record(to, from, text, "twilio", message_sid);
+            shared.slow_answer(json_response(201, answer)).await
         }
     }
 }
@@ -597,14 +634,8 @@ async fn smsglobal_send(
                     "dateTime": civil::format_sql_utc(unix_now()),
                 }]
             });
-            lock(&shared.sent).push(Sent {
-                to,
-                from,
-                text,
-                provider: "smsglobal",
-                provider_id: id.to_string(),
-            });
-            json_response(200, answer)
+            shared.record(to, from, text, "smsglobal", id.to_string());
+            shared.slow_answer(json_response(200, answer)).await
         }
     }
 }
