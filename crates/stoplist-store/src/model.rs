@@ -349,10 +349,11 @@ pub trait ImportApply: Send {
         invalid: i64,
     ) -> crate::Result<()>;
 
-    /// Commits and returns the counts: those this transaction decided (`imported`,
-    /// `updated`, `skipped_*`, `lifted`) and the last running totals it was given
-    /// (`rows_read`, `invalid`); `duplicates` is the caller's to fill in.
-    async fn finish(self: Box<Self>) -> crate::Result<ImportCounts>;
+    /// Records the import as `done` with its report and commits, in one transaction: the
+    /// rows and the report land together or not at all. Returns the counts: those this
+    /// transaction decided (`imported`, `updated`, `skipped_*`, `lifted`), the last running
+    /// totals it was given (`rows_read`, `invalid`) and the caller's `duplicates`.
+    async fn finish(self: Box<Self>, duplicates: i64) -> crate::Result<ImportCounts>;
 }
 
 /// A row not imported, with why.

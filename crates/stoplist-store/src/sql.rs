@@ -681,6 +681,43 @@ macro_rules! store_impl {
                 Ok(OptOutOutcome { decision, optout, event_seq, contacts_deleted })
             }
 
+            /// Writes an import's final status and report inside `tx`.
+            pub(crate) async fn write_import_report(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: AccountId,
+                import_id: i64,
+                status: ImportStatus,
+                counts: &ImportCounts,
+                error: Option<&str>,
+                now: i64,
+            ) -> Result<()> {
+                // -- the final status and report
+                let done = sqlx::query(
+                    "UPDATE imports SET status = $1, rows_read = $2, imported = $3, updated = $4, duplicates = $5, invalid = $6,
+                        skipped_opted_out = $7, skipped_enforced = $8, lifted = $9, error = $10, finished_at = $11, heartbeat_at = $11
+                      WHERE id = $12 AND account_id = $13",
+                )
+                .bind(status.as_str())
+                .bind(counts.rows_read)
+                .bind(counts.imported)
+                .bind(counts.updated)
+                .bind(counts.duplicates)
+                .bind(counts.invalid)
+                .bind(counts.skipped_opted_out)
+                .bind(counts.skipped_enforced)
+                .bind(counts.lifted)
+                .bind(error)
+                .bind(now)
+                .bind(import_id)
+                .bind(account.0)
+                .execute(&mut **tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("import"));
+                }
+                Ok(())
+            }
+
             /// Puts the number on the list (or lets a reply or an explicit add replace a weaker or
             /// provisional entry, keeping "since"), and answers the entry.
             async fn list_number(
@@ -1073,8 +1110,9 @@ macro_rules! store_impl {
                 $store::note_progress(&mut self.tx, self.imp.id, rows_read, invalid, now_ms()).await
             }
 
-            async fn finish(self: Box<Self>) -> Result<ImportCounts> {
+            async fn finish(self: Box<Self>, duplicates: i64) -> Result<ImportCounts> {
                 let mut this = *self;
+                this.counts.duplicates = duplicates;
                 if let (ImportKind::Contacts, Some(g), false) = (this.imp.kind, this.imp.group_id, this.imp.dry_run) {
                     // -- contacts in the group now: the difference is what the import added
                     let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE group_id = $1")
@@ -1085,6 +1123,7 @@ macro_rules! store_impl {
                     this.counts.updated = this.written - this.counts.imported;
                 }
                 $store::save_ledger(&mut this.tx, &mut this.ledger).await?;
+                $store::write_import_report(&mut this.tx, this.account, this.imp.id, ImportStatus::Done, &this.counts, None, now_ms()).await?;
                 if this.sqlite {
                     // -- the connection's usual cache and temp store again
                     sqlx::raw_sql(SQLITE_DEFAULT_PRAGMAS).execute(&mut *this.tx).await?;
@@ -1816,30 +1855,7 @@ macro_rules! store_impl {
 
             async fn finish_import(&self, account: AccountId, import_id: i64, status: ImportStatus, counts: &ImportCounts, error: Option<&str>, now: i64) -> Result<()> {
                 let mut tx = self.begin_write().await?;
-                // -- the final status and report
-                let done = sqlx::query(
-                    "UPDATE imports SET status = $1, rows_read = $2, imported = $3, updated = $4, duplicates = $5, invalid = $6,
-                        skipped_opted_out = $7, skipped_enforced = $8, lifted = $9, error = $10, finished_at = $11, heartbeat_at = $11
-                      WHERE id = $12 AND account_id = $13",
-                )
-                .bind(status.as_str())
-                .bind(counts.rows_read)
-                .bind(counts.imported)
-                .bind(counts.updated)
-                .bind(counts.duplicates)
-                .bind(counts.invalid)
-                .bind(counts.skipped_opted_out)
-                .bind(counts.skipped_enforced)
-                .bind(counts.lifted)
-                .bind(error)
-                .bind(now)
-                .bind(import_id)
-                .bind(account.0)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound("import"));
-                }
+                Self::write_import_report(&mut tx, account, import_id, status, counts, error, now).await?;
                 tx.commit().await?;
                 Ok(())
             }

@@ -588,11 +588,11 @@ mod imports {
             .apply_batch(rest.to_vec(), &bad, rows.len() as i64 + 1, 1)
             .await
             .unwrap();
-        let counts = apply.finish().await.unwrap();
-        store
-            .finish_import(acc, id, ImportStatus::Done, &counts, None, NOW)
-            .await
-            .unwrap();
+        let counts = apply.finish(0).await.unwrap();
+        // The report landed with the rows, in the same transaction.
+        let record = store.import(acc, id).await.unwrap().unwrap();
+        assert_eq!(record.status, ImportStatus::Done);
+        assert_eq!(record.counts, counts);
         (id, counts)
     }
 

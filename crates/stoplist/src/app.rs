@@ -133,8 +133,10 @@ struct Workers {
 
 impl Workers {
     fn start(state: &AppState) -> anyhow::Result<Workers> {
+        // This instance's id, `host:pid:random`: its claims carry it, `instances` keeps its
+        // heartbeat, and an operator can tell instances apart by it.
         let owner = format!(
-            "{}-{}-{}",
+            "{}:{}:{}",
             hostname(),
             std::process::id(),
             crate::auth::random_hex(4)

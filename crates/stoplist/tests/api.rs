@@ -560,10 +560,32 @@ async fn health_readiness_metrics_and_the_openapi_document_answer() {
     let app = TestApp::spawn(&stoplist_store::testing::sqlite_url()).await;
     let get = |p: &str| app.http.get(format!("{}{p}", app.base)).send();
     assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(get("/readyz").await.unwrap().status(), StatusCode::OK);
+    // Ready once every account's opt-out index is loaded and the ledger followed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = get("/readyz").await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        if status == StatusCode::OK {
+            assert_eq!(text, "ready\n");
+            break;
+        }
+        assert!(text.starts_with("opt-out index"), "{status} {text}");
+        assert!(std::time::Instant::now() < deadline, "never ready: {text}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     app.get("/api/v1/optouts/0412345678").await;
-    let m = get("/metrics").await.unwrap().text().await.unwrap();
+    // The account was made after the start: its index loads on first use, in the background.
+    let m = loop {
+        let m = get("/metrics").await.unwrap().text().await.unwrap();
+        if m.contains("stoplist_index_accounts{state=\"loaded\"} 1\n") {
+            break m;
+        }
+        assert!(std::time::Instant::now() < deadline, "never loaded: {m}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert!(m.contains("route=\"/api/v1/optouts/{number}\""), "{m}");
+    assert!(m.contains("stoplist_index_repairs_total 0\n"), "{m}");
     assert!(!m.contains("0412345678"), "metrics never carry numbers");
     let doc: Value = get("/api/v1/openapi.json")
         .await

@@ -298,10 +298,7 @@ pub async fn run_started(
     let now = crate::now_ms();
     match outcome {
         Ok(counts) => {
-            state
-                .store
-                .finish_import(req.account, id, ImportStatus::Done, &counts, None, now)
-                .await?;
+            // The report was recorded `done` in the transaction that applied the rows.
             tracing::info!(import = id, file = %req.file_name, ?counts, dry_run = req.dry_run, "import finished");
         }
         Err(e) => {
@@ -437,7 +434,7 @@ async fn execute(
     };
     let mut counts = state
         .optouts
-        .commit_import(req.account, apply, req.dry_run)
+        .commit_import(req.account, apply, req.dry_run, totals.2)
         .await?;
     tracing::info!(
         import = id,

@@ -540,7 +540,8 @@ impl OptOuts {
         Ok(r)
     }
 
-    /// Commits an import or upload ([`ImportApply::finish`]) as a bulk write: the account's
+    /// Commits an import or upload with its report ([`ImportApply::finish`]) as a bulk
+    /// write: the account's
     /// answers come from the database from just before the commit until its events are
     /// followed into the index, so no committed opt-out of it is ever answered "not opted
     /// out" and no lifted one is answered "opted out" for longer than the follow takes.
@@ -549,13 +550,14 @@ impl OptOuts {
         account: AccountId,
         apply: Box<dyn ImportApply>,
         dry_run: bool,
+        duplicates: i64,
     ) -> Result<ImportCounts, StoreError> {
         if dry_run {
-            return apply.finish().await;
+            return apply.finish(duplicates).await;
         }
         let index = self.index(account);
         index.begin_bulk();
-        let result = apply.finish().await;
+        let result = apply.finish(duplicates).await;
         let followed = match self.follow_one(account, &index).await {
             Ok(()) => true,
             Err(e) => {
@@ -652,18 +654,23 @@ impl OptOuts {
         self.repairs.load(Ordering::Relaxed)
     }
 
-    /// The index's figures in Prometheus text.
-    pub fn render_metrics(&self, out: &mut String) {
-        use std::fmt::Write;
-        let (mut numbers, mut bytes, mut ready) = (0usize, 0usize, 0usize);
-        let all = self.loaded();
-        for (_, i) in &all {
+    /// What the loaded indexes hold: (accounts loaded, opted-out numbers, heap bytes).
+    pub fn index_memory(&self) -> (usize, usize, usize) {
+        let (mut ready, mut numbers, mut bytes) = (0usize, 0usize, 0usize);
+        for (_, i) in self.loaded() {
             if i.is_ready() {
                 ready += 1;
                 numbers += i.len();
                 bytes += i.heap_bytes();
             }
         }
+        (ready, numbers, bytes)
+    }
+
+    /// The index's figures in Prometheus text.
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let (ready, numbers, bytes) = self.index_memory();
         let r = self.readiness();
         let _ = write!(
             out,
@@ -765,6 +772,56 @@ pub fn check<'a, S: AsRef<str>>(
             }
         })
         .collect()
+}
+
+/// Inputs below which a bulk check runs on one thread.
+const PARALLEL_FROM: usize = 20_000;
+
+/// [`check`] written straight to JSON (`{"results":[…]}`), the inputs split over the
+/// machine's cores: each part is parsed, looked up and serialized on a thread of its own and
+/// the parts joined in order. On 2 cores a million numbers took about half the time of one
+/// thread (docs/benchmarks.md, session 7).
+pub fn check_json<S: AsRef<str> + Sync>(
+    listed: &(impl Fn(u64) -> bool + Sync),
+    region: Region,
+    inputs: &[S],
+) -> Result<Vec<u8>, serde_json::Error> {
+    let part = |inputs: &[S]| -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = Vec::with_capacity(inputs.len() * 64);
+        for (i, r) in check(listed, region, inputs).iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, r)?;
+        }
+        Ok(out)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let parts: Vec<Vec<u8>> = if threads < 2 || inputs.len() < PARALLEL_FROM {
+        vec![part(inputs)?]
+    } else {
+        let size = inputs.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let running: Vec<_> = inputs
+                .chunks(size)
+                .map(|c| scope.spawn(move || part(c)))
+                .collect();
+            running
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+    };
+    let mut json = Vec::with_capacity(16 + parts.iter().map(Vec::len).sum::<usize>() + parts.len());
+    json.extend_from_slice(b"{\"results\":[");
+    for (i, p) in parts.iter().filter(|p| !p.is_empty()).enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        json.extend_from_slice(p);
+    }
+    json.extend_from_slice(b"]}");
+    Ok(json)
 }
 
 /// Parses many numbers (for a bulk check answered from the database).

@@ -8,14 +8,16 @@
 //!   instance) when the truth is "opted out" (the index's own rule: never "not opted out" for an
 //!   opt-out this instance committed); otherwise within `index_follow_ms` of the step's end
 //!   (plus a margin for a loaded machine), polling until then.
-//! - (b) no campaign message reaches the provider after its number's opt-out was acknowledged.
-//!   Exact and conservative: a message counts against an acknowledgement only if the dispatcher
-//!   claimed it after the 2xx arrived (the claim time is stored with the message, and the check
-//!   before dispatch comes after the claim; a message claimed before the acknowledgement and
-//!   sent after it raced the check, and is not counted), and only if no operation that could
-//!   have lifted the opt-out (a START reply, an API removal, an import with reset, a dismissed
-//!   review; whether it succeeded or its answer was lost) overlapped or followed the
-//!   acknowledgement before the message arrived.
+//! - (b) no campaign message reaches the provider after its number's opt-out was acknowledged:
+//!   the time the fake provider received it against the time the 2xx arrived here (one clock,
+//!   one machine). The server orders the two with its hand-over rule (a check before dispatch
+//!   hands its message over within `HANDOVER_BOUND` of starting, and an opt-out whose number
+//!   has a message being sent waits `HANDOVER_WAIT` before it is acknowledged). A message
+//!   counts against an acknowledgement only if no operation that could have lifted the opt-out
+//!   (a START reply, an API removal, an import with reset, a dismissed review; whether it
+//!   succeeded or its answer was lost) overlapped or followed the acknowledgement before the
+//!   message arrived. The claim time is kept in the report: an acknowledgement between the
+//!   claim and the arrival is the race the hand-over rule closes.
 //! - (c) every reply that got a 2xx is stored exactly once (by account, provider and provider
 //!   message id), also after kill -9.
 //! - (d) each account's ledger chain verifies: the new events every step, the whole chain
@@ -330,14 +332,14 @@ impl Sim {
                 .filter(unexcused)
                 .any(|a| a.at >= claimed && a.at < received)
             {
-                // Acknowledged between the claim and the arrival: it raced the check before
-                // dispatch, which cannot be placed more exactly (see the module doc).
+                // Acknowledged between the claim and the arrival: the race the hand-over
+                // rule must win (failed below).
                 self.stats.campaign_messages_raced += 1;
             }
             let unexcused = self.acks[n]
                 .iter()
                 .filter(unexcused)
-                .filter(|a| a.at < claimed)
+                .filter(|a| a.at < received)
                 .max_by_key(|a| a.at);
             if let Some(ack) = unexcused {
                 return Err(Failure::new(

@@ -95,12 +95,12 @@ impl Db {
         Ok(rows.into_iter().collect())
     }
 
-    /// Messages a process left claimed (status `sending`): dispatchers name their claims
-    /// `<pid>-<random>`.
+    /// Messages a process left claimed (status `sending`): a dispatcher's claims carry its
+    /// instance id, `<host>:<pid>:<random>`.
     pub async fn claims_left_by(&self, pid: u32) -> DbResult<Vec<(i64, String, String)>> {
         let sql = "SELECT id, kind, number FROM messages WHERE status = 'sending' AND claimed_by LIKE $1 ORDER BY id";
         on_both!(self, p => {
-            Ok(sqlx::query_as(sql).bind(format!("{pid}-%")).fetch_all(p).await?)
+            Ok(sqlx::query_as(sql).bind(format!("%:{pid}:%")).fetch_all(p).await?)
         })
     }
 

@@ -349,10 +349,12 @@ impl Sim {
         std::fs::write(
             &config_file,
             format!(
-                "# The simulation's servers: the index follows the ledger every {FOLLOW_MS} ms,\n\
-                 # dispatchers poll often and send without pacing.\n\
-                 index_follow_ms = {FOLLOW_MS}\ndispatch_poll_ms = 20\ndefault_send_rate = 0\n\
-                 import_stale_seconds = 30\n"
+                "# The simulation's servers: the index follows the ledger every {FOLLOW_MS} ms and\n\
+                 # is compared with the store every second (its repair count must stay 0),\n\
+                 # dispatchers poll often and send without pacing, a killed instance's claims\n\
+                 # are settled within 3 seconds.\n\
+                 index_follow_ms = {FOLLOW_MS}\nindex_check_seconds = 1\ndispatch_poll_ms = 20\n\
+                 default_send_rate = 0\nimport_stale_seconds = 30\ninstance_lease_seconds = 3\n"
             ),
         )
         .expect("write the config file");
