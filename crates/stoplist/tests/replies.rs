@@ -1423,3 +1423,40 @@ async fn a_provider_answering_500_for_one_account_never_delays_another() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_self_check_repairs_an_index_the_database_was_changed_behind_and_counts_it() {
+    let url = stoplist_store::testing::sqlite_url();
+    let app = spawn(&url).await;
+    generic(&app, "sc-1", "+61412345661", "STOP").await;
+    assert!(!app.opted_out("0412345662").await);
+    eventually("the account's index is loaded", async || {
+        app.state.optouts.readiness().loading == 0
+    })
+    .await;
+    // Written around the authority (as a hand-edited database would be): a row with no
+    // ledger event, which no follower can see.
+    let raw = stoplist_store::SqliteStore::open(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_label, created_at)
+         VALUES ($1, '+61412345662', 'manual', 'system', 'behind the back', 1)",
+    )
+    .bind(app.account.0)
+    .execute(raw.pool())
+    .await
+    .unwrap();
+    assert!(!app.opted_out("0412345662").await, "the index cannot know yet");
+    assert_eq!(app.state.optouts.repairs(), 0);
+    app.state.optouts.self_check().await.unwrap();
+    assert_eq!(app.state.optouts.repairs(), 1, "one number repaired");
+    assert!(app.opted_out("0412345662").await, "now answered truly");
+    assert!(app.opted_out("0412345661").await);
+    let m = send(app.http.get(format!("{}/metrics", app.base))).await.1;
+    assert!(
+        m.as_str().unwrap().contains("stoplist_index_repairs_total 1\n"),
+        "{m}"
+    );
+    // Checked again: nothing more to repair.
+    app.state.optouts.self_check().await.unwrap();
+    assert_eq!(app.state.optouts.repairs(), 1);
+}
