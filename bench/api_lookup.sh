@@ -12,11 +12,17 @@ DATA=bench/data
 mkdir -p "$DATA"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release -q --bin stoplist --example bench_seed --example trivial_axum --example bench_check
-BIN=target/release
-# Servers left over from an interrupted run would answer in place of this run's.
-cleanup() { pkill -f "$BIN/stoplist --database" 2>/dev/null || true; pkill -f "$BIN/examples/trivial_axum" 2>/dev/null || true; }
-cleanup
+BIN=${CARGO_TARGET_DIR:-target}/release
+# Stops only the servers this script started, by PID.
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
+for port in 18080 18081; do
+  if curl -s -o /dev/null "localhost:$port/"; then
+    echo "port $port is in use (a server left over from an earlier run?): stop it first" >&2
+    exit 1
+  fi
+done
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%FT%TZ)"
 
 cat > "$DATA/lookup.lua" <<'LUA'
@@ -42,8 +48,10 @@ bench_backend() { # name url
   local spid=$!
   $BIN/examples/trivial_axum 127.0.0.1:18081 &
   local tpid=$!
+  PIDS+=("$spid" "$tpid")
   for _ in $(seq 1 100); do curl -sf localhost:18080/healthz >/dev/null && curl -sf localhost:18081/api/v1/optouts/x >/dev/null && break; sleep 0.1; done
-  # Warm up: loads the opt-out index.
+  # Warm up: wait until the opt-out index is loaded (readiness says so).
+  for _ in $(seq 1 300); do curl -sf localhost:18080/readyz >/dev/null && break; sleep 0.1; done
   curl -sf -H "Authorization: Bearer $KEY" localhost:18080/api/v1/optouts/+61412345678 >/dev/null
   local ours=() base=()
   for r in $(seq 1 "$ROUNDS"); do

@@ -1445,7 +1445,10 @@ async fn the_self_check_repairs_an_index_the_database_was_changed_behind_and_cou
     .execute(raw.pool())
     .await
     .unwrap();
-    assert!(!app.opted_out("0412345662").await, "the index cannot know yet");
+    assert!(
+        !app.opted_out("0412345662").await,
+        "the index cannot know yet"
+    );
     assert_eq!(app.state.optouts.repairs(), 0);
     app.state.optouts.self_check().await.unwrap();
     assert_eq!(app.state.optouts.repairs(), 1, "one number repaired");
@@ -1453,7 +1456,9 @@ async fn the_self_check_repairs_an_index_the_database_was_changed_behind_and_cou
     assert!(app.opted_out("0412345661").await);
     let m = send(app.http.get(format!("{}/metrics", app.base))).await.1;
     assert!(
-        m.as_str().unwrap().contains("stoplist_index_repairs_total 1\n"),
+        m.as_str()
+            .unwrap()
+            .contains("stoplist_index_repairs_total 1\n"),
         "{m}"
     );
     // Checked again: nothing more to repair.

@@ -421,3 +421,114 @@ async fn kill_9_during_a_send_loses_at_most_one_batch_and_the_campaign_page_list
     let first = listed["items"][0]["number"].as_str().unwrap();
     assert!(list.contains(first), "the page lists {first}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_burst_of_replies_answers_each_stored_or_refused_and_exits_zero() {
+    let db = stoplist_store::testing::sqlite_url();
+    let fake = FakeProvider::start().await;
+    let server = Server::start(&db, "default_send_rate = 0\n");
+    let (account, _, token) = account_with_fake(&db, &server, &fake).await;
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    let burst: Vec<_> = (0..300)
+        .map(|i| {
+            let http = http.clone();
+            let url = format!("{base}/webhooks/generic/{token}");
+            tokio::spawn(async move {
+                let r = http
+                    .post(url)
+                    .json(
+                        &json!({"id": format!("burst-{i}"), "from": format!("+614137{i:05}"),
+                                  "to": "+61400000000", "text": "STOP"}),
+                    )
+                    .send()
+                    .await;
+                (i, r.map(|r| r.status()))
+            })
+        })
+        .collect();
+    // The signal lands in the middle of the burst.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    server.terminate();
+    let mut answered = Vec::new();
+    for task in burst {
+        answered.push(task.await.unwrap());
+    }
+    let mut server = server;
+    assert_eq!(server.wait_exit(Duration::from_secs(30)).await, Some(0));
+    let store = stoplist_store::connect(&db).await.unwrap();
+    let (mut stored, mut refused) = (0, 0);
+    for (i, status) in answered {
+        let found = store
+            .reply_by_provider_id(account, "generic", &format!("burst-{i}"))
+            .await
+            .unwrap()
+            .is_some();
+        match status {
+            Ok(StatusCode::OK) => {
+                assert!(found, "reply {i} was acknowledged but not stored");
+                stored += 1;
+            }
+            Ok(StatusCode::SERVICE_UNAVAILABLE) => {
+                assert!(!found, "reply {i} was refused but stored");
+                refused += 1;
+            }
+            // The listener closed: the provider will deliver it again.
+            Err(_) => assert!(!found, "reply {i} got no answer but was stored"),
+            Ok(other) => panic!("reply {i}: {other}"),
+        }
+    }
+    assert!(stored > 0, "some replies were taken before the signal");
+    eprintln!("{stored} stored, {refused} refused with 503");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_a_notification_is_in_flight_waits_for_its_answer() {
+    let db = stoplist_store::testing::sqlite_url();
+    let fake = FakeProvider::start().await;
+    let server = Server::start(&db, "default_send_rate = 0\n");
+    let (account, key, token) = account_with_fake(&db, &server, &fake).await;
+    // An endpoint that takes a second and a half to answer.
+    let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+    let seen = arrived.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let seen = seen.clone();
+            async move {
+                seen.notify_one();
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let http = reqwest::Client::new();
+    let r = http
+        .put(format!("{}/api/v1/settings/notifications", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"url": format!("http://{addr}/hook"), "secret": "whsec_0123456789abcdef"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = http
+        .post(format!("{}/webhooks/generic/{token}", server.base))
+        .json(&json!({"id": "n-1", "from": "+61412345670", "to": "+61400000000", "text": "STOP"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    tokio::time::timeout(Duration::from_secs(10), arrived.notified())
+        .await
+        .expect("the notification is being delivered");
+    server.terminate();
+    let mut server = server;
+    assert_eq!(server.wait_exit(Duration::from_secs(30)).await, Some(0));
+    let store = stoplist_store::connect(&db).await.unwrap();
+    let log = store.list_notifications(account, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].status, "delivered", "{log:?}");
+}
