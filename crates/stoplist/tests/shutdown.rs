@@ -4,6 +4,8 @@
 //! exits 0). Real processes of the binary, real HTTP, the fake provider on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
@@ -86,6 +88,11 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A page's text.
+async fn page(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 fn tempfile_with(text: &str) -> std::path::PathBuf {
@@ -373,20 +380,7 @@ async fn kill_9_during_a_send_loses_at_most_one_batch_and_the_campaign_page_list
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login_page = browser
-        .get(format!("{}/login", again.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = login_page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = common::ui::csrf_of(&page(&browser, &format!("{}/login", again.base)).await);
     let r = browser
         .post(format!("{}/login", again.base))
         .form(&[
@@ -398,26 +392,16 @@ async fn kill_9_during_a_send_loses_at_most_one_batch_and_the_campaign_page_list
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let page = browser
-        .get(format!("{}/campaigns/{id}", again.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let status = page(&browser, &format!("{}/campaigns/{id}", again.base)).await;
     assert!(
-        page.contains(&format!("Fate unknown: {claimed}.")),
-        "{page}"
+        status.contains(&format!("Fate unknown: {claimed}.")),
+        "{status}"
     );
-    let list = browser
-        .get(format!("{}/campaigns/{id}?status=interrupted", again.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = page(
+        &browser,
+        &format!("{}/campaigns/{id}?status=interrupted", again.base),
+    )
+    .await;
     let first = listed["items"][0]["number"].as_str().unwrap();
     assert!(list.contains(first), "the page lists {first}");
 }
