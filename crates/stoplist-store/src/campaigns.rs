@@ -691,10 +691,10 @@ pub(crate) fn counts_from(rows: Vec<(String, i64)>) -> Result<MessageCounts> {
 /// Instantiates [`CampaignStore`] for one backend. `$claim_answers` and `$claim_campaigns` are
 /// the claim queries of `claim_sql!` (PostgreSQL adds `FOR UPDATE SKIP LOCKED`).
 macro_rules! campaign_impl {
-    ($store:ident, $db:ident, $claim_answers:ident, $claim_campaigns:ident) => {
+    ($store:ident, $db:ident, $claim_answers:ident, $claim_campaigns:ident, $record_sent:ident, $record_suppressed:ident) => {
         /// The `CampaignStore` implementation for this backend (SQL shared in `campaigns.rs`).
         mod campaign_impl {
-            use super::{$claim_answers, $claim_campaigns, $store};
+            use super::{$claim_answers, $claim_campaigns, $record_sent, $record_suppressed, $store};
             use sqlx::$db;
             use $crate::campaigns::*;
             use $crate::model::Page;
@@ -1179,22 +1179,39 @@ macro_rules! campaign_impl {
 
                 async fn record_outcomes(&self, outcomes: &[(MessageId, Outcome)], now: i64) -> Result<()> {
                     let mut tx = self.begin_write().await?;
+                    // The common outcomes in one statement each for the whole batch (one round
+                    // trip instead of one per message), the rare ones one by one.
+                    let sent: Vec<(i64, &str, &str)> = outcomes
+                        .iter()
+                        .filter_map(|(id, o)| match o {
+                            Outcome::Sent { provider, provider_id } => Some((id.0, provider.as_str(), provider_id.as_str())),
+                            _ => None,
+                        })
+                        .collect();
+                    if !sent.is_empty() {
+                        // -- the provider took them: [[id, provider, provider id], ...]
+                        sqlx::query($record_sent)
+                            .bind(now)
+                            .bind(serde_json::to_string(&sent).unwrap_or_else(|_| "[]".into()))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let suppressed: Vec<i64> = outcomes
+                        .iter()
+                        .filter(|(_, o)| matches!(o, Outcome::Suppressed))
+                        .map(|(id, _)| id.0)
+                        .collect();
+                    if !suppressed.is_empty() {
+                        // -- not sent: their numbers opted out ([id, ...])
+                        sqlx::query($record_suppressed)
+                            .bind(now)
+                            .bind(serde_json::to_string(&suppressed).unwrap_or_else(|_| "[]".into()))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     for (id, outcome) in outcomes {
                         match outcome {
-                            Outcome::Sent { provider, provider_id } => {
-                                // -- the provider took it
-                                sqlx::query(
-                                    "UPDATE messages SET status = 'sent', provider = $1, provider_id = $2, sent_at = $3,
-                                        updated_at = $3, error_code = NULL, error_message = NULL
-                                     WHERE id = $4 AND status = 'sending'",
-                                )
-                                .bind(provider)
-                                .bind(provider_id)
-                                .bind(now)
-                                .bind(id.0)
-                                .execute(&mut *tx)
-                                .await?;
-                            }
+                            Outcome::Sent { .. } | Outcome::Suppressed => {}
                             Outcome::Retry { at, code, message } => {
                                 // -- back in the queue for later, or held / cancelled if its campaign is now paused / cancelled
                                 sqlx::query(
@@ -1229,16 +1246,6 @@ macro_rules! campaign_impl {
                                     concat!("UPDATE messages SET status = ", waiting_status!(), ", attempts = attempts - 1,
                                         updated_at = $1, claimed_by = NULL
                                      WHERE id = $2 AND status = 'sending'"),
-                                )
-                                .bind(now)
-                                .bind(id.0)
-                                .execute(&mut *tx)
-                                .await?;
-                            }
-                            Outcome::Suppressed => {
-                                // -- not sent: the number opted out
-                                sqlx::query(
-                                    "UPDATE messages SET status = 'suppressed', updated_at = $1 WHERE id = $2 AND status = 'sending'",
                                 )
                                 .bind(now)
                                 .bind(id.0)

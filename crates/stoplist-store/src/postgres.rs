@@ -70,7 +70,23 @@ const CLAIM_CAMPAIGNS: &str = crate::campaigns::claim_sql!(
     "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($4 AS JSON))"
 );
 
-crate::campaigns::campaign_impl!(PgStore, Postgres, CLAIM_ANSWERS, CLAIM_CAMPAIGNS);
+// -- a batch's sent messages, from [[id, provider, provider id], ...]
+const RECORD_SENT: &str = "UPDATE messages SET status = 'sent', provider = j.value ->> 1,
+        provider_id = j.value ->> 2, sent_at = $1, updated_at = $1, error_code = NULL, error_message = NULL
+     FROM json_array_elements(CAST($2 AS JSON)) AS j(value)
+     WHERE messages.id = CAST(j.value ->> 0 AS BIGINT) AND messages.status = 'sending'";
+// -- a batch's suppressed messages, from [id, ...]
+const RECORD_SUPPRESSED: &str = "UPDATE messages SET status = 'suppressed', updated_at = $1
+     WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($2 AS JSON))) AND status = 'sending'";
+
+crate::campaigns::campaign_impl!(
+    PgStore,
+    Postgres,
+    CLAIM_ANSWERS,
+    CLAIM_CAMPAIGNS,
+    RECORD_SENT,
+    RECORD_SUPPRESSED
+);
 
 // -- the actions of a batch of replies, from [[id, actions JSON], ...]
 const SET_REPLY_ACTIONS: &str = "UPDATE replies SET actions_json = j.value ->> 1

@@ -65,7 +65,23 @@ const CLAIM_ANSWERS: &str =
 const CLAIM_CAMPAIGNS: &str =
     crate::campaigns::claim_sql!("", "kind = 'campaign'", "SELECT value FROM json_each($4)");
 
-crate::campaigns::campaign_impl!(SqliteStore, Sqlite, CLAIM_ANSWERS, CLAIM_CAMPAIGNS);
+// -- a batch's sent messages, from [[id, provider, provider id], ...]
+const RECORD_SENT: &str = "UPDATE messages SET status = 'sent', provider = json_extract(j.value, '$[1]'),
+        provider_id = json_extract(j.value, '$[2]'), sent_at = $1, updated_at = $1, error_code = NULL,
+        error_message = NULL
+     FROM json_each($2) AS j WHERE messages.id = json_extract(j.value, '$[0]') AND messages.status = 'sending'";
+// -- a batch's suppressed messages, from [id, ...]
+const RECORD_SUPPRESSED: &str = "UPDATE messages SET status = 'suppressed', updated_at = $1
+     WHERE id IN (SELECT value FROM json_each($2)) AND status = 'sending'";
+
+crate::campaigns::campaign_impl!(
+    SqliteStore,
+    Sqlite,
+    CLAIM_ANSWERS,
+    CLAIM_CAMPAIGNS,
+    RECORD_SENT,
+    RECORD_SUPPRESSED
+);
 
 // -- the actions of a batch of replies, from [[id, actions JSON], ...]
 const SET_REPLY_ACTIONS: &str = "UPDATE replies SET actions_json = json_extract(j.value, '$[1]')

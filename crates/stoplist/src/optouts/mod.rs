@@ -115,10 +115,6 @@ impl OptOuts {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     // --- numbers ----------------------------------------------------------------------
 
     /// The account's default region.
