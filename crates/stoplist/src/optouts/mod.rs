@@ -456,7 +456,7 @@ impl OptOuts {
 
     /// Records a batch of replies with their effects (group commit), keeping the index in
     /// step for each (see [`stoplist_store::ReplyStore::record_replies`] for what a result
-    /// means). The caller applies [`OptOuts::handover`] per reply before answering it.
+    /// means). The caller asks [`OptOuts::handovers`] which answers must wait.
     pub async fn record_replies(
         &self,
         batch: &[Recording<'_>],
@@ -497,6 +497,49 @@ impl OptOuts {
             }
         }
         result
+    }
+
+    /// Which of a batch's recorded replies put their number on the list while a message to
+    /// it was being sent, so that their acknowledgement waits [`HANDOVER_WAIT`] (the rule of
+    /// [`OptOuts::handover`]); one query per account of the batch. An error answers "wait"
+    /// (the safe side).
+    pub async fn handovers(
+        &self,
+        batch: &[Recording<'_>],
+        results: &[Result<RecordedReply, StoreError>],
+    ) -> Vec<bool> {
+        let mut asked: HashMap<AccountId, Vec<PhoneNumber>> = HashMap::new();
+        for (r, result) in batch.iter().zip(results) {
+            if let (Ok(rec), Some(cmd)) = (result, &r.effects.optout)
+                && rec.optout.as_ref().is_some_and(Self::recorded_optout)
+            {
+                asked
+                    .entry(r.reply.account)
+                    .or_default()
+                    .push(cmd.number.clone());
+            }
+        }
+        let mut sending: HashMap<AccountId, Option<Vec<PhoneNumber>>> = HashMap::new();
+        for (account, numbers) in asked {
+            let found = self.store.numbers_being_sent(account, &numbers).await.ok();
+            sending.insert(account, found);
+        }
+        batch
+            .iter()
+            .zip(results)
+            .map(|(r, result)| {
+                let (Ok(rec), Some(cmd)) = (result, &r.effects.optout) else {
+                    return false;
+                };
+                if !rec.optout.as_ref().is_some_and(Self::recorded_optout) {
+                    return false;
+                }
+                match sending.get(&r.reply.account) {
+                    Some(Some(numbers)) => numbers.contains(&cmd.number),
+                    _ => true,
+                }
+            })
+            .collect()
     }
 
     /// Closes the review of an unclear reply through the store, keeping the index in step.

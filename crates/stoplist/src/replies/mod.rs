@@ -342,17 +342,13 @@ impl Replies {
         effects: &ReplyEffects,
         number: Option<&PhoneNumber>,
     ) -> AppResult<RecordedReply> {
-        let r = self
+        let (r, wait) = self
             .writer
             .record(&self.optouts, &self.metrics, reply, effects)
             .await?;
-        if let (Some(out), Some(n)) = (&r.optout, number)
-            && out.event_seq.is_some()
-            && out.optout.is_some()
-        {
-            self.optouts
-                .handover(account, std::slice::from_ref(n))
-                .await;
+        if wait {
+            // A message to this number was being sent at the commit (the hand-over rule).
+            tokio::time::sleep(crate::optouts::HANDOVER_WAIT).await;
         }
         if !r.duplicate {
             tracing::info!(account = %account, reply = r.id, number = %number.map(|n| n.masked().to_string()).unwrap_or_default(),

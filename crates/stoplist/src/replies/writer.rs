@@ -34,18 +34,21 @@ pub struct ReplyWriter {
 struct Job {
     reply: OwnedReply,
     effects: ReplyEffects,
-    done: oneshot::Sender<Result<RecordedReply, StoreError>>,
+    /// The result, and whether its acknowledgement must wait out the hand-over rule.
+    done: oneshot::Sender<(Result<RecordedReply, StoreError>, bool)>,
 }
 
 impl ReplyWriter {
-    /// Records one reply with its effects in the next batch; answers once it is committed.
+    /// Records one reply with its effects in the next batch; answers once it is committed,
+    /// with whether its acknowledgement must wait out the hand-over rule
+    /// ([`OptOuts::handovers`]).
     pub async fn record(
         &self,
         optouts: &Arc<OptOuts>,
         metrics: &Arc<Metrics>,
         reply: &NewReply<'_>,
         effects: &ReplyEffects,
-    ) -> Result<RecordedReply, StoreError> {
+    ) -> Result<(RecordedReply, bool), StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             tokio::spawn(run(optouts.clone(), metrics.clone(), rx));
@@ -60,14 +63,19 @@ impl ReplyWriter {
         if queue.send(job).await.is_err() {
             // The writer's runtime is gone (a test that built the state in another one).
             let one = [Recording { reply, effects }];
-            let mut results = optouts.record_replies(&one, crate::now_ms()).await?;
-            return results.pop().ok_or(StoreError::NotFound("reply"))?;
+            let results = optouts.record_replies(&one, crate::now_ms()).await?;
+            let wait = optouts.handovers(&one, &results).await;
+            let (Some(result), Some(wait)) = (results.into_iter().next(), wait.first()) else {
+                return Err(StoreError::NotFound("reply"));
+            };
+            return result.map(|r| (r, *wait));
         }
-        result.await.unwrap_or_else(|_| {
-            Err(StoreError::Corrupt(
+        match result.await {
+            Ok((result, wait)) => result.map(|r| (r, wait)),
+            Err(_) => Err(StoreError::Corrupt(
                 "the reply writer stopped before answering".into(),
-            ))
-        })
+            )),
+        }
     }
 }
 
@@ -99,12 +107,14 @@ async fn run(optouts: Arc<OptOuts>, metrics: Arc<Metrics>, mut rx: mpsc::Receive
                 alone
             }
         };
+        // One query for the whole batch says which acknowledgements wait out the hand-over.
+        let waits = optouts.handovers(&batch, &results).await;
         drop(batch);
         drop(replies);
-        for (job, result) in jobs.drain(..).zip(results) {
+        for ((job, result), wait) in jobs.drain(..).zip(results).zip(waits) {
             // A webhook that went away (client disconnected) no longer waits: its reply is
             // recorded all the same.
-            let _ = job.done.send(result);
+            let _ = job.done.send((result, wait));
         }
     }
 }
