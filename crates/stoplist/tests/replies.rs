@@ -1465,3 +1465,88 @@ async fn the_self_check_repairs_an_index_the_database_was_changed_behind_and_cou
     app.state.optouts.self_check().await.unwrap();
     assert_eq!(app.state.optouts.repairs(), 1);
 }
+
+#[tokio::test]
+async fn every_reply_kind_redelivered_to_either_instance_is_acted_on_once() {
+    for url in each_backend().await {
+        let config = || Config {
+            default_send_rate: 0,
+            dispatch_poll_ms: 50,
+            index_follow_ms: 100,
+            ..Config::default()
+        };
+        let app = TestApp::spawn_with(&url, config()).await;
+        let second = second_instance(&url, config()).await;
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        app.patch(
+            "/api/v1/settings",
+            json!({"unclear_counts_as_optout": true}),
+        )
+        .await;
+        let t = token(&app).await;
+        let deliver = |base: String, id: &'static str, from: &'static str, text: &'static str| {
+            let http = app.http.clone();
+            let url = format!("{base}/webhooks/generic/{t}");
+            async move {
+                let (s, b) = send(
+                    http.post(url)
+                        .json(&json!({"id": id, "from": from, "to": "+61400000000", "text": text})),
+                )
+                .await;
+                assert_eq!(s, StatusCode::OK, "{b}");
+                b
+            }
+        };
+        // Each kind: delivered to one instance, redelivered to the other and to the first.
+        let kinds: [(&str, &str, &str, bool); 4] = [
+            ("k-stop", "+61412345651", "STOP", true),
+            ("k-unclear", "+61412345652", "STOP what?", true),
+            ("k-help", "+61412345653", "HELP", false),
+            ("k-start", "+61412345651", "START", false),
+        ];
+        for (id, from, text, listed) in kinds {
+            let first = deliver(app.base.clone(), id, from, text).await;
+            assert_eq!(first["duplicate"], false, "{first}");
+            for base in [second.clone(), app.base.clone()] {
+                let again = deliver(base.clone(), id, from, text).await;
+                assert_eq!(again["duplicate"], true, "{id} at {base}: {again}");
+                assert_eq!(
+                    again["actions"], first["actions"],
+                    "the first delivery's actions"
+                );
+            }
+            // Both instances answer truly: at once where it was acknowledged.
+            for base in [app.base.clone(), second.clone()] {
+                let (_, o) = send(
+                    app.http
+                        .get(format!("{base}/api/v1/optouts/{from}"))
+                        .bearer_auth(&app.key),
+                )
+                .await;
+                assert_eq!(o["opted_out"], listed, "{id}: {from} at {base}");
+            }
+        }
+        let (_, list) = app.get("/api/v1/replies?limit=100").await;
+        assert_eq!(
+            list["items"].as_array().unwrap().len(),
+            4,
+            "stored once each"
+        );
+        // One confirmation for the STOP, one help text, one for the START; none for the
+        // unclear reply.
+        eventually("the answers are sent", async || fake.sent().len() >= 3).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            fake.count_to("+61412345651"),
+            2,
+            "STOP and START confirmed once each"
+        );
+        assert_eq!(fake.count_to("+61412345653"), 1, "one help text");
+        assert_eq!(
+            fake.count_to("+61412345652"),
+            0,
+            "nothing for an unclear reply"
+        );
+    }
+}
