@@ -1117,6 +1117,8 @@ async fn a_provisional_opt_out_suppresses_at_once_and_changes_no_contact_until_c
         assert_eq!(r["classification"], "unclear", "{r}");
         assert!(app.opted_out("0412345611").await);
         assert_eq!(contact_count(&app, g).await, 2, "no contact deleted yet");
+        let (_, listed) = app.get("/api/v1/optouts?q=412345611").await;
+        assert_eq!(listed["items"][0]["provisional"], true, "{listed}");
         let (s, b) = app
             .delete("/api/v1/optouts/0412345611?reason=tidy", None)
             .await;

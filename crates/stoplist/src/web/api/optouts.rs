@@ -52,6 +52,11 @@ pub struct OptOutStatus {
     pub actor: Option<ActorView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// True for an opt-out counted from an unclear reply until a person reviews it (it
+    /// suppresses sending; a review confirms or dismisses it). Present where the entry was
+    /// read from the list (adds, removals, the list), not in the quick lookup.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
 }
 
 impl OptOutStatus {
@@ -63,6 +68,7 @@ impl OptOutStatus {
             source: o.map(|o| o.source.as_str().to_owned()),
             actor: o.map(|o| ActorView::from(&o.actor)),
             evidence: o.and_then(|o| o.evidence.clone()),
+            provisional: o.is_some_and(|o| o.provisional),
         }
     }
 }
@@ -86,6 +92,7 @@ pub async fn get_optout(
         source: found.map(|(_, source)| source.as_str().to_owned()),
         actor: None,
         evidence: None,
+        provisional: false,
     }))
 }
 
@@ -218,6 +225,9 @@ pub struct OptOutItem {
     pub actor: ActorView,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// True for an opt-out counted from an unclear reply until a person reviews it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
 }
 
 impl From<&OptOut> for OptOutItem {
@@ -229,6 +239,7 @@ impl From<&OptOut> for OptOutItem {
             source: o.source.as_str().to_owned(),
             actor: ActorView::from(&o.actor),
             evidence: o.evidence.clone(),
+            provisional: o.provisional,
         }
     }
 }

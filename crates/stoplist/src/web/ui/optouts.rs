@@ -123,7 +123,11 @@ fn row(o: &OptOut, enforce: bool) -> Row {
         id: o.id,
         number: o.number.as_str().to_owned(),
         since: crate::rfc3339(o.created_at),
-        source: source_label(o.source.as_str()),
+        source: if o.provisional {
+            "Reply (unclear, awaiting review)"
+        } else {
+            source_label(o.source.as_str())
+        },
         actor: actor_text(&o.actor),
         evidence: o.evidence.clone().unwrap_or_default(),
         enforced: enforce && o.source == OptOutSource::Reply,
