@@ -76,6 +76,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "instances and provisional opt-outs",
         sql: include_str!("../migrations/sqlite/0011_instances_and_provisional.sql"),
     },
+    Migration {
+        version: 12,
+        description: "opt-out snapshot index",
+        sql: include_str!("../migrations/sqlite/0012_optouts_snapshot_index.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -133,5 +138,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 11,
         description: "instances and provisional opt-outs",
         sql: include_str!("../migrations/postgres/0011_instances_and_provisional.sql"),
+    },
+    Migration {
+        version: 12,
+        description: "opt-out snapshot index",
+        sql: include_str!("../migrations/postgres/0012_optouts_snapshot_index.sql"),
     },
 ];

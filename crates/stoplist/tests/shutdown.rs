@@ -414,9 +414,12 @@ async fn sigterm_during_a_burst_of_replies_answers_each_stored_or_refused_and_ex
     let (account, _, token) = account_with_fake(&db, &server, &fake).await;
     let http = reqwest::Client::new();
     let base = server.base.clone();
+    // Each reply says when it has its answer, so the signal can wait for the first.
+    let (done, mut answers) = tokio::sync::mpsc::unbounded_channel();
     let burst: Vec<_> = (0..300)
         .map(|i| {
             let http = http.clone();
+            let done = done.clone();
             let url = format!("{base}/webhooks/generic/{token}");
             tokio::spawn(async move {
                 let r = http
@@ -427,12 +430,16 @@ async fn sigterm_during_a_burst_of_replies_answers_each_stored_or_refused_and_ex
                     )
                     .send()
                     .await;
+                let _ = done.send(());
                 (i, r.map(|r| r.status()))
             })
         })
         .collect();
-    // The signal lands in the middle of the burst.
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    // The signal lands in the middle of the burst: after the first answer, not after a
+    // fixed sleep that a slow machine may not fill.
+    tokio::time::timeout(Duration::from_secs(30), answers.recv())
+        .await
+        .expect("a reply of the burst is answered");
     server.terminate();
     let mut answered = Vec::new();
     for task in burst {

@@ -824,8 +824,12 @@ impl Sim {
                 touched.push((*acct, *number));
                 if o.ok() {
                     self.acked_replies.insert((*acct, id.clone()));
+                    // A redelivery is answered with the stored reply's actions, a review's
+                    // decision included; what the review did was acknowledged by the review
+                    // (its own operation), not again by this answer.
                     let says_opted_out = body["actions"].as_array().is_some_and(|a| {
                         a.iter()
+                            .take_while(|x| !x.as_str().is_some_and(|x| x.starts_with("review:")))
                             .any(|x| x == "opted_out" || x == "already_opted_out")
                     });
                     if *acct == 0 && says_opted_out {
