@@ -20,7 +20,8 @@ pub struct Config {
     pub max_bulk_body_bytes: usize,
     /// How long a web session lasts, in hours.
     pub session_hours: i64,
-    /// Mark the session cookie `Secure` (set it when serving over HTTPS).
+    /// Mark the session cookie `Secure` even when `public_url` is not https (behind a proxy
+    /// that terminates TLS without a public URL set); an https `public_url` always does.
     pub secure_cookies: bool,
     /// How long a verified API key is trusted from memory, in seconds (a key revoked through
     /// this instance is forgotten at once; through another instance or the CLI, within this).
@@ -53,6 +54,20 @@ pub struct Config {
     /// of the instance that received the upload. With several instances, a directory they
     /// all share (NFS, EFS), so that any of them can preview and send the campaign.
     pub campaign_files_dir: Option<std::path::PathBuf>,
+}
+
+impl Config {
+    /// Whether the public reaches this server over HTTPS (`public_url` says so).
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.len() >= 8 && u[..8].eq_ignore_ascii_case("https://"))
+    }
+
+    /// Whether cookies are marked `Secure`: when set, and always over HTTPS.
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies || self.is_https()
+    }
 }
 
 impl Default for Config {
@@ -166,7 +181,8 @@ listen = "127.0.0.1:8080"
 max_body_bytes = 2097152
 max_bulk_body_bytes = 67108864
 
-# Web sessions last this many hours; set secure_cookies when serving over HTTPS.
+# Web sessions last this many hours. Cookies are Secure (and HSTS is sent) whenever
+# public_url is https; set secure_cookies behind a TLS proxy without a public_url.
 session_hours = 12
 secure_cookies = false
 

@@ -639,3 +639,78 @@ async fn a_cancel_stops_the_claimed_batch_before_its_next_message() {
         assert_eq!(fake.sent().len() as i64, sent);
     }
 }
+
+/// A stored secret is never sent to a host or account it was not given for: changing the base
+/// URL or the account id without the secret is refused and changes nothing; changing anything
+/// else keeps it; a change of kind drops it.
+#[tokio::test]
+async fn a_stored_secret_stays_with_the_host_and_account_it_was_given_for() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        let c = fake.credentials();
+        let put = |body: Value| {
+            let app = &app;
+            async move {
+                send(
+                    app.req(reqwest::Method::PUT, "/api/v1/settings/connector")
+                        .json(&body),
+                )
+                .await
+            }
+        };
+        let elsewhere = "https://collector.example.net";
+        for (what, body) in [
+            (
+                "base URL",
+                json!({"kind": "twilio", "account": c.twilio_sid, "base_url": elsewhere}),
+            ),
+            (
+                "default base URL",
+                json!({"kind": "twilio", "account": c.twilio_sid}),
+            ),
+            (
+                "account",
+                json!({"kind": "twilio", "account": "ACother", "base_url": fake.base_url()}),
+            ),
+        ] {
+            let (s, b) = put(body).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {b}");
+            assert_eq!(
+                (code(&b), field(&b)),
+                ("secret_required", "secret"),
+                "{what}: {b}"
+            );
+            let (_, now) = app.get("/api/v1/settings/connector").await;
+            assert_eq!(
+                now["base_url"],
+                fake.base_url(),
+                "{what}: nothing changed: {now}"
+            );
+            assert_eq!(now["account"], c.twilio_sid.as_str(), "{what}: {now}");
+        }
+        // The same host and account: the stored secret stays.
+        let (s, b) = put(json!({"kind": "twilio", "account": c.twilio_sid,
+                                "base_url": fake.base_url(), "rate_per_second": 5}))
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["has_secret"], true);
+        // With the secret given again, the host may change.
+        let (s, b) = put(json!({"kind": "twilio", "account": c.twilio_sid,
+                                "secret": c.twilio_token, "base_url": elsewhere}))
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        // Another kind drops the secret; coming back needs it again.
+        let (s, b) = put(json!({"kind": "log"})).await;
+        assert_eq!(
+            (s, b["has_secret"].clone()),
+            (StatusCode::OK, json!(false)),
+            "{b}"
+        );
+        let (s, b) =
+            put(json!({"kind": "twilio", "account": c.twilio_sid, "base_url": elsewhere})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(field(&b), "secret", "{b}");
+    }
+}

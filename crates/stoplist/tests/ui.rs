@@ -191,6 +191,122 @@ async fn after_the_allowed_failures_even_the_right_password_is_refused_with_429(
     );
 }
 
+/// Posts a login form from a fresh client (its own page, token and cookie).
+async fn login_from_fresh_client(app: &TestApp, login: &str, password: &str) -> Response {
+    let c = client();
+    let html = c
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&html);
+    c.post(app.url("/login"))
+        .form(&[
+            ("login", login),
+            ("password", password),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forty_concurrent_wrong_logins_get_exactly_the_allowed_password_checks() {
+    let app = spawn_with(Config {
+        login_attempts: 5,
+        ..Config::default()
+    })
+    .await;
+    let tries: Vec<_> = (0..40)
+        .map(|_| login_from_fresh_client(&app, LOGIN, "wrong password"))
+        .collect();
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(tries)
+        .await
+        .iter()
+        .map(Response::status)
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 35), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_huge_login_name_is_refused_before_any_work_and_counts_nothing() {
+    let app = spawn_with(Config {
+        login_attempts: 2,
+        ..Config::default()
+    })
+    .await;
+    // A megabyte: refused before the body is read.
+    let huge = "x".repeat(1 << 20);
+    let r = login_from_fresh_client(&app, &huge, "wrong password").await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Longer than any login, within the body limit: refused without a lookup or a count.
+    let long = "y".repeat(300);
+    for _ in 0..5 {
+        let r = login_from_fresh_client(&app, &long, "wrong password").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        app.state.logins.remembered(),
+        0,
+        "nothing of them is remembered"
+    );
+    let r = login_from_fresh_client(&app, LOGIN, PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the address was not limited"
+    );
+}
+
+#[tokio::test]
+async fn responses_are_nosniff_and_no_store_and_https_makes_cookies_secure_with_hsts() {
+    let app = spawn_app().await;
+    app.login().await;
+    for path in ["/optouts", "/api/v1/optouts", "/healthz", "/login"] {
+        let r = app.get(path).await;
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "{path}: plain http"
+        );
+    }
+    let https = spawn_with(Config {
+        public_url: Some("https://sms.example.com".into()),
+        ..Config::default()
+    })
+    .await;
+    let r = login_from_fresh_client(&https, LOGIN, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        r.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("stoplist_session="))
+        .expect("a session cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
 #[tokio::test]
 async fn a_login_form_without_its_cookie_token_is_refused() {
     let app = spawn_app().await;

@@ -120,7 +120,8 @@ impl Connectors {
     }
 
     /// Validates and stores new settings. A missing secret keeps the stored one (forms never
-    /// show it back, so they cannot send it again).
+    /// show it back, so they cannot send it again), but only while the kind, base URL and
+    /// account id stay the same: a change of any of them needs the secret again.
     pub async fn update(
         &self,
         account: AccountId,
@@ -149,10 +150,26 @@ impl Connectors {
         let stored = self.store.connector(account).await?;
         let secret = match new.secret.take().filter(|s| !s.is_empty()) {
             Some(s) => s,
-            None => stored
-                .filter(|r| r.kind == new.kind)
-                .map(|r| r.secret)
-                .unwrap_or_default(),
+            // A stored secret stays only with the provider, host and account it was given
+            // for: otherwise anyone who may edit settings could send it to a host of theirs.
+            None => match stored {
+                Some(r) if r.kind == new.kind && !r.secret.is_empty() => {
+                    let was: ConnectorSettings =
+                        serde_json::from_str(&r.config_json).map_err(|e| {
+                            AppError::Internal(anyhow::anyhow!("stored connector settings: {e}"))
+                        })?;
+                    if was.base_url != new.base_url || was.account != new.account {
+                        return Err(AppError::invalid(
+                            "secret_required",
+                            "secret",
+                            "secret: a new base URL or account id needs the secret again \
+                             (the stored one is kept only for the host and account it was given for)",
+                        ));
+                    }
+                    r.secret
+                }
+                _ => String::new(),
+            },
         };
         if new.kind != "log" {
             if new.account.as_deref().is_none_or(str::is_empty) {

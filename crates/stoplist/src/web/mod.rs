@@ -10,6 +10,7 @@ pub mod webhooks;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::time::Instant;
@@ -31,7 +32,8 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     // MatchedPath holds an Arc<str>: cloning it does not allocate.
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = method_label(req.method());
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
+    harden(resp.headers_mut(), state.config.is_https());
     let elapsed = start.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
@@ -42,6 +44,24 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         tracing::debug!(%route, method, status, ms = elapsed * 1000.0, "request");
     }
     resp
+}
+
+/// Headers every response carries: `nosniff`; `Cache-Control: no-store` unless the handler
+/// chose a policy (static assets are cached for good, everything else may carry personal data:
+/// numbers, replies, the opt-out list); and HSTS when the server is reached over HTTPS.
+fn harden(h: &mut HeaderMap, https: bool) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
 }
 
 fn method_label(m: &axum::http::Method) -> &'static str {

@@ -37,7 +37,14 @@ pub use session::{CsrfForm, UiSession};
 pub fn router(_state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(session::home))
-        .route("/login", get(session::login_page).post(session::login))
+        .route(
+            "/login",
+            get(session::login_page).post(session::login).layer(
+                // A login form is a few hundred bytes; a bigger body is refused (413) before
+                // it is read, so nothing of a flood of huge login names is ever kept.
+                DefaultBodyLimit::max(LOGIN_BODY_LIMIT),
+            ),
+        )
         .route("/logout", post(session::logout))
         .route("/optouts", get(optouts::page).post(optouts::add))
         .route(
@@ -100,6 +107,9 @@ pub fn router(_state: &AppState) -> Router<AppState> {
         .merge(assets::router())
         .layer(map_response(security_headers))
 }
+
+/// The largest login form body read (login name, password, CSRF token, URL-encoded).
+const LOGIN_BODY_LIMIT: usize = 8 * 1024;
 
 /// File uploads are streamed to disk under their own limit (`max_upload_bytes`, checked by
 /// `imports::CsrfUpload`), not the default 2 MB body limit.

@@ -1,7 +1,7 @@
 //! Web sessions, CSRF protection and the login and logout pages.
 //!
 //! **Sessions.** Logging in makes a random 32-byte token, sets it in the `stoplist_session`
-//! cookie (HttpOnly, SameSite=Lax, Path=/, Secure when `secure_cookies` is set, lasting
+//! cookie (HttpOnly, SameSite=Lax, Path=/, Secure when `public_url` is https or `secure_cookies` is set, lasting
 //! `session_hours`) and stores only its SHA-256 with the user and a per-session CSRF token.
 //! [`UiSession`] looks the cookie up on every request; without a live session a page
 //! redirects to `/login` (an htmx request gets `HX-Redirect` instead, so a fragment never
@@ -323,7 +323,7 @@ fn login_form(
         "/login",
         "Strict",
         3600,
-        state.config.secure_cookies,
+        state.config.cookies_secure(),
     );
     let page = LoginPage {
         layout: Layout::public("Log in", flash),
@@ -401,11 +401,21 @@ pub async fn login(
             None,
         ));
     }
+    if login.len() > crate::auth::MAX_LOGIN_LEN {
+        // Refused before any lookup, hash or count: nothing of it is kept.
+        return Ok(login_form(
+            &state,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            String::new(),
+            Some(WRONG_CREDENTIALS),
+            None,
+        ));
+    }
     let ip = peer
-        .map(|Extension(ConnectInfo(a))| a.ip().to_string())
-        .unwrap_or_default();
-    let key = format!("{login}|{ip}");
-    if !state.logins.allowed(&key) {
+        .map(|Extension(ConnectInfo(a))| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let Some(attempt) = state.logins.attempt(&login, ip) else {
         tracing::warn!(%ip, "login refused: too many failed attempts");
         return Ok(login_form(
             &state,
@@ -415,7 +425,7 @@ pub async fn login(
             Some(TOO_MANY),
             None,
         ));
-    }
+    };
     let found = state
         .store
         .user_credentials(&login)
@@ -432,7 +442,6 @@ pub async fn login(
         }
     };
     let Some(user) = user else {
-        state.logins.failed(&key);
         tracing::info!(%ip, "login failed");
         return Ok(login_form(
             &state,
@@ -443,7 +452,7 @@ pub async fn login(
             None,
         ));
     };
-    state.logins.succeeded(&key);
+    state.logins.succeeded(attempt);
     let token = random_hex(32);
     let csrf = random_hex(32);
     let now = crate::now_ms();
@@ -460,7 +469,7 @@ pub async fn login(
         .await
         .map_err(AppError::from)?;
     tracing::info!(user = %user.id, "logged in");
-    let secure = state.config.secure_cookies;
+    let secure = state.config.cookies_secure();
     let mut resp = Redirect::to(HOME).into_response();
     let h = resp.headers_mut();
     h.append(
@@ -499,7 +508,7 @@ pub async fn logout(
             "/",
             "Lax",
             0,
-            state.config.secure_cookies,
+            state.config.cookies_secure(),
         ),
     );
     Ok(resp)
