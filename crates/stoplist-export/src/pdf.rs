@@ -10,7 +10,7 @@
 //! else from the header and the first [`SAMPLE_ROWS`] rows: a column that needs less than its
 //! fair share gets what it needs, the rest share what is left.
 //!
-//! Text is shaped with rustybuzz (accents, ligatures, right-to-left scripts) in DejaVu Sans
+//! Text is shaped with HarfRust (accents, ligatures, right-to-left scripts) in DejaVu Sans
 //! Condensed, embedded (subset) from `fonts/`; a character the font lacks, such as most emoji,
 //! shows as the font's empty box but still copies out as the right character.
 //!
@@ -21,7 +21,11 @@
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::OnceLock;
 
+use harfrust::{
+    Direction, FontRef, Script, ShapeOptions, ShapePlan, Shaper, ShaperData, UnicodeBuffer,
+};
 use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point, Rect};
 use krilla::metadata::Metadata;
@@ -31,12 +35,15 @@ use krilla::paint::{Fill, FillRule};
 use krilla::surface::Surface;
 use krilla::text::{Font, GlyphId, KrillaGlyph};
 use krilla::{Document, SerializeSettings};
-use rustybuzz::{Direction, Face, Script, ShapePlan, UnicodeBuffer};
 
 use crate::{ExportError, Meta};
 
 const REGULAR_TTF: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed.ttf");
 const BOLD_TTF: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed-Bold.ttf");
+/// HarfRust's tables and caches for each font, read once per process. A `Shaper` borrows its
+/// `ShaperData`, so keeping them in statics lets each [`StyledFont`] hold its shaper.
+static REGULAR_SHAPING: OnceLock<ShaperData> = OnceLock::new();
+static BOLD_SHAPING: OnceLock<ShaperData> = OnceLock::new();
 
 // Geometry, in PDF points (1/72 inch). A4 landscape.
 const PAGE_W: f32 = 841.89;
@@ -426,10 +433,10 @@ enum Style {
     Bold,
 }
 
-/// A font as krilla embeds it and as rustybuzz shapes it, with cached shaping plans.
+/// A font as krilla embeds it and as HarfRust shapes it, with cached shaping plans.
 struct StyledFont {
     pdf: Font,
-    face: Face<'static>,
+    shaper: Shaper<'static>,
     /// One plan per (direction, script) seen; building a plan costs more than shaping a cell.
     plans: Vec<(Direction, Script, ShapePlan)>,
     /// The "…" glyph and its advance in em.
@@ -455,8 +462,8 @@ struct Typesetter {
 impl Typesetter {
     fn new() -> Result<Self, ExportError> {
         let mut buffer = Some(UnicodeBuffer::new());
-        let regular = StyledFont::new(REGULAR_TTF, &mut buffer)?;
-        let bold = StyledFont::new(BOLD_TTF, &mut buffer)?;
+        let regular = StyledFont::new(REGULAR_TTF, &REGULAR_SHAPING, &mut buffer)?;
+        let bold = StyledFont::new(BOLD_TTF, &BOLD_SHAPING, &mut buffer)?;
         Ok(Typesetter {
             regular,
             bold,
@@ -522,13 +529,21 @@ impl Typesetter {
 }
 
 impl StyledFont {
-    fn new(data: &'static [u8], buffer: &mut Option<UnicodeBuffer>) -> Result<Self, ExportError> {
+    fn new(
+        data: &'static [u8],
+        shaping: &'static OnceLock<ShaperData>,
+        buffer: &mut Option<UnicodeBuffer>,
+    ) -> Result<Self, ExportError> {
         let unreadable = || ExportError::Pdf("the bundled font could not be read".to_owned());
         let pdf = Font::new(data.into(), 0).ok_or_else(unreadable)?;
-        let face = Face::from_slice(data, 0).ok_or_else(unreadable)?;
+        let face = FontRef::new(data).map_err(|_| unreadable())?;
+        let shaper = shaping
+            .get_or_init(|| ShaperData::new(&face))
+            .shaper(&face)
+            .build();
         let mut font = StyledFont {
             pdf,
-            face,
+            shaper,
             plans: Vec::new(),
             ellipsis: (GlyphId::new(0), 0.0),
         };
@@ -552,12 +567,15 @@ impl StyledFont {
         {
             Some(at) => at,
             None => {
-                let plan = ShapePlan::new(&self.face, direction, Some(script), None, &[]);
+                let plan = ShapePlan::new(&self.shaper, direction, Some(script), None, &[]);
                 self.plans.push((direction, script, plan));
                 self.plans.len() - 1
             }
         };
-        let output = rustybuzz::shape_with_plan(&self.face, &self.plans[plan_at].2, unicode);
+        let plan = &self.plans[plan_at].2;
+        let output = self
+            .shaper
+            .shape(unicode, ShapeOptions::new().plan(Some(plan)));
         let units = self.pdf.units_per_em();
         let infos = output.glyph_infos();
         let positions = output.glyph_positions();
