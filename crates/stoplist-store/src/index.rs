@@ -59,8 +59,8 @@ pub trait IndexStore: Send + Sync {
 }
 
 /// The digest term of one opt-out: its key, since and source mixed modulo a prime below 2^31,
-/// so that a bucket's sum of terms fits a BIGINT for billions of opt-outs. The SQL of
-/// [`DIGEST`] computes the same.
+/// so that a bucket's sum of terms fits a BIGINT for billions of opt-outs. The SQL of the
+/// bucket digest query (`sql::DIGEST` in this module) computes the same.
 pub fn digest_term(key: u64, since: i64, source: OptOutSource) -> i64 {
     const P: i64 = 2_147_483_647;
     let k = (key % P as u64) as i64;
@@ -171,16 +171,24 @@ mod sql {
     );
 }
 
+/// The account's ledger head (its last sequence number), through `$exec`; an unknown account
+/// is `NotFound`.
+macro_rules! ledger_seq {
+    ($exec:expr, $account:expr) => {
+        sqlx::query_scalar::<_, i64>(sql::SEQ)
+            .bind($account.0)
+            .fetch_optional($exec)
+            .await?
+            .ok_or(StoreError::NotFound("account"))?
+    };
+}
+
 macro_rules! index_impl {
     ($store:ty, $among:literal, $bind_numbers:path, $snapshot_part:expr) => {
         #[async_trait]
         impl IndexStore for $store {
             async fn optout_keys(&self, account: AccountId) -> Result<(Vec<OptOutKey>, i64)> {
-                let seq: i64 = sqlx::query_scalar(sql::SEQ)
-                    .bind(account.0)
-                    .fetch_optional(self.pool())
-                    .await?
-                    .ok_or(StoreError::NotFound("account"))?;
+                let seq = ledger_seq!(self.pool(), account);
                 // -- the account's rows by id, to split the reading
                 let (low, high, count): (Option<i64>, Option<i64>, i64) = sqlx::query_as(
                     "SELECT MIN(id), MAX(id), COUNT(*) FROM opt_outs WHERE account_id = $1",
@@ -270,11 +278,7 @@ macro_rules! index_impl {
 
             async fn optout_digest(&self, account: AccountId, buckets: u32) -> Result<ListDigest> {
                 let mut tx = self.pool().begin().await?;
-                let seq: i64 = sqlx::query_scalar(sql::SEQ)
-                    .bind(account.0)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound("account"))?;
+                let seq = ledger_seq!(&mut *tx, account);
                 let rows: Vec<(i64, i64, i64)> = sqlx::query_as(sql::DIGEST)
                     .bind(account.0)
                     .bind(i64::from(buckets.max(1)))
@@ -300,11 +304,7 @@ macro_rules! index_impl {
                 bucket: u32,
             ) -> Result<(Vec<OptOutKey>, i64)> {
                 let mut tx = self.pool().begin().await?;
-                let seq: i64 = sqlx::query_scalar(sql::SEQ)
-                    .bind(account.0)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound("account"))?;
+                let seq = ledger_seq!(&mut *tx, account);
                 let rows: Vec<(i64, i64, i64)> = sqlx::query_as(sql::BUCKET)
                     .bind(account.0)
                     .bind(i64::from(buckets.max(1)))

@@ -793,6 +793,17 @@ async fn a_reply_delivered_to_two_instances_at_once_is_processed_once() {
     }
 }
 
+/// `GET /api/v1/optouts/{number}` through the instance at `base`.
+async fn optout_at(app: &TestApp, base: &str, number: &str) -> Value {
+    send(
+        app.http
+            .get(format!("{base}/api/v1/optouts/{number}"))
+            .bearer_auth(&app.key),
+    )
+    .await
+    .1
+}
+
 /// What an instance at `base` answers about `raw`: the lookup, the bulk check, and whether a
 /// campaign preview leaves it out as opted out.
 async fn answers(app: &TestApp, base: &str, raw: &str) -> (bool, bool, bool) {
@@ -1009,12 +1020,7 @@ async fn a_redelivery_that_arrives_before_the_first_delivery_commits_is_answered
             }
             // Both instances answer at once: each acknowledged it.
             for base in [&app.base, &second] {
-                let (_, o) = send(
-                    app.http
-                        .get(format!("{base}/api/v1/optouts/{from}"))
-                        .bearer_auth(&app.key),
-                )
-                .await;
+                let o = optout_at(&app, base, &from).await;
                 assert_eq!(o["opted_out"], true, "{from} at {base}");
             }
         }
@@ -1519,13 +1525,8 @@ async fn every_reply_kind_redelivered_to_either_instance_is_acted_on_once() {
                 );
             }
             // Both instances answer truly: at once where it was acknowledged.
-            for base in [app.base.clone(), second.clone()] {
-                let (_, o) = send(
-                    app.http
-                        .get(format!("{base}/api/v1/optouts/{from}"))
-                        .bearer_auth(&app.key),
-                )
-                .await;
+            for base in [&app.base, &second] {
+                let o = optout_at(&app, base, from).await;
                 assert_eq!(o["opted_out"], listed, "{id}: {from} at {base}");
             }
         }

@@ -108,6 +108,26 @@ fn tempfile_with(text: &str) -> std::path::PathBuf {
     path
 }
 
+/// A generic webhook's STOP from `from`, with provider id `id`.
+fn stop_json(id: &str, from: &str) -> Value {
+    json!({"id": id, "from": from, "to": "+61400000000", "text": "STOP"})
+}
+
+/// Posts a STOP to the account's generic webhook.
+async fn stop_reply(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    id: &str,
+    from: &str,
+) -> reqwest::Response {
+    http.post(format!("{base}/webhooks/generic/{token}"))
+        .json(&stop_json(id, from))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn instances_started_together_on_an_empty_database_all_come_up_with_one_administrator() {
     for url in stoplist_store::testing::fresh_urls().await.unwrap() {
@@ -248,12 +268,7 @@ async fn sigterm_during_a_send_finishes_the_claimed_messages_refuses_webhooks_an
         assert!(Instant::now() < deadline, "never began draining");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let r = http
-        .post(format!("{}/webhooks/generic/{token}", server.base))
-        .json(&json!({"id": "late", "from": "+61412345678", "to": "+61400000000", "text": "STOP"}))
-        .send()
-        .await
-        .unwrap();
+    let r = stop_reply(&http, &server.base, &token, "late", "+61412345678").await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.headers()["retry-after"], "5");
     let mut server = server;
@@ -420,14 +435,11 @@ async fn sigterm_during_a_burst_of_replies_answers_each_stored_or_refused_and_ex
         .map(|i| {
             let http = http.clone();
             let done = done.clone();
-            let url = format!("{base}/webhooks/generic/{token}");
+            let (base, token) = (base.clone(), token.clone());
             tokio::spawn(async move {
                 let r = http
-                    .post(url)
-                    .json(
-                        &json!({"id": format!("burst-{i}"), "from": format!("+614137{i:05}"),
-                                  "to": "+61400000000", "text": "STOP"}),
-                    )
+                    .post(format!("{base}/webhooks/generic/{token}"))
+                    .json(&stop_json(&format!("burst-{i}"), &format!("+614137{i:05}")))
                     .send()
                     .await;
                 let _ = done.send(());
@@ -505,12 +517,7 @@ async fn sigterm_while_a_notification_is_in_flight_waits_for_its_answer() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = http
-        .post(format!("{}/webhooks/generic/{token}", server.base))
-        .json(&json!({"id": "n-1", "from": "+61412345670", "to": "+61400000000", "text": "STOP"}))
-        .send()
-        .await
-        .unwrap();
+    let r = stop_reply(&http, &server.base, &token, "n-1", "+61412345670").await;
     assert_eq!(r.status(), StatusCode::OK);
     tokio::time::timeout(Duration::from_secs(10), arrived.notified())
         .await

@@ -81,6 +81,14 @@ impl ConnectorCache {
     }
 }
 
+/// Stored settings as they were saved, with the stored kind (the secret is apart).
+fn stored_settings(r: &ConnectorRecord) -> AppResult<ConnectorSettings> {
+    let mut s: ConnectorSettings = serde_json::from_str(&r.config_json)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored connector settings: {e}")))?;
+    s.kind = r.kind.clone();
+    Ok(s)
+}
+
 /// The connectors service: each account's connector settings (stored, validated) and the
 /// built connectors, cached per account.
 pub struct Connectors {
@@ -107,11 +115,7 @@ impl Connectors {
                 ..ConnectorSettings::default()
             }),
             Some(r) => {
-                let mut s: ConnectorSettings =
-                    serde_json::from_str(&r.config_json).map_err(|e| {
-                        AppError::Internal(anyhow::anyhow!("stored connector settings: {e}"))
-                    })?;
-                s.kind = r.kind;
+                let mut s = stored_settings(&r)?;
                 s.has_secret = !r.secret.is_empty();
                 s.secret = None;
                 Ok(s)
@@ -154,10 +158,7 @@ impl Connectors {
             // for: otherwise anyone who may edit settings could send it to a host of theirs.
             None => match stored {
                 Some(r) if r.kind == new.kind && !r.secret.is_empty() => {
-                    let was: ConnectorSettings =
-                        serde_json::from_str(&r.config_json).map_err(|e| {
-                            AppError::Internal(anyhow::anyhow!("stored connector settings: {e}"))
-                        })?;
+                    let was = stored_settings(&r)?;
                     if was.base_url != new.base_url || was.account != new.account {
                         return Err(AppError::invalid(
                             "secret_required",
@@ -221,14 +222,7 @@ impl Connectors {
                 },
                 String::new(),
             ),
-            Some(r) => {
-                let mut s: ConnectorSettings =
-                    serde_json::from_str(&r.config_json).map_err(|e| {
-                        AppError::Internal(anyhow::anyhow!("stored connector settings: {e}"))
-                    })?;
-                s.kind = r.kind;
-                (s, r.secret)
-            }
+            Some(r) => (stored_settings(&r)?, r.secret),
         };
         let c = Arc::new(self.build(&settings, &secret)?);
         self.cache.put(account, c.clone());
@@ -237,13 +231,11 @@ impl Connectors {
 
     fn build(&self, s: &ConnectorSettings, secret: &str) -> AppResult<AccountConnector> {
         let timeout = Duration::from_secs(s.timeout_seconds.unwrap_or(15).clamp(1, 120));
+        let base_url = |public: &str| s.base_url.clone().unwrap_or_else(|| public.into());
         let connector: Box<dyn stoplist_providers::Connector> = match s.kind.as_str() {
             "twilio" => Box::new(stoplist_providers::TwilioConnector::new(
                 stoplist_providers::TwilioConfig {
-                    base_url: s
-                        .base_url
-                        .clone()
-                        .unwrap_or_else(|| "https://api.twilio.com".into()),
+                    base_url: base_url("https://api.twilio.com"),
                     account_sid: s.account.clone().unwrap_or_default(),
                     auth_token: secret.to_owned(),
                     status_callback: s.status_callback.clone(),
@@ -252,10 +244,7 @@ impl Connectors {
             )),
             "smsglobal" => Box::new(stoplist_providers::SmsGlobalConnector::new(
                 stoplist_providers::SmsGlobalConfig {
-                    base_url: s
-                        .base_url
-                        .clone()
-                        .unwrap_or_else(|| "https://api.smsglobal.com".into()),
+                    base_url: base_url("https://api.smsglobal.com"),
                     api_key: s.account.clone().unwrap_or_default(),
                     api_secret: secret.to_owned(),
                     notify_url: s.status_callback.clone(),

@@ -7,13 +7,13 @@
 //! refusals into errors.
 //!
 //! The rule "never answer not-opted-out for an opt-out this instance committed" lives here
-//! once, in [`OptOuts::begin`] / [`OptOuts::settle`] / [`OptOuts::bulk`]: every write marks
+//! once, in [`OptOuts::begin`] / [`OptOuts::settle`] / [`OptOuts::commit_import`]: every write marks
 //! what it may add before the store commits and settles from what the store says it
 //! committed. A write that committed nothing never takes anything out of the index.
 //!
 //! Also here, because it is part of the same promise: the hand-over rule between a committed
 //! opt-out and the dispatcher ([`OptOuts::handover`], [`HANDOVER_BOUND`]), the follower that
-//! reads other instances' changes from the ledger, and the self-check ([`check`]).
+//! reads other instances' changes from the ledger, and the self-check ([`mod@check`]).
 
 pub mod check;
 pub mod index;
@@ -816,7 +816,7 @@ pub fn check<'a, S: AsRef<str>>(
 /// Inputs below which a bulk check runs on one thread.
 const PARALLEL_FROM: usize = 20_000;
 
-/// [`check`] written straight to JSON (`{"results":[…]}`), the inputs split over the
+/// [`check()`] written straight to JSON (`{"results":[…]}`), the inputs split over the
 /// machine's cores: each part is parsed, looked up and serialized on a thread of its own and
 /// the parts joined in order. On 2 cores a million numbers took about half the time of one
 /// thread (docs/benchmarks.md, session 7).
