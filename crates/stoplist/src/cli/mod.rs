@@ -4,6 +4,7 @@
 //! (or `STOPLIST_DATABASE_URL`). Commands call the services, never the web layer.
 
 mod campaign;
+pub mod log_line;
 mod report;
 
 use crate::accounts;
@@ -268,7 +269,7 @@ fn init_logging(default: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| log_line::OneLine(std::io::stderr()))
         .try_init();
 }
 
