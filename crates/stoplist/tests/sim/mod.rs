@@ -247,6 +247,9 @@ pub struct Sim {
     /// acknowledgement is in `acks` (a reply id's is its earliest 2xx: a redelivery answers
     /// what the first delivery did, which may since have been undone).
     pub reply_acks: HashMap<String, (usize, usize)>,
+    /// When the first delivery of each reply id started (answered or not): a redelivery's
+    /// answer tells what that delivery did, which may have committed from then on.
+    pub reply_first_start: HashMap<String, i64>,
     /// Account A's possible lifts, per pool number.
     pub lifts: Vec<Vec<Lift>>,
     /// Unclear replies waiting for review: (server id, pool number).
@@ -440,6 +443,7 @@ impl Sim {
             replies: Vec::new(),
             acked_replies: HashSet::new(),
             reply_acks: HashMap::new(),
+            reply_first_start: HashMap::new(),
             acks: vec![Vec::new(); POOL],
             lifts: vec![Vec::new(); POOL],
             pending_reviews: Vec::new(),
@@ -822,6 +826,11 @@ impl Sim {
                 ..
             } => {
                 touched.push((*acct, *number));
+                let first_start = *self
+                    .reply_first_start
+                    .entry(id.clone())
+                    .and_modify(|t| *t = (*t).min(d.start))
+                    .or_insert(d.start);
                 if o.ok() {
                     self.acked_replies.insert((*acct, id.clone()));
                     // A redelivery is answered with the stored reply's actions, a review's
@@ -843,7 +852,14 @@ impl Sim {
                                 }
                             }
                             None => {
-                                self.acks[*number].push(ack.clone());
+                                // A redelivery whose first delivery got no answer: the opt-out
+                                // it reports may have committed since that delivery started,
+                                // so any lift from then on may have come after it.
+                                let ack = Ack {
+                                    start: ack.start.min(first_start),
+                                    ..ack.clone()
+                                };
+                                self.acks[*number].push(ack);
                                 self.reply_acks
                                     .insert(id.clone(), (*number, self.acks[*number].len() - 1));
                             }
