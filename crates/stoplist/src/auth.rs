@@ -129,10 +129,9 @@ impl LoginLimiter {
     }
 
     fn keys(login: &str, ip: IpAddr) -> [(LimitKey, u32); 3] {
-        let login: Box<str> = login.to_lowercase().into();
         [
-            (LimitKey::Pair(login.clone(), ip), 1),
-            (LimitKey::Login(login), LOGIN_FACTOR),
+            (LimitKey::Pair(login.into(), ip), 1),
+            (LimitKey::Login(login.into()), LOGIN_FACTOR),
             (LimitKey::Address(ip), ADDRESS_FACTOR),
         ]
     }
@@ -141,7 +140,8 @@ impl LoginLimiter {
     /// is reached (the attempt is then not counted).
     pub fn attempt(&self, login: &str, ip: IpAddr) -> Option<Attempt> {
         let now = Instant::now();
-        let keys = Self::keys(login, ip);
+        let login = login.to_lowercase();
+        let keys = Self::keys(&login, ip);
         let mut map = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         let mut refused = false;
         for (key, factor) in &keys {
@@ -166,7 +166,7 @@ impl LoginLimiter {
             }
         }
         Some(Attempt {
-            login: login.to_lowercase().into(),
+            login: login.into(),
             ip,
             at: now,
         })

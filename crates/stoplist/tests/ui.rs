@@ -193,25 +193,7 @@ async fn after_the_allowed_failures_even_the_right_password_is_refused_with_429(
 
 /// Posts a login form from a fresh client (its own page, token and cookie).
 async fn login_from_fresh_client(app: &TestApp, login: &str, password: &str) -> Response {
-    let c = client();
-    let html = c
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&html);
-    c.post(app.url("/login"))
-        .form(&[
-            ("login", login),
-            ("password", password),
-            ("csrf_token", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap()
+    app.try_log_in_as(&client(), login, password).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -180,8 +180,8 @@ impl UiApp {
             .unwrap()
     }
 
-    /// Logs `client` in through the login form (token from the page, cookie from the jar).
-    pub async fn log_in_as(&self, client: &Client, login: &str, password: &str) {
+    /// Posts the login form as `client` (token from the page, cookie from the jar).
+    pub async fn try_log_in_as(&self, client: &Client, login: &str, password: &str) -> Response {
         let html = client
             .get(self.url("/login"))
             .send()
@@ -190,7 +190,7 @@ impl UiApp {
             .text()
             .await
             .unwrap();
-        let r = client
+        client
             .post(self.url("/login"))
             .form(&[
                 ("login", login),
@@ -199,7 +199,12 @@ impl UiApp {
             ])
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Logs `client` in through the login form.
+    pub async fn log_in_as(&self, client: &Client, login: &str, password: &str) {
+        let r = self.try_log_in_as(client, login, password).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "logged in");
     }
 }
