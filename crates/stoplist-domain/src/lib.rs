@@ -11,11 +11,13 @@ pub mod ids;
 pub mod ledger;
 pub mod names;
 pub mod phone;
+pub mod roles;
 pub mod rules;
 pub mod settings;
 pub mod sms;
 
 pub use ids::{AccountId, ApiKeyId, CampaignId, ContactId, EventId, GroupId, MessageId, UserId};
 pub use phone::{PhoneError, PhoneNumber, Region};
+pub use roles::{AuditEvent, Role};
 pub use rules::{Actor, ActorKind, ContactCleanup, Decision, OptOutEvent, OptOutSource, Policy};
 pub use settings::AccountSettings;

@@ -6,6 +6,8 @@
 //! opt-out and the account's settings, asks [`stoplist_domain::rules::decide`], and writes
 //! the opt-out, the chained ledger event and the contact clean-up together.
 
+#[macro_use]
+mod columns;
 pub mod campaigns;
 pub mod export;
 mod imports;
@@ -14,6 +16,7 @@ mod migrate;
 pub mod model;
 mod postgres;
 pub mod replies;
+mod security;
 mod sql;
 mod sqlite;
 pub mod testing;
@@ -22,7 +25,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use stoplist_domain::names::{ContactFields, GroupName};
 use stoplist_domain::settings::{AccountSettings, SettingChange};
-use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, PhoneNumber, UserId};
+use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, PhoneNumber, Role};
 
 pub use campaigns::{
     Busy, Campaign, CampaignAction, CampaignFile, CampaignStatus, CampaignStore, ClaimedMessage,
@@ -31,6 +34,7 @@ pub use campaigns::{
 };
 pub use export::ExportStore;
 pub use index::IndexStore;
+pub use security::{NewApiKey, NewAuditEntry, NewSession, SecurityStore, UserChange};
 
 /// Rows beyond which an import is big (see [`is_big_import`]).
 pub const BIG_IMPORT_ROWS: u64 = 2_000_000;
@@ -63,6 +67,8 @@ pub enum StoreError {
     },
     #[error("the number is opted out")]
     OptedOut,
+    #[error("the account would be left without an active owner")]
+    LastOwner,
     #[error(
         "unsupported database URL {0:?}: use sqlite://PATH (for example sqlite://stoplist.db) or postgres://USER@HOST/DB"
     )]
@@ -90,7 +96,7 @@ pub enum Backend {
 /// one: an id of another account's row is "not found", never that row.
 #[async_trait]
 pub trait Store:
-    CampaignStore + ReplyStore + ExportStore + IndexStore + Send + Sync + 'static
+    CampaignStore + ReplyStore + ExportStore + IndexStore + SecurityStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
     /// Checks that the database answers (for `/readyz`).
@@ -109,7 +115,7 @@ pub trait Store:
         account: AccountId,
         login: &str,
         password_hash: &str,
-        is_admin: bool,
+        role: Role,
         now: i64,
     ) -> Result<User>;
     /// The user and their password hash, by login.
@@ -127,15 +133,8 @@ pub trait Store:
         password_hash: &str,
         now: i64,
     ) -> Result<Option<(Account, User)>>;
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user: UserId,
-        csrf_token: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()>;
-    /// A session that has not expired at `now`.
+    async fn create_session(&self, session: &NewSession<'_>) -> Result<()>;
+    /// A session that has not expired at `now`, of a user who is not disabled.
     async fn session(&self, token_hash: &str, now: i64) -> Result<Option<Session>>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
 
@@ -143,12 +142,10 @@ pub trait Store:
     async fn create_api_key(
         &self,
         account: AccountId,
-        name: &str,
-        key_hash: &str,
-        prefix: &str,
+        key: &NewApiKey<'_>,
         now: i64,
     ) -> Result<ApiKey>;
-    /// A key that is not revoked, by the hash of the key.
+    /// A key that is not revoked and whose maker is not disabled, by the hash of the key.
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
     async fn list_api_keys(&self, account: AccountId) -> Result<Vec<ApiKey>>;
     async fn revoke_api_key(&self, account: AccountId, id: ApiKeyId, now: i64) -> Result<()>;

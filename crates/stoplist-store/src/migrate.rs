@@ -81,6 +81,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "opt-out snapshot index",
         sql: include_str!("../migrations/sqlite/0012_optouts_snapshot_index.sql"),
     },
+    Migration {
+        version: 13,
+        description: "roles and audit",
+        sql: include_str!("../migrations/sqlite/0013_roles_and_audit.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -143,5 +148,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 12,
         description: "opt-out snapshot index",
         sql: include_str!("../migrations/postgres/0012_optouts_snapshot_index.sql"),
+    },
+    Migration {
+        version: 13,
+        description: "roles and audit",
+        sql: include_str!("../migrations/postgres/0013_roles_and_audit.sql"),
     },
 ];

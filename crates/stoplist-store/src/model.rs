@@ -6,7 +6,8 @@ use stoplist_domain::ledger::ChainedEvent;
 use stoplist_domain::names::{ContactFields, Reason};
 use stoplist_domain::rules::{ContactCleanup, Decision, OptOutEvent};
 use stoplist_domain::{
-    AccountId, Actor, ApiKeyId, ContactId, GroupId, OptOutSource, PhoneNumber, UserId,
+    AccountId, Actor, ApiKeyId, AuditEvent, ContactId, GroupId, OptOutSource, PhoneNumber, Role,
+    UserId,
 };
 
 /// A tenant.
@@ -25,8 +26,19 @@ pub struct User {
     pub id: UserId,
     pub account_id: AccountId,
     pub login: String,
-    pub is_admin: bool,
+    pub role: Role,
+    /// When the user was disabled; a disabled user can neither log in nor use a session or
+    /// a key of theirs.
+    pub disabled_at: Option<i64>,
+    /// Whether the user has enrolled in two-factor login.
+    pub two_factor: bool,
     pub created_at: i64,
+}
+
+impl User {
+    pub fn is_active(&self) -> bool {
+        self.disabled_at.is_none()
+    }
 }
 
 /// A logged-in web session, looked up by the hash of its cookie.
@@ -35,6 +47,37 @@ pub struct Session {
     pub user: User,
     pub csrf_token: String,
     pub expires_at: i64,
+    /// The password was right and a second factor is awaited: the session opens no page but
+    /// the second-factor form.
+    pub awaiting_second_factor: bool,
+}
+
+/// What a session is called in lists (never its token or the token's full hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionInfo {
+    /// The first 16 hex characters of the SHA-256 of the session's token.
+    pub handle: String,
+    pub user_id: UserId,
+    pub login: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The client address the session was opened from.
+    pub address: String,
+}
+
+/// One security event of an account's audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub event: AuditEvent,
+    pub actor: Actor,
+    /// What the event was about: a user's login, a key's name, a setting's name.
+    pub subject: String,
+    /// More in words (a role change `viewer → manager`, a format, a reason).
+    pub detail: String,
+    /// The client address, when the event came over HTTP.
+    pub address: String,
 }
 
 /// An API key as stored: never the key itself.
@@ -45,6 +88,10 @@ pub struct ApiKey {
     pub name: String,
     /// The first characters of the key, to recognise it in lists.
     pub prefix: String,
+    /// What the key may do: its own role, and never more than its maker's present role.
+    pub role: Role,
+    /// The user who made it (`None`: made with the CLI).
+    pub created_by: Option<UserId>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }

@@ -57,6 +57,13 @@ const LOCK_LEDGER: &str =
     "SELECT ledger_seq, ledger_head, settings_json FROM accounts WHERE id = $1 FOR UPDATE";
 
 crate::sql::store_impl!(PgStore, Postgres, LOCK_LEDGER);
+// One user change of an account at a time, so two owners demoting each other at once cannot
+// leave the account without one.
+crate::security::security_impl!(
+    PgStore,
+    Postgres,
+    Some("SELECT pg_advisory_xact_lock(727003, CAST($1 % 2147483647 AS INTEGER))")
+);
 
 // -- claim due queued messages; rows another instance is claiming are skipped, never shared.
 const CLAIM_ANSWERS: &str = crate::campaigns::claim_sql!(

@@ -15,7 +15,7 @@ use stoplist_domain::ledger::{ChainedEvent, Digest32, EventContent, EventKind, E
 use stoplist_domain::names::ContactFields;
 use stoplist_domain::rules::ActorKind;
 use stoplist_domain::{
-    AccountId, Actor, ApiKeyId, ContactId, GroupId, OptOutSource, PhoneNumber, UserId,
+    AccountId, Actor, ApiKeyId, ContactId, GroupId, OptOutSource, PhoneNumber, Role, UserId,
 };
 
 pub(crate) fn actor_from(kind: &str, id: Option<i64>, label: String) -> Result<Actor> {
@@ -74,19 +74,28 @@ pub(crate) struct UserRow {
     id: i64,
     account_id: i64,
     login: String,
-    is_admin: bool,
+    role: String,
+    disabled_at: Option<i64>,
+    two_factor: bool,
     created_at: i64,
 }
 
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> User {
-        User {
+pub(crate) fn role_from(code: &str) -> Result<Role> {
+    Role::parse(code).ok_or_else(|| StoreError::Corrupt(format!("role {code:?}")))
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<User> {
+        Ok(User {
             id: UserId(r.id),
             account_id: AccountId(r.account_id),
             login: r.login,
-            is_admin: r.is_admin,
+            role: role_from(&r.role)?,
+            disabled_at: r.disabled_at,
+            two_factor: r.two_factor,
             created_at: r.created_at,
-        }
+        })
     }
 }
 
@@ -96,20 +105,31 @@ pub(crate) struct ApiKeyRow {
     account_id: i64,
     name: String,
     prefix: String,
+    role: String,
+    created_by: Option<i64>,
+    maker_role: Option<String>,
     created_at: i64,
     revoked_at: Option<i64>,
 }
 
-impl From<ApiKeyRow> for ApiKey {
-    fn from(r: ApiKeyRow) -> ApiKey {
-        ApiKey {
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = StoreError;
+    fn try_from(r: ApiKeyRow) -> Result<ApiKey> {
+        let own = role_from(&r.role)?;
+        let role = match r.maker_role.as_deref() {
+            Some(maker) => own.min(role_from(maker)?),
+            None => own,
+        };
+        Ok(ApiKey {
             id: ApiKeyId(r.id),
             account_id: AccountId(r.account_id),
             name: r.name,
             prefix: r.prefix,
+            role,
+            created_by: r.created_by.map(UserId),
             created_at: r.created_at,
             revoked_at: r.revoked_at,
-        }
+        })
     }
 }
 
@@ -458,7 +478,7 @@ macro_rules! store_impl {
         use stoplist_domain::names::{ContactFields, GroupName};
         use stoplist_domain::rules::{self, Decision, OptOutEvent, Policy, ContactCleanup};
         use stoplist_domain::settings::{AccountSettings, SettingChange};
-        use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, PhoneNumber, UserId};
+        use stoplist_domain::{AccountId, Actor, ApiKeyId, ContactId, GroupId, PhoneNumber, Role};
         use sqlx::Row as _;
 
         fn settings_from_json(json: &str) -> Result<AccountSettings> {
@@ -1199,21 +1219,22 @@ macro_rules! store_impl {
                     .collect())
             }
 
-            async fn create_user(&self, account: AccountId, login: &str, password_hash: &str, is_admin: bool, now: i64) -> Result<User> {
+            async fn create_user(&self, account: AccountId, login: &str, password_hash: &str, role: Role, now: i64) -> Result<User> {
                 // -- a new web user of an account (logins are unique across accounts)
                 sqlx::query_as::<_, UserRow>(
-                    "INSERT INTO users (account_id, login, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)
-                     RETURNING id, account_id, login, is_admin, created_at",
+                    "INSERT INTO users (account_id, login, password_hash, is_admin, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                     RETURNING id, account_id, login, role, disabled_at, (totp_secret IS NOT NULL) AS two_factor, created_at",
                 )
                 .bind(account.0)
                 .bind(login)
                 .bind(password_hash)
-                .bind(is_admin)
+                .bind(role == Role::Owner)
+                .bind(role.as_str())
                 .bind(now)
                 .fetch_one(&self.pool)
                 .await
-                .map(User::from)
-                .map_err(|e| conflict(e, "a user with this login", "login"))
+                .map_err(|e| conflict(e, "a user with this login", "login"))?
+                .try_into()
             }
 
             async fn bootstrap(&self, account_name: &str, webhook_token: &str, login: &str, password_hash: &str, now: i64) -> Result<Option<(Account, User)>> {
@@ -1252,10 +1273,10 @@ macro_rules! store_impl {
                     }
                 };
                 let account = Account::from(account);
-                // -- the first user, an administrator
+                // -- the first user, an owner
                 let user = sqlx::query_as::<_, UserRow>(
-                    "INSERT INTO users (account_id, login, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)
-                     RETURNING id, account_id, login, is_admin, created_at",
+                    "INSERT INTO users (account_id, login, password_hash, is_admin, role, created_at) VALUES ($1, $2, $3, $4, 'owner', $5)
+                     RETURNING id, account_id, login, role, disabled_at, (totp_secret IS NOT NULL) AS two_factor, created_at",
                 )
                 .bind(account.id.0)
                 .bind(login)
@@ -1265,12 +1286,12 @@ macro_rules! store_impl {
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(Some((account, User::from(user))))
+                Ok(Some((account, User::try_from(user)?)))
             }
 
             async fn user_credentials(&self, login: &str) -> Result<Option<(User, String)>> {
                 // -- a user and their password hash, by login
-                let row = sqlx::query("SELECT id, account_id, login, is_admin, created_at, password_hash FROM users WHERE login = $1")
+                let row = sqlx::query(concat!("SELECT ", user_columns!(), ", u.password_hash FROM users u WHERE u.login = $1"))
                     .bind(login)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -1279,7 +1300,7 @@ macro_rules! store_impl {
                     Some(row) => {
                         let hash: String = row.try_get("password_hash")?;
                         let user = <UserRow as sqlx::FromRow<_>>::from_row(&row)?;
-                        Ok(Some((user.into(), hash)))
+                        Ok(Some((user.try_into()?, hash)))
                     }
                 }
             }
@@ -1289,26 +1310,28 @@ macro_rules! store_impl {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
             }
 
-            async fn create_session(&self, token_hash: &str, user: UserId, csrf_token: &str, now: i64, expires_at: i64) -> Result<()> {
+            async fn create_session(&self, s: &$crate::NewSession<'_>) -> Result<()> {
                 // -- a new web session (only the hash of its cookie is kept)
-                sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(token_hash)
-                    .bind(user.0)
-                    .bind(csrf_token)
-                    .bind(now)
-                    .bind(expires_at)
+                sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, stage, address) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(s.token_hash)
+                    .bind(s.user.0)
+                    .bind(s.csrf_token)
+                    .bind(s.now)
+                    .bind(s.expires_at)
+                    .bind(if s.awaiting_second_factor { "second_factor" } else { "full" })
+                    .bind(s.address)
                     .execute(&self.pool)
                     .await?;
                 Ok(())
             }
 
             async fn session(&self, token_hash: &str, now: i64) -> Result<Option<Session>> {
-                // -- a live session and its user
-                let row = sqlx::query(
-                    "SELECT u.id, u.account_id, u.login, u.is_admin, u.created_at, s.csrf_token, s.expires_at
+                // -- a live session and its user, who is not disabled
+                let row = sqlx::query(concat!(
+                    "SELECT ", user_columns!(), ", s.csrf_token, s.expires_at, s.stage
                        FROM sessions s JOIN users u ON u.id = s.user_id
-                      WHERE s.token_hash = $1 AND s.expires_at > $2",
-                )
+                      WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+                ))
                 .bind(token_hash)
                 .bind(now)
                 .fetch_optional(&self.pool)
@@ -1318,7 +1341,8 @@ macro_rules! store_impl {
                     Some(row) => Ok(Some(Session {
                         csrf_token: row.try_get("csrf_token")?,
                         expires_at: row.try_get("expires_at")?,
-                        user: <UserRow as sqlx::FromRow<_>>::from_row(&row)?.into(),
+                        awaiting_second_factor: row.try_get::<String, _>("stage")? != "full",
+                        user: <UserRow as sqlx::FromRow<_>>::from_row(&row)?.try_into()?,
                     })),
                 }
             }
@@ -1329,45 +1353,56 @@ macro_rules! store_impl {
                 Ok(())
             }
 
-            async fn create_api_key(&self, account: AccountId, name: &str, key_hash: &str, prefix: &str, now: i64) -> Result<ApiKey> {
-                // -- a new API key (only its hash is kept)
-                Ok(sqlx::query_as::<_, ApiKeyRow>(
-                    "INSERT INTO api_keys (account_id, name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)
-                     RETURNING id, account_id, name, prefix, created_at, revoked_at",
+            async fn create_api_key(&self, account: AccountId, k: &$crate::NewApiKey<'_>, now: i64) -> Result<ApiKey> {
+                // -- a new API key (only its hash is kept), with its maker's present role
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO api_keys (account_id, name, key_hash, prefix, role, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     RETURNING id",
                 )
                 .bind(account.0)
-                .bind(name)
-                .bind(key_hash)
-                .bind(prefix)
+                .bind(k.name)
+                .bind(k.key_hash)
+                .bind(k.prefix)
+                .bind(k.role.as_str())
+                .bind(k.created_by.map(|u| u.0))
                 .bind(now)
                 .fetch_one(&self.pool)
+                .await?;
+                sqlx::query_as::<_, ApiKeyRow>(concat!(
+                    "SELECT ", api_key_columns!(), " FROM api_keys k LEFT JOIN users u ON u.id = k.created_by WHERE k.id = $1"
+                ))
+                .bind(id)
+                .fetch_one(&self.pool)
                 .await?
-                .into())
+                .try_into()
             }
 
             async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
-                // -- a live (not revoked) key by the hash of the presented key
-                Ok(sqlx::query_as::<_, ApiKeyRow>(
-                    "SELECT id, account_id, name, prefix, created_at, revoked_at FROM api_keys
-                      WHERE key_hash = $1 AND revoked_at IS NULL",
-                )
+                // -- a live key by the hash of the presented key: not revoked, its maker (if
+                // -- any) not disabled
+                sqlx::query_as::<_, ApiKeyRow>(concat!(
+                    "SELECT ", api_key_columns!(), " FROM api_keys k LEFT JOIN users u ON u.id = k.created_by
+                      WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.disabled_at IS NULL",
+                ))
                 .bind(key_hash)
                 .fetch_optional(&self.pool)
                 .await?
-                .map(ApiKey::from))
+                .map(ApiKey::try_from)
+                .transpose()
             }
 
             async fn list_api_keys(&self, account: AccountId) -> Result<Vec<ApiKey>> {
                 // -- the account's keys, newest first
-                Ok(sqlx::query_as::<_, ApiKeyRow>(
-                    "SELECT id, account_id, name, prefix, created_at, revoked_at FROM api_keys WHERE account_id = $1 ORDER BY id DESC",
-                )
+                sqlx::query_as::<_, ApiKeyRow>(concat!(
+                    "SELECT ", api_key_columns!(), " FROM api_keys k LEFT JOIN users u ON u.id = k.created_by
+                      WHERE k.account_id = $1 ORDER BY k.id DESC",
+                ))
                 .bind(account.0)
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
-                .map(ApiKey::from)
-                .collect())
+                .map(ApiKey::try_from)
+                .collect()
             }
 
             async fn revoke_api_key(&self, account: AccountId, id: ApiKeyId, now: i64) -> Result<()> {

@@ -58,6 +58,8 @@ const LOCK_LEDGER: &str =
     "SELECT ledger_seq, ledger_head, settings_json FROM accounts WHERE id = $1";
 
 crate::sql::store_impl!(SqliteStore, Sqlite, LOCK_LEDGER);
+// The write transaction (BEGIN IMMEDIATE) already runs one user change at a time.
+crate::security::security_impl!(SqliteStore, Sqlite, None::<&str>);
 
 // -- claim due queued messages; SQLite's one writer makes the claim exclusive.
 const CLAIM_ANSWERS: &str =

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use stoplist_domain::names::{ContactFields, GroupName, Reason};
 use stoplist_domain::rules::{AddedBy, ContactCleanup, Decision, OptOutEvent, Refusal};
 use stoplist_domain::settings::{SettingChange, SettingsPatch};
-use stoplist_domain::{AccountId, Actor, GroupId, OptOutSource, PhoneNumber, Region};
+use stoplist_domain::{AccountId, Actor, GroupId, OptOutSource, PhoneNumber, Region, Role, UserId};
 use stoplist_store::testing::fresh_stores;
-use stoplist_store::{OptOutCommand, Store, StoreError, VonageSignature};
+use stoplist_store::{
+    NewApiKey, NewSession, OptOutCommand, Store, StoreError, UserChange, VonageSignature,
+};
 
 const NOW: i64 = 1_780_000_000_000;
 
@@ -481,7 +483,7 @@ async fn api_keys_are_found_by_hash_until_revoked() {
     for store in fresh_stores().await.unwrap() {
         let acc = account(&store, "a").await;
         let k = store
-            .create_api_key(acc, "ci", "hash1", "sl_abcd", NOW)
+            .create_api_key(acc, &key("ci", "hash1", Role::Owner, None), NOW)
             .await
             .unwrap();
         assert_eq!(
@@ -495,6 +497,190 @@ async fn api_keys_are_found_by_hash_until_revoked() {
         ));
         store.revoke_api_key(acc, k.id, NOW).await.unwrap();
         assert!(store.api_key_by_hash("hash1").await.unwrap().is_none());
+    }
+}
+
+fn key<'a>(name: &'a str, hash: &'a str, role: Role, by: Option<UserId>) -> NewApiKey<'a> {
+    NewApiKey {
+        name,
+        key_hash: hash,
+        prefix: "sl_x",
+        role,
+        created_by: by,
+    }
+}
+
+fn session(token_hash: &str, user: UserId, awaiting_second_factor: bool) -> NewSession<'_> {
+    NewSession {
+        token_hash,
+        user,
+        csrf_token: "csrf",
+        now: NOW,
+        expires_at: NOW + 1000,
+        awaiting_second_factor,
+        address: "10.0.0.1",
+    }
+}
+
+#[tokio::test]
+async fn an_account_keeps_an_active_owner_and_keys_follow_their_makers() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let ann = store
+            .create_user(acc, "ann", "h", Role::Owner, NOW)
+            .await
+            .unwrap();
+        let bob = store
+            .create_user(acc, "bob", "h", Role::Owner, NOW)
+            .await
+            .unwrap();
+        let demote = UserChange {
+            role: Some(Role::Viewer),
+            ..UserChange::default()
+        };
+        // One of two owners may go; the last may not, and nothing changes when refused.
+        store.change_user(acc, bob.id, &demote).await.unwrap();
+        assert!(matches!(
+            store.change_user(acc, ann.id, &demote).await,
+            Err(StoreError::LastOwner)
+        ));
+        let disable = UserChange {
+            disabled_at: Some(Some(NOW)),
+            ..UserChange::default()
+        };
+        assert!(matches!(
+            store.change_user(acc, ann.id, &disable).await,
+            Err(StoreError::LastOwner)
+        ));
+        assert!(matches!(
+            store.delete_user(acc, ann.id, NOW).await,
+            Err(StoreError::LastOwner)
+        ));
+        assert_eq!(
+            store.user(acc, ann.id).await.unwrap().unwrap().role,
+            Role::Owner
+        );
+        // Another account cannot touch these users.
+        let other = account(&store, "b").await;
+        assert!(store.user(other, ann.id).await.unwrap().is_none());
+        assert!(matches!(
+            store.change_user(other, bob.id, &disable).await,
+            Err(StoreError::NotFound(_))
+        ));
+        // Bob's owner key is capped at his viewer role, stops while he is disabled and is
+        // revoked when he is deleted.
+        let k = store
+            .create_api_key(acc, &key("bob's", "hash-b", Role::Owner, Some(bob.id)), NOW)
+            .await
+            .unwrap();
+        assert_eq!(k.role, Role::Viewer);
+        store
+            .create_session(&session("tok-b", bob.id, false))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .list_sessions(acc, Some(bob.id), NOW)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        store.change_user(acc, bob.id, &disable).await.unwrap();
+        assert!(store.api_key_by_hash("hash-b").await.unwrap().is_none());
+        assert!(store.session("tok-b", NOW).await.unwrap().is_none());
+        assert!(
+            store
+                .list_sessions(acc, Some(bob.id), NOW)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let enable = UserChange {
+            disabled_at: Some(None),
+            ..UserChange::default()
+        };
+        store.change_user(acc, bob.id, &enable).await.unwrap();
+        assert!(store.api_key_by_hash("hash-b").await.unwrap().is_some());
+        store.delete_user(acc, bob.id, NOW).await.unwrap();
+        assert!(store.api_key_by_hash("hash-b").await.unwrap().is_none());
+        let listed = store.list_api_keys(acc).await.unwrap();
+        assert!(listed[0].revoked_at.is_some() && listed[0].created_by.is_none());
+    }
+}
+
+#[tokio::test]
+async fn second_factors_are_accepted_once() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let u = store
+            .create_user(acc, "ann", "h", Role::Owner, NOW)
+            .await
+            .unwrap();
+        store
+            .set_totp(
+                acc,
+                u.id,
+                Some("JBSWY3DPEHPK3PXP"),
+                &["r1".into(), "r2".into()],
+            )
+            .await
+            .unwrap();
+        assert!(store.user(acc, u.id).await.unwrap().unwrap().two_factor);
+        assert!(store.use_totp_step(u.id, 100).await.unwrap());
+        assert!(
+            !store.use_totp_step(u.id, 100).await.unwrap(),
+            "the same step again"
+        );
+        assert!(
+            !store.use_totp_step(u.id, 99).await.unwrap(),
+            "an older step"
+        );
+        assert!(store.use_totp_step(u.id, 101).await.unwrap());
+        assert!(store.use_recovery_code(u.id, "r1", NOW).await.unwrap());
+        assert!(!store.use_recovery_code(u.id, "r1", NOW).await.unwrap());
+        assert!(!store.use_recovery_code(u.id, "nope", NOW).await.unwrap());
+        assert_eq!(store.recovery_codes_left(u.id).await.unwrap(), 1);
+        // A half-open session becomes a full one under a new token, once.
+        store
+            .create_session(&session("half", u.id, true))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .session("half", NOW)
+                .await
+                .unwrap()
+                .unwrap()
+                .awaiting_second_factor
+        );
+        assert!(
+            store
+                .complete_second_factor("half", "full", "c2", NOW, NOW + 5000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .complete_second_factor("half", "again", "c3", NOW, NOW + 5000)
+                .await
+                .unwrap()
+        );
+        assert!(store.session("half", NOW).await.unwrap().is_none());
+        assert!(
+            !store
+                .session("full", NOW)
+                .await
+                .unwrap()
+                .unwrap()
+                .awaiting_second_factor
+        );
+        store.set_totp(acc, u.id, None, &[]).await.unwrap();
+        assert!(!store.user(acc, u.id).await.unwrap().unwrap().two_factor);
+        assert_eq!(store.recovery_codes_left(u.id).await.unwrap(), 0);
+        assert!(!store.requires_two_factor(acc).await.unwrap());
+        store.set_requires_two_factor(acc, true).await.unwrap();
+        assert!(store.requires_two_factor(acc).await.unwrap());
     }
 }
 

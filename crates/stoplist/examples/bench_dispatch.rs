@@ -42,9 +42,15 @@ async fn main() {
     let account = stoplist::accounts::create_account(store.as_ref(), &name)
         .await
         .unwrap();
-    let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "bench")
-        .await
-        .unwrap();
+    let (_, key) = stoplist::accounts::create_api_key(
+        store.as_ref(),
+        account.id,
+        "bench",
+        stoplist_domain::Role::Owner,
+        None,
+    )
+    .await
+    .unwrap();
     let http = reqwest::Client::new();
     let fake = FakeProvider::start().await;
     let c = fake.credentials();

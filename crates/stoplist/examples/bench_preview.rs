@@ -80,9 +80,15 @@ async fn run(url: &str, dir: &str, runs: usize) {
     let account = stoplist::accounts::create_account(store.as_ref(), "bench")
         .await
         .unwrap();
-    let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "bench")
-        .await
-        .unwrap();
+    let (_, key) = stoplist::accounts::create_api_key(
+        store.as_ref(),
+        account.id,
+        "bench",
+        stoplist_domain::Role::Owner,
+        None,
+    )
+    .await
+    .unwrap();
 
     let numbers: Vec<PhoneNumber> = std::io::BufReader::new(
         std::fs::File::open(format!("{dir}/optouts.txt")).expect("optouts.txt (run gen first)"),

@@ -46,8 +46,14 @@ async fn main() {
             start.elapsed().as_secs_f64()
         );
     }
-    let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "bench")
-        .await
-        .unwrap();
+    let (_, key) = stoplist::accounts::create_api_key(
+        store.as_ref(),
+        account.id,
+        "bench",
+        stoplist_domain::Role::Owner,
+        None,
+    )
+    .await
+    .unwrap();
     println!("{key}");
 }

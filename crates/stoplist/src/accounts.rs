@@ -5,7 +5,7 @@ use crate::auth;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use stoplist_domain::settings::{AccountSettings, SettingsPatch};
-use stoplist_domain::{AccountId, Actor};
+use stoplist_domain::{AccountId, Actor, Role};
 use stoplist_store::{Account, ApiKey, Store, User};
 
 /// Creates an account with default settings and a fresh webhook token.
@@ -27,13 +27,13 @@ pub async fn account_named(store: &dyn Store, name: &str) -> AppResult<Account> 
     })
 }
 
-/// Adds a web user (login: 3 to 100 characters; password: at least 8).
+/// Adds a web user (login: 3 to 100 characters; password: at least 8) with a role.
 pub async fn create_user(
     store: &dyn Store,
     account: AccountId,
     login: &str,
     password: &str,
-    is_admin: bool,
+    role: Role,
 ) -> AppResult<User> {
     let login = stoplist_domain::names::single_line(login, "login", 100)?;
     if login.chars().count() < 3 || login.contains(char::is_whitespace) {
@@ -45,24 +45,43 @@ pub async fn create_user(
     }
     let hash = auth::hash_password(password.to_owned()).await?;
     Ok(store
-        .create_user(account, &login, &hash, is_admin, crate::now_ms())
+        .create_user(account, &login, &hash, role, crate::now_ms())
         .await?)
 }
 
-/// Creates an API key; the key itself is returned once and never stored.
+/// Creates an API key with a role, made by `maker` (`None`: the CLI); the key itself is
+/// returned once and never stored. A user cannot make a key that does more than they can.
 pub async fn create_api_key(
     store: &dyn Store,
     account: AccountId,
     name: &str,
+    role: Role,
+    maker: Option<&User>,
 ) -> AppResult<(ApiKey, String)> {
+    if let Some(m) = maker
+        && !m.role.allows(role)
+    {
+        return Err(AppError::invalid(
+            "invalid_field",
+            "role",
+            format!(
+                "a key cannot do more than its maker: your role is {}",
+                m.role
+            ),
+        ));
+    }
     let name = stoplist_domain::names::single_line(name, "name", 100)?;
     let (key, prefix) = auth::new_api_key();
     let record = store
         .create_api_key(
             account,
-            &name,
-            &auth::secret_hash(&key),
-            &prefix,
+            &stoplist_store::NewApiKey {
+                name: &name,
+                key_hash: &auth::secret_hash(&key),
+                prefix: &prefix,
+                role,
+                created_by: maker.map(|m| m.id),
+            },
             crate::now_ms(),
         )
         .await?;

@@ -1,10 +1,10 @@
 //! The application's error: what a caller did wrong (with the field at fault) or what broke.
 //! `web::errors` turns it into a JSON or HTML response in one place; the CLI prints it.
 
-use stoplist_domain::PhoneError;
 use stoplist_domain::names::TextError;
 use stoplist_domain::rules::Refusal;
 use stoplist_domain::settings::SettingsError;
+use stoplist_domain::{PhoneError, Role};
 use stoplist_store::StoreError;
 
 /// Everything a service call can answer besides success.
@@ -32,6 +32,9 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The caller's role does not allow this.
+    #[error("this needs the {needed} role and yours is {have}; ask an owner of the account")]
+    NeedsRole { needed: Role, have: Role },
     /// A request body over a configured limit.
     #[error("{0}")]
     TooLarge(String),
@@ -74,6 +77,11 @@ impl From<StoreError> for AppError {
             StoreError::NotFound(what) => AppError::NotFound(what),
             StoreError::Conflict { what, field } => AppError::Conflict { what, field },
             StoreError::OptedOut => AppError::OptedOut("the number".into()),
+            StoreError::LastOwner => AppError::invalid(
+                "last_owner",
+                "role",
+                "the account needs at least one active owner: make another user an owner first",
+            ),
             other => AppError::Internal(anyhow::Error::new(other)),
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod campaigns;
 pub mod cli;
@@ -18,6 +19,8 @@ pub mod replies;
 pub mod reports;
 pub mod settings_cache;
 pub mod state;
+pub mod totp;
+pub mod users;
 pub mod web;
 
 /// Milliseconds since the Unix epoch, the store's unit of time.

@@ -175,4 +175,11 @@ impl KeyCache {
         let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, (k, _)| k.id != id);
     }
+
+    /// Forgets every key a user made (their role changed, or they were disabled or deleted
+    /// through this instance); other instances follow within the cache's time to live.
+    pub fn forget_maker(&self, user: stoplist_domain::UserId) {
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, (k, _)| k.created_by != Some(user));
+    }
 }

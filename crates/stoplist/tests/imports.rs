@@ -585,9 +585,15 @@ async fn another_account_cannot_see_or_use_an_import() {
     let other = stoplist::accounts::create_account(app.store.as_ref(), "other")
         .await
         .unwrap();
-    let (_, key) = stoplist::accounts::create_api_key(app.store.as_ref(), other.id, "o")
-        .await
-        .unwrap();
+    let (_, key) = stoplist::accounts::create_api_key(
+        app.store.as_ref(),
+        other.id,
+        "o",
+        stoplist_domain::Role::Owner,
+        None,
+    )
+    .await
+    .unwrap();
     for path in [
         format!("/api/v1/imports/{id}"),
         format!("/api/v1/imports/{id}/rejects"),

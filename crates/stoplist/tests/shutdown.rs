@@ -177,9 +177,15 @@ async fn account_with_fake(
     let account = stoplist::accounts::create_account(store.as_ref(), "acme")
         .await
         .unwrap();
-    let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "ops")
-        .await
-        .unwrap();
+    let (_, key) = stoplist::accounts::create_api_key(
+        store.as_ref(),
+        account.id,
+        "ops",
+        stoplist_domain::Role::Owner,
+        None,
+    )
+    .await
+    .unwrap();
     let c = fake.credentials();
     let r = reqwest::Client::new()
         .put(format!("{}/api/v1/settings/connector", server.base))
@@ -387,9 +393,15 @@ async fn kill_9_during_a_send_loses_at_most_one_batch_and_the_campaign_page_list
     );
     // The campaign belongs to "acme": log in as one of its users.
     let store = stoplist_store::connect(&db).await.unwrap();
-    stoplist::accounts::create_user(store.as_ref(), account, "ops", "ops password 1", false)
-        .await
-        .unwrap();
+    stoplist::accounts::create_user(
+        store.as_ref(),
+        account,
+        "ops",
+        "ops password 1",
+        stoplist_domain::Role::Manager,
+    )
+    .await
+    .unwrap();
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -386,9 +386,15 @@ async fn an_import_lands_and_its_report_counts_every_row() {
         .await
         .unwrap()
         .id;
-    stoplist::accounts::create_user(app.store.as_ref(), other, "bob", PASSWORD, true)
-        .await
-        .unwrap();
+    stoplist::accounts::create_user(
+        app.store.as_ref(),
+        other,
+        "bob",
+        PASSWORD,
+        stoplist_domain::Role::Owner,
+    )
+    .await
+    .unwrap();
     let bob = client();
     app.log_in_as(&bob, "bob", PASSWORD).await;
     let r = bob.get(app.url(&csv_path)).send().await.unwrap();
@@ -443,9 +449,15 @@ async fn an_upload_token_is_bound_to_its_account() {
     let other = stoplist::accounts::create_account(app.store.as_ref(), "Other")
         .await
         .unwrap();
-    stoplist::accounts::create_user(app.store.as_ref(), other.id, "bob", PASSWORD, true)
-        .await
-        .unwrap();
+    stoplist::accounts::create_user(
+        app.store.as_ref(),
+        other.id,
+        "bob",
+        PASSWORD,
+        stoplist_domain::Role::Owner,
+    )
+    .await
+    .unwrap();
     let bob = client();
     app.log_in_as(&bob, "bob", PASSWORD).await;
     let html = bob

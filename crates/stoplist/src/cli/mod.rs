@@ -10,13 +10,13 @@ mod report;
 use crate::accounts;
 use crate::app::Application;
 use crate::config::{Config, EXAMPLE};
-use crate::error::AppError;
 use crate::state::AppState;
+use crate::users::Asker;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use stoplist_domain::Actor;
 use stoplist_domain::rules::AddedBy;
+use stoplist_domain::{Actor, Role};
 use stoplist_store::Store;
 
 #[derive(Parser)]
@@ -126,10 +126,78 @@ enum UserCmd {
         login: String,
         #[arg(long, env = "STOPLIST_PASSWORD", hide_env_values = true)]
         password: String,
-        /// Give the user administrator rights.
-        #[arg(long)]
+        /// viewer (read and export), manager (everyday work) or owner (also users, keys,
+        /// connector and secrets).
+        #[arg(long, default_value = "manager", value_parser = parse_role)]
+        role: Role,
+        /// The same as --role owner (kept for scripts written before roles).
+        #[arg(long, hide = true)]
         admin: bool,
     },
+    /// List the account's users: id, login, role, state, two-factor.
+    List {
+        #[command(flatten)]
+        account: AccountArg,
+    },
+    /// Change a user's role.
+    Role {
+        #[command(flatten)]
+        account: AccountArg,
+        login: String,
+        #[arg(value_parser = parse_role)]
+        role: Role,
+    },
+    /// Disable a user: no login; their sessions end and their keys stop at once.
+    Disable {
+        #[command(flatten)]
+        account: AccountArg,
+        login: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        #[command(flatten)]
+        account: AccountArg,
+        login: String,
+    },
+    /// Delete a user (their keys are revoked; the audit log keeps what they did).
+    Delete {
+        #[command(flatten)]
+        account: AccountArg,
+        login: String,
+    },
+    /// Set a user's password (from STOPLIST_PASSWORD or --password); their sessions end.
+    Password {
+        #[command(flatten)]
+        account: AccountArg,
+        login: String,
+        #[arg(long, env = "STOPLIST_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// List a user's live sessions.
+    Sessions {
+        #[command(flatten)]
+        account: AccountArg,
+        login: String,
+    },
+    /// End a user's sessions: all of them, or the one named by --session.
+    Logout {
+        #[command(flatten)]
+        account: AccountArg,
+        login: String,
+        /// A session's handle (from `user sessions`).
+        #[arg(long)]
+        session: Option<String>,
+    },
+    /// Turn off a user's two-factor login (a lost phone); they log in with the password.
+    ResetTwoFactor {
+        #[command(flatten)]
+        account: AccountArg,
+        login: String,
+    },
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    Role::parse(raw).ok_or_else(|| format!("unknown role {raw:?}: use viewer, manager or owner"))
 }
 
 #[derive(Subcommand)]
@@ -141,6 +209,9 @@ enum ApiKeyCmd {
         /// A name to recognise the key by.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// viewer (read and export), manager or owner.
+        #[arg(long, default_value = "manager", value_parser = parse_role)]
+        role: Role,
     },
     /// List an account's keys (never the keys themselves).
     List {
@@ -293,7 +364,7 @@ async fn state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(store, config))
 }
 
-fn operator() -> Actor {
+pub(crate) fn operator() -> Actor {
     Actor::cli(&std::env::var("USER").unwrap_or_else(|_| "operator".into()))
 }
 
@@ -335,28 +406,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::User(UserCmd::Add {
-            account,
-            login,
-            password,
-            admin,
-        }) => {
-            let st = state(config).await?;
-            let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
-            let u =
-                accounts::create_user(st.store.as_ref(), a.id, &login, &password, admin).await?;
-            println!("created user {:?} in account {:?}", u.login, a.name);
-            println!("{}", u.id);
-        }
+        Command::User(cmd) => return user_cmd(state(config).await?, cmd).await,
         Command::ApiKey(cmd) => {
             let st = state(config).await?;
             match cmd {
-                ApiKeyCmd::Create { account, name } => {
+                ApiKeyCmd::Create {
+                    account,
+                    name,
+                    role,
+                } => {
                     let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
-                    let (k, key) = accounts::create_api_key(st.store.as_ref(), a.id, &name).await?;
+                    let (k, key) =
+                        crate::users::create_key(&st, a.id, &name, role, None, &Asker::cli())
+                            .await?;
                     println!(
-                        "created API key {} ({:?}) for account {:?}; it is shown only once:",
-                        k.id, k.name, a.name
+                        "created {} API key {} ({:?}) for account {:?}; it is shown only once:",
+                        k.role, k.id, k.name, a.name
                     );
                     println!("{key}");
                 }
@@ -367,15 +432,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             .revoked_at
                             .map(|t| format!("revoked {}", crate::rfc3339(t)))
                             .unwrap_or_else(|| "active".into());
-                        println!("{}\t{}\t{}…\t{}", k.id, k.name, k.prefix, state);
+                        println!("{}\t{}\t{}…\t{}\t{}", k.id, k.name, k.prefix, k.role, state);
                     }
                 }
                 ApiKeyCmd::Revoke { account, id } => {
                     let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
-                    st.store
-                        .revoke_api_key(a.id, stoplist_domain::ApiKeyId(id), crate::now_ms())
-                        .await
-                        .map_err(AppError::from)?;
+                    let id = stoplist_domain::ApiKeyId(id);
+                    crate::users::revoke_key(&st, a.id, id, &Asker::cli()).await?;
                     println!("revoked API key {id}");
                 }
             }
@@ -751,4 +814,116 @@ pub async fn verify_ledger(store: &dyn Store, only: Option<&str>) -> anyhow::Res
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `stoplist user …`: the account's users, as an owner would manage them on the Users page.
+async fn user_cmd(st: AppState, cmd: UserCmd) -> anyhow::Result<ExitCode> {
+    use crate::users;
+    let by = Asker::cli();
+    let named = |account: &AccountArg| {
+        let (st, name) = (st.clone(), account.account.clone());
+        async move { accounts::account_named(st.store.as_ref(), &name).await }
+    };
+    match cmd {
+        UserCmd::Add {
+            account,
+            login,
+            password,
+            role,
+            admin,
+        } => {
+            let a = named(&account).await?;
+            let role = if admin { Role::Owner } else { role };
+            let u = users::add(&st, a.id, &login, &password, role, &by).await?;
+            println!("created {} {:?} in account {:?}", u.role, u.login, a.name);
+            println!("{}", u.id);
+        }
+        UserCmd::List { account } => {
+            let a = named(&account).await?;
+            for u in st.store.list_users(a.id).await? {
+                let state = if u.is_active() { "active" } else { "disabled" };
+                let tf = if u.two_factor {
+                    "two-factor"
+                } else {
+                    "password only"
+                };
+                println!("{}\t{}\t{}\t{}\t{}", u.id, u.login, u.role, state, tf);
+            }
+        }
+        UserCmd::Role {
+            account,
+            login,
+            role,
+        } => {
+            let a = named(&account).await?;
+            let u = users::user_named(&st, a.id, &login).await?;
+            let u = users::change(&st, a.id, u.id, Some(role), None, &by).await?;
+            println!("{:?} is now {}", u.login, u.role);
+        }
+        UserCmd::Disable { account, login } => {
+            let a = named(&account).await?;
+            let u = users::user_named(&st, a.id, &login).await?;
+            users::change(&st, a.id, u.id, None, Some(true), &by).await?;
+            println!(
+                "disabled {:?}: their sessions ended and their keys stopped",
+                u.login
+            );
+        }
+        UserCmd::Enable { account, login } => {
+            let a = named(&account).await?;
+            let u = users::user_named(&st, a.id, &login).await?;
+            users::change(&st, a.id, u.id, None, Some(false), &by).await?;
+            println!("enabled {:?}", u.login);
+        }
+        UserCmd::Delete { account, login } => {
+            let a = named(&account).await?;
+            let u = users::user_named(&st, a.id, &login).await?;
+            users::delete(&st, a.id, u.id, &by).await?;
+            println!("deleted {:?}; their keys are revoked", u.login);
+        }
+        UserCmd::Password {
+            account,
+            login,
+            password,
+        } => {
+            let a = named(&account).await?;
+            let u = users::user_named(&st, a.id, &login).await?;
+            users::reset_password(&st, a.id, u.id, &password, &by).await?;
+            println!("set the password of {:?}; their sessions ended", u.login);
+        }
+        UserCmd::Sessions { account, login } => {
+            let a = named(&account).await?;
+            let u = users::user_named(&st, a.id, &login).await?;
+            for s in st
+                .store
+                .list_sessions(a.id, Some(u.id), crate::now_ms())
+                .await?
+            {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    s.handle,
+                    crate::rfc3339(s.created_at),
+                    crate::rfc3339(s.expires_at),
+                    s.address
+                );
+            }
+        }
+        UserCmd::Logout {
+            account,
+            login,
+            session,
+        } => {
+            let a = named(&account).await?;
+            let u = users::user_named(&st, a.id, &login).await?;
+            let n = users::revoke_sessions(&st, a.id, &u, session.as_deref(), &by).await?;
+            println!("ended {n} session(s) of {:?}", u.login);
+        }
+        UserCmd::ResetTwoFactor { account, login } => {
+            let a = named(&account).await?;
+            let u = users::user_named(&st, a.id, &login).await?;
+            users::disable_two_factor(&st, a.id, &u, &by).await?;
+            println!("two-factor login is off for {:?}", u.login);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

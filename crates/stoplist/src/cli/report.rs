@@ -195,8 +195,21 @@ pub(super) async fn export_optouts(
     out: OutputArgs,
 ) -> anyhow::Result<ExitCode> {
     let a = accounts::account_named(st.store.as_ref(), &account.account).await?;
-    let file =
-        reports::optouts::optout_list(&st, a.id, out.table_format()?, search.as_deref()).await?;
+    let format = out.table_format()?;
+    let file = reports::optouts::optout_list(&st, a.id, format, search.as_deref()).await?;
+    let by = crate::users::Asker::cli();
+    let event = stoplist_domain::AuditEvent::OptOutListExported;
+    let store = st.store.as_ref();
+    crate::audit::record(
+        store,
+        a.id,
+        event,
+        &by.actor,
+        "opt-out list",
+        format.as_str(),
+        "",
+    )
+    .await;
     save(file, &out.output, "rows").await
 }
 

@@ -12,6 +12,7 @@
 //! Owns no HTTP and no SQL: the API (`web::api::reports`) and the CLI (`cli::report`) turn an
 //! [`ExportFile`] into a download or a file; the store does the reading.
 
+pub mod audit;
 pub mod campaigns;
 pub mod evidence;
 pub mod incoming;

@@ -50,6 +50,7 @@ pub fn classify(e: &AppError) -> (StatusCode, &'static str, Option<String>) {
         ),
         AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
+        AppError::NeedsRole { .. } => (StatusCode::FORBIDDEN, "forbidden_role", None),
         AppError::TooLarge(_) => (
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",

@@ -1,6 +1,7 @@
 //! The HTTP layer: the router (API, web UI, health and metrics), request logging with route
 //! templates (never raw URIs: they carry phone numbers) and metrics, and error responses.
 
+pub mod access;
 pub mod api;
 pub mod errors;
 pub mod ops;

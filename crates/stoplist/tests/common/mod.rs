@@ -47,9 +47,15 @@ impl TestApp {
         let account = stoplist::accounts::create_account(store.as_ref(), "acme")
             .await
             .unwrap();
-        let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), account.id, "tests")
-            .await
-            .unwrap();
+        let (_, key) = stoplist::accounts::create_api_key(
+            store.as_ref(),
+            account.id,
+            "tests",
+            stoplist_domain::Role::Owner,
+            None,
+        )
+        .await
+        .unwrap();
         TestApp {
             base,
             key,
@@ -65,10 +71,16 @@ impl TestApp {
         let other = stoplist::accounts::create_account(self.store.as_ref(), "other")
             .await
             .unwrap();
-        stoplist::accounts::create_api_key(self.store.as_ref(), other.id, "other")
-            .await
-            .unwrap()
-            .1
+        stoplist::accounts::create_api_key(
+            self.store.as_ref(),
+            other.id,
+            "other",
+            stoplist_domain::Role::Owner,
+            None,
+        )
+        .await
+        .unwrap()
+        .1
     }
 
     pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

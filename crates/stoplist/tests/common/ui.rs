@@ -41,9 +41,15 @@ pub async fn spawn_ui(
     let account = stoplist::accounts::create_account(store.as_ref(), account_name)
         .await
         .unwrap();
-    stoplist::accounts::create_user(store.as_ref(), account.id, LOGIN, PASSWORD, true)
-        .await
-        .unwrap();
+    stoplist::accounts::create_user(
+        store.as_ref(),
+        account.id,
+        LOGIN,
+        PASSWORD,
+        stoplist_domain::Role::Owner,
+    )
+    .await
+    .unwrap();
     let config = Config {
         listen: "127.0.0.1:0".into(),
         ..config

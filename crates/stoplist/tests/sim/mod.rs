@@ -334,9 +334,15 @@ impl Sim {
             let a = stoplist::accounts::create_account(store.as_ref(), name)
                 .await
                 .expect("create an account");
-            let (_, key) = stoplist::accounts::create_api_key(store.as_ref(), a.id, "sim")
-                .await
-                .expect("create an API key");
+            let (_, key) = stoplist::accounts::create_api_key(
+                store.as_ref(),
+                a.id,
+                "sim",
+                stoplist_domain::Role::Owner,
+                None,
+            )
+            .await
+            .expect("create an API key");
             accounts.push(a.id);
             keys.push(key);
             tokens.push(a.webhook_token);

@@ -415,5 +415,18 @@ pub async fn put_connector(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ConnectorSettings>,
 ) -> Result<Json<ConnectorSettings>, ApiError> {
-    Ok(Json(state.connectors.update(auth.account(), body).await?))
+    let secret_given = body.secret.as_deref().is_some_and(|s| !s.is_empty());
+    let saved = state.connectors.update(auth.account(), body).await?;
+    let detail = format!("{} {}", saved.kind, saved.base_url.as_deref().unwrap_or(""));
+    let by = auth.asker();
+    crate::audit::outbound_changed(
+        &state,
+        auth.account(),
+        &by,
+        "connector",
+        &detail,
+        secret_given,
+    )
+    .await;
+    Ok(Json(saved))
 }

@@ -9,13 +9,18 @@ mod optouts;
 mod replies;
 pub(crate) mod reports;
 mod settings;
+mod users;
 
 use crate::auth::secret_digest;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::access::{self, Access};
 use crate::web::errors::ApiError;
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -23,9 +28,13 @@ use stoplist_domain::{AccountId, Actor};
 use stoplist_store::ApiKey;
 use utoipa::OpenApi;
 
-/// The caller, authenticated by `Authorization: Bearer <key>`.
+/// The caller, authenticated by `Authorization: Bearer <key>` and let through by
+/// [`gate`] for its role; a handler takes it from the request's extensions.
+#[derive(Clone)]
 pub struct ApiAuth {
     pub key: std::sync::Arc<ApiKey>,
+    /// The client's address (for the audit log).
+    pub address: String,
 }
 
 impl ApiAuth {
@@ -36,17 +45,18 @@ impl ApiAuth {
     pub fn actor(&self) -> Actor {
         Actor::api_key(self.key.id.0, &self.key.name)
     }
-}
 
-impl FromRequestParts<AppState> for ApiAuth {
-    type Rejection = ApiError;
+    /// This key as the one who asks, for the audit log.
+    pub fn asker(&self) -> crate::users::Asker {
+        crate::users::Asker {
+            actor: self.actor(),
+            address: self.address.clone(),
+        }
+    }
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
+    /// The key of this request's `Authorization` header, from the key cache or the store.
+    async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<ApiAuth, AppError> {
+        let header = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or(AppError::Unauthorized)?;
@@ -58,21 +68,66 @@ impl FromRequestParts<AppState> for ApiAuth {
             .ok_or(AppError::Unauthorized)?;
         let digest = secret_digest(key);
         if let Some(key) = state.keys.get(&digest) {
-            return Ok(ApiAuth { key });
+            return Ok(ApiAuth {
+                key,
+                address: String::new(),
+            });
         }
-        let found = state
-            .store
-            .api_key_by_hash(&hex::encode(digest))
-            .await
-            .map_err(AppError::from)?;
-        match found {
+        match state.store.api_key_by_hash(&hex::encode(digest)).await? {
             Some(k) => {
                 let k = std::sync::Arc::new(k);
                 state.keys.put(digest, k.clone());
-                Ok(ApiAuth { key: k })
+                Ok(ApiAuth {
+                    key: k,
+                    address: String::new(),
+                })
             }
-            None => Err(ApiError(AppError::Unauthorized)),
+            None => Err(AppError::Unauthorized),
         }
+    }
+}
+
+/// Lets a request through to its handler only when `web::access` allows the route to the
+/// caller's key: public routes to anyone, the others to a live key whose role suffices.
+async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(route) = req.extensions().get::<MatchedPath>() else {
+        return ApiError(AppError::NotFound("API route")).into_response();
+    };
+    let needed = match access::access(req.method(), route.as_str()) {
+        Some(Access::Public) => return next.run(req).await,
+        Some(Access::Role(r)) => r,
+        None => {
+            return ApiError(AppError::Forbidden("this route is not open to API keys"))
+                .into_response();
+        }
+    };
+    let mut auth = match ApiAuth::authenticate(req.headers(), &state).await {
+        Ok(a) => a,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    if !auth.key.role.allows(needed) {
+        let have = auth.key.role;
+        return ApiError(AppError::NeedsRole { needed, have }).into_response();
+    }
+    auth.address = crate::web::ui::session::peer_address(req.extensions());
+    req.extensions_mut().insert(auth);
+    next.run(req).await
+}
+
+impl FromRequestParts<AppState> for ApiAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // Only the gate puts it there: a handler on a route the gate does not guard cannot
+        // get a caller.
+        parts
+            .extensions
+            .get::<ApiAuth>()
+            .cloned()
+            .ok_or(ApiError(AppError::Unauthorized))
     }
 }
 
@@ -117,6 +172,10 @@ pub(crate) fn limit(raw: Option<i64>) -> i64 {
         replies::list_replies, replies::review, replies::get_keywords, replies::put_keywords,
         replies::get_notify, replies::put_notify, replies::notify_log,
         replies::get_vonage_signature, replies::put_vonage_signature,
+        users::list_users, users::create_user, users::get_user, users::update_user, users::delete_user,
+        users::reset_password, users::list_sessions, users::revoke_sessions, users::list_keys,
+        users::create_key, users::revoke_key, users::get_security, users::put_security,
+        users::audit_log, users::export_audit,
     ),
     components(schemas(crate::web::errors::ErrorBody)),
     modifiers(&BearerAuth),
@@ -235,7 +294,36 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/v1/settings/vonage-signature",
             get(replies::get_vonage_signature).put(replies::put_vonage_signature),
         )
+        .route(
+            "/api/v1/users",
+            get(users::list_users).post(users::create_user),
+        )
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route("/api/v1/users/{id}/password", post(users::reset_password))
+        .route(
+            "/api/v1/users/{id}/sessions",
+            get(users::list_sessions).delete(users::revoke_sessions),
+        )
+        .route(
+            "/api/v1/api-keys",
+            get(users::list_keys).post(users::create_key),
+        )
+        .route(
+            "/api/v1/api-keys/{id}",
+            axum::routing::delete(users::revoke_key),
+        )
+        .route(
+            "/api/v1/settings/security",
+            get(users::get_security).put(users::put_security),
+        )
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .route("/api/v1/audit", get(users::audit_log))
+        .route("/api/v1/audit/export", get(users::export_audit))
         .route("/api/v1/imports", get(imports::list_imports))
         .route("/api/v1/imports/{id}", get(imports::get_import))
         .route("/api/v1/imports/{id}/rejects", get(imports::rejects))
@@ -244,7 +332,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(uploads)
         // Unknown API paths answer JSON, not the UI's HTML.
         .route(
-            "/api/v1/{*rest}",
+            access::API_FALLBACK,
             axum::routing::any(|| async { ApiError(AppError::NotFound("API route")) }),
         )
+        // Every route above, the merged ones too, passes the gate first.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), gate))
 }

@@ -336,9 +336,20 @@ pub async fn put_vonage_signature(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<VonageSigning>,
 ) -> Result<Json<VonageSigning>, ApiError> {
-    Ok(Json(
-        vonage_signature::update(&state, auth.account(), body, &auth.actor()).await?,
-    ))
+    let secret_given = body.secret.as_deref().is_some_and(|s| !s.trim().is_empty());
+    let saved = vonage_signature::update(&state, auth.account(), body, &auth.actor()).await?;
+    let detail = saved.method.clone().unwrap_or_else(|| "off".into());
+    let by = auth.asker();
+    crate::audit::outbound_changed(
+        &state,
+        auth.account(),
+        &by,
+        "vonage signature",
+        &detail,
+        secret_given,
+    )
+    .await;
+    Ok(Json(saved))
 }
 
 /// One notification and its delivery state.

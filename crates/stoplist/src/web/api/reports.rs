@@ -94,6 +94,17 @@ pub async fn export_optouts(
     let format = reports::parse_format(q.format.as_deref(), Format::Csv)?;
     let file =
         reports::optouts::optout_list(&state, auth.account(), format, q.search.as_deref()).await?;
+    let by = auth.asker();
+    crate::audit::record(
+        state.store.as_ref(),
+        auth.account(),
+        stoplist_domain::AuditEvent::OptOutListExported,
+        &by.actor,
+        "opt-out list",
+        format.as_str(),
+        &by.address,
+    )
+    .await;
     Ok(attachment(file))
 }
 

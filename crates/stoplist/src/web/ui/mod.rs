@@ -17,9 +17,10 @@ mod imports;
 mod optouts;
 mod replies;
 mod reports;
-mod session;
+pub(crate) mod session;
 mod settings;
 mod upload_form;
+mod users;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -34,7 +35,7 @@ use stoplist_domain::{Actor, ActorKind};
 pub use session::{CsrfForm, UiSession};
 
 /// The UI's routes. Static assets, the login page and every page behind a session.
-pub fn router(_state: &AppState) -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(session::home))
         .route(
@@ -46,6 +47,12 @@ pub fn router(_state: &AppState) -> Router<AppState> {
             ),
         )
         .route("/logout", post(session::logout))
+        .route(
+            session::SECOND_FACTOR,
+            get(session::second_factor_page)
+                .post(session::second_factor)
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT)),
+        )
         .route("/optouts", get(optouts::page).post(optouts::add))
         .route(
             "/optouts/upload",
@@ -104,7 +111,25 @@ pub fn router(_state: &AppState) -> Router<AppState> {
         )
         .route("/settings/api-keys", post(settings::create_key))
         .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
+        .route("/account", get(users::account))
+        .route("/account/password", post(users::change_password))
+        .route("/account/sessions/revoke", post(users::revoke_own_session))
+        .route("/account/two-factor", post(users::enable_two_factor))
+        .route(
+            "/account/two-factor/disable",
+            post(users::disable_two_factor),
+        )
+        .route("/users", get(users::list).post(users::add))
+        .route("/users/two-factor", post(users::set_rule))
+        .route("/users/{id}", post(users::act))
+        .route("/audit", get(users::audit))
+        .route("/audit/export", get(users::audit_export))
         .merge(assets::router())
+        // Every route above passes the gate first (web::access decides who may).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::gate,
+        ))
         .layer(map_response(security_headers))
 }
 
@@ -159,10 +184,28 @@ pub struct Nav {
     pub login: String,
     /// For the log-out form and the htmx header (`hx-headers`).
     pub csrf: String,
+    /// What the pages offer: a viewer sees no forms that change anything, only an owner
+    /// sees Users and the audit log.
+    pub role: stoplist_domain::Role,
+}
+
+impl Nav {
+    pub fn can_manage(&self) -> bool {
+        self.role.allows(stoplist_domain::Role::Manager)
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.role == stoplist_domain::Role::Owner
+    }
 }
 
 impl Layout {
     /// A layout without the signed-in header (the login page).
+    /// The session's CSRF token, for a form of a signed-in page.
+    pub fn csrf(&self) -> &str {
+        self.nav.as_ref().map_or("", |n| n.csrf.as_str())
+    }
+
     pub fn public(title: &str, flash: Option<&'static str>) -> Layout {
         Layout {
             title: title.to_owned(),
@@ -186,6 +229,16 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "removed" => "Opt-out removed. The number's history keeps the record.",
         "settings_updated" => "Settings updated",
         "key_revoked" => "API key revoked. Requests with it are refused from now on.",
+        "password_changed" => "Password changed. Your other sessions have ended.",
+        "session_ended" => "Session ended.",
+        "two_factor_off" => "Two-factor login is off for you.",
+        "two_factor_required" => {
+            "This account requires two-factor login: set it up below to open the other pages."
+        }
+        "user_added" => "User added.",
+        "user_changed" => "User updated.",
+        "user_deleted" => "User deleted; their API keys are revoked.",
+        "security_saved" => "Two-factor rule saved.",
         "group_created" => "Group created.",
         "group_renamed" => "Group renamed.",
         "group_deleted" => "Group deleted (with its contacts; the opt-out list is unchanged).",

@@ -27,39 +27,51 @@
 //! password get the same message and take about the same time (a dummy hash is verified).
 
 use super::{Layout, Nav, flash};
+use crate::audit;
 use crate::auth::{random_hex, secret_hash, verify_password};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::web::access::{Access, BEFORE_ENROLMENT, access};
 use crate::web::errors::PageError;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Query, Request, State,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
-use stoplist_domain::{AccountId, Actor};
-use stoplist_store::{Account, User};
+use stoplist_domain::{AccountId, Actor, AuditEvent, Role};
+use stoplist_store::{Account, NewSession, User};
 use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "stoplist_session";
 pub const LOGIN_CSRF_COOKIE: &str = "stoplist_login_csrf";
 /// Where a signed-in user lands.
 pub const HOME: &str = "/optouts";
+/// Where a user enrolled in two-factor login gives their code after the password.
+pub const SECOND_FACTOR: &str = "/login/second-factor";
+/// How long a session that passed the password may wait for its second factor.
+const SECOND_FACTOR_MS: i64 = 5 * 60 * 1000;
 
 pub(super) const CSRF_REFUSED: &str =
     "this form has expired or did not come from this site; reload the page and try again";
 const CROSS_SITE: &str = "cross-site form posts are refused";
 
 /// The signed-in user of a page request, with their account and the session's CSRF token.
+#[derive(Clone)]
 pub struct UiSession {
     pub user: User,
     pub account: Account,
     pub csrf: String,
+    /// The client's address (for the audit log).
+    pub address: String,
 }
 
 impl UiSession {
@@ -72,6 +84,18 @@ impl UiSession {
         Actor::user(self.user.id.0, &self.user.login)
     }
 
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
+
+    /// This user as the one who asks, for the audit log.
+    pub fn asker(&self) -> crate::users::Asker {
+        crate::users::Asker {
+            actor: self.actor(),
+            address: self.address.clone(),
+        }
+    }
+
     /// The shared layout for a page of this session.
     pub fn layout(&self, title: &str, active: &'static str, flash: Option<&'static str>) -> Layout {
         Layout {
@@ -79,14 +103,23 @@ impl UiSession {
                 account: self.account.name.clone(),
                 login: self.user.login.clone(),
                 csrf: self.csrf.clone(),
+                role: self.user.role,
             }),
             active,
             ..Layout::public(title, flash)
         }
     }
 
-    /// The session of these headers, if its cookie names a live one.
+    /// The full session of these headers, if its cookie names a live one.
     async fn load(headers: &HeaderMap, state: &AppState) -> AppResult<Option<UiSession>> {
+        Ok(Self::find(headers, state)
+            .await?
+            .filter(|(_, awaiting)| !awaiting)
+            .map(|(s, _)| s))
+    }
+
+    /// The session of these headers and whether it still awaits its second factor.
+    async fn find(headers: &HeaderMap, state: &AppState) -> AppResult<Option<(UiSession, bool)>> {
         let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| is_token(t)) else {
             return Ok(None);
         };
@@ -97,17 +130,66 @@ impl UiSession {
         else {
             return Ok(None);
         };
+        let awaiting = s.awaiting_second_factor;
         let account = state
             .store
             .account(s.user.account_id)
             .await?
             .ok_or(AppError::NotFound("account"))?;
-        Ok(Some(UiSession {
-            user: s.user,
-            account,
-            csrf: s.csrf_token,
-        }))
+        Ok(Some((
+            UiSession {
+                user: s.user,
+                account,
+                csrf: s.csrf_token,
+                address: String::new(),
+            },
+            awaiting,
+        )))
     }
+}
+
+/// Lets a page request through only when `web::access` allows its route to the signed-in
+/// user: anyone to a public page; otherwise a full session (not one awaiting its second
+/// factor), enrolled in two-factor login when the account requires it, with a role that
+/// suffices. The session then travels in the request's extensions to the handler.
+pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(route) = req.extensions().get::<MatchedPath>().cloned() else {
+        return next.run(req).await;
+    };
+    let needed = match access(req.method(), route.as_str()) {
+        Some(Access::Public) => return next.run(req).await,
+        Some(Access::Role(r)) => r,
+        None => return page(AppError::Forbidden("this page is not open to anyone")),
+    };
+    let mut session = match UiSession::find(req.headers(), &state).await {
+        Ok(Some((_, true))) => return Redirect::to(SECOND_FACTOR).into_response(),
+        Ok(Some((s, false))) => s,
+        Ok(None) => return to_login(req.headers()),
+        Err(e) => return page(e),
+    };
+    if !session.user.two_factor && !BEFORE_ENROLMENT.contains(&route.as_str()) {
+        match state.store.requires_two_factor(session.account_id()).await {
+            Ok(true) => return Redirect::to("/account?done=two_factor_required").into_response(),
+            Ok(false) => {}
+            Err(e) => return page(e.into()),
+        }
+    }
+    if !session.user.role.allows(needed) {
+        return page(AppError::NeedsRole {
+            needed,
+            have: session.user.role,
+        });
+    }
+    session.address = peer_address(req.extensions());
+    req.extensions_mut().insert(session);
+    next.run(req).await
+}
+
+/// The client's address, as the listener saw it (empty when unknown).
+pub fn peer_address(ext: &axum::http::Extensions) -> String {
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip().to_string())
+        .unwrap_or_default()
 }
 
 impl FromRequestParts<AppState> for UiSession {
@@ -117,6 +199,10 @@ impl FromRequestParts<AppState> for UiSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // The gate's, on a guarded route; on a public one (logout), the cookie's.
+        if let Some(s) = parts.extensions.get::<UiSession>() {
+            return Ok(s.clone());
+        }
         match UiSession::load(&parts.headers, state).await {
             Ok(Some(s)) => Ok(s),
             Ok(None) => Err(to_login(&parts.headers)),
@@ -369,6 +455,7 @@ pub struct LoginForm {
 
 const WRONG_CREDENTIALS: &str = "Wrong login or password.";
 const TOO_MANY: &str = "Too many failed attempts. Wait a few minutes, then try again.";
+const DISABLED: &str = "This user is disabled. Ask an owner of the account.";
 const LOGIN_EXPIRED: &str = "The login form expired or came from another site. Please try again.";
 
 /// A password hash to verify against when the login is unknown, so that an unknown login
@@ -431,8 +518,16 @@ pub async fn login(
         .user_credentials(&login)
         .await
         .map_err(AppError::from)?;
+    let address = ip.to_string();
     let user = match found {
-        Some((user, hash)) => verify_password(form.password, hash).await.then_some(user),
+        Some((user, hash)) => {
+            let ok = verify_password(form.password, hash).await;
+            if !ok {
+                let detail = "wrong password";
+                audit::record_user(&state, &user, AuditEvent::LoginFailed, detail, &address).await;
+            }
+            ok.then_some(user)
+        }
         None => {
             let dummy = DUMMY_HASH
                 .get_or_try_init(|| crate::auth::hash_password(random_hex(16)))
@@ -452,25 +547,63 @@ pub async fn login(
             None,
         ));
     };
+    if !user.is_active() {
+        // Said only to someone who knows the password.
+        audit::record_user(
+            &state,
+            &user,
+            AuditEvent::LoginFailed,
+            "user is disabled",
+            &address,
+        )
+        .await;
+        return Ok(login_form(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            login,
+            Some(DISABLED),
+            None,
+        ));
+    }
     state.logins.succeeded(attempt);
     let token = random_hex(32);
     let csrf = random_hex(32);
     let now = crate::now_ms();
     let hours = state.config.session_hours.max(1);
+    let (expires, lands) = if user.two_factor {
+        (now + SECOND_FACTOR_MS, SECOND_FACTOR)
+    } else {
+        (now + hours * 3_600_000, HOME)
+    };
     state
         .store
-        .create_session(
-            &secret_hash(&token),
-            user.id,
-            &csrf,
+        .create_session(&NewSession {
+            token_hash: &secret_hash(&token),
+            user: user.id,
+            csrf_token: &csrf,
             now,
-            now + hours * 3_600_000,
-        )
+            expires_at: expires,
+            awaiting_second_factor: user.two_factor,
+            address: &address,
+        })
         .await
         .map_err(AppError::from)?;
-    tracing::info!(user = %user.id, "logged in");
+    if user.two_factor {
+        tracing::info!(user = %user.id, "password accepted; awaiting the second factor");
+    } else {
+        tracing::info!(user = %user.id, "logged in");
+        audit::record_user(
+            &state,
+            &user,
+            AuditEvent::LoginSucceeded,
+            "password",
+            &address,
+        )
+        .await;
+    }
     let secure = state.config.cookies_secure();
-    let mut resp = Redirect::to(HOME).into_response();
+    let mut resp = Redirect::to(lands).into_response();
     let h = resp.headers_mut();
     h.append(
         header::SET_COOKIE,
@@ -483,6 +616,128 @@ pub async fn login(
     Ok(resp)
 }
 
+#[derive(Template, WebTemplate)]
+#[template(path = "second_factor.html")]
+struct SecondFactorPage {
+    layout: Layout,
+    csrf: String,
+    error: Option<&'static str>,
+}
+
+/// `GET /login/second-factor`: the code form, for a session that passed its password.
+pub async fn second_factor_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    Ok(match UiSession::find(&headers, &state).await? {
+        Some((s, true)) => second_factor_form(s.csrf, StatusCode::OK, None),
+        Some((_, false)) => Redirect::to(HOME).into_response(),
+        None => Redirect::to("/login").into_response(),
+    })
+}
+
+fn second_factor_form(csrf: String, status: StatusCode, error: Option<&'static str>) -> Response {
+    let page = SecondFactorPage {
+        layout: Layout::public("Two-factor login", None),
+        csrf,
+        error,
+    };
+    let mut resp = (status, page).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[derive(Deserialize)]
+pub struct SecondFactorForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+const WRONG_CODE: &str =
+    "That code is not right, or was used already. Try the next code, or a recovery code.";
+
+/// `POST /login/second-factor`: a code from the authenticator app (each accepted once) or
+/// an unused recovery code turns the half-open session into a full one, under a new token.
+/// Wrong codes count against the same login limits as wrong passwords.
+pub async fn second_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    same_origin(&headers, state.config.public_url.as_deref())?;
+    let Some((session, true)) = UiSession::find(&headers, &state).await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let form: SecondFactorForm = match parse_form(&body).await {
+        Ok(f) => f,
+        Err(resp) => return Ok(resp),
+    };
+    if !tokens_match(Some(&form.csrf_token), &session.csrf) {
+        return Err(PageError(AppError::Forbidden(CSRF_REFUSED)));
+    }
+    let ip = peer
+        .map(|Extension(ConnectInfo(a))| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let address = ip.to_string();
+    let user = &session.user;
+    let Some(attempt) = state.logins.attempt(&user.login, ip) else {
+        return Ok(second_factor_form(
+            session.csrf,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(TOO_MANY),
+        ));
+    };
+    let how = crate::users::check_second_factor(&state, user, &form.code).await?;
+    let Some(how) = how else {
+        audit::record_user(&state, user, AuditEvent::SecondFactorFailed, "", &address).await;
+        return Ok(second_factor_form(
+            session.csrf,
+            StatusCode::UNAUTHORIZED,
+            Some(WRONG_CODE),
+        ));
+    };
+    state.logins.succeeded(attempt);
+    let Some(old) = cookie(&headers, SESSION_COOKIE) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let token = random_hex(32);
+    let now = crate::now_ms();
+    let hours = state.config.session_hours.max(1);
+    let done = state
+        .store
+        .complete_second_factor(
+            &secret_hash(old),
+            &secret_hash(&token),
+            &random_hex(32),
+            now,
+            now + hours * 3_600_000,
+        )
+        .await
+        .map_err(AppError::from)?;
+    if !done {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    audit::record_user(&state, user, AuditEvent::LoginSucceeded, how, &address).await;
+    tracing::info!(user = %user.id, "logged in with a second factor");
+    let mut resp = Redirect::to(HOME).into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(
+            SESSION_COOKIE,
+            &token,
+            "/",
+            "Lax",
+            hours * 3600,
+            state.config.cookies_secure(),
+        ),
+    );
+    Ok(resp)
+}
+
 #[derive(Deserialize)]
 pub struct Empty {}
 
@@ -490,8 +745,9 @@ pub struct Empty {}
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    CsrfForm { .. }: CsrfForm<Empty>,
+    CsrfForm { session, .. }: CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
+    audit::record_user(&state, &session.user, AuditEvent::Logout, "", "").await;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         state
             .store

@@ -28,9 +28,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-use stoplist_domain::ApiKeyId;
 use stoplist_domain::classify::{Keyword, KeywordKind};
 use stoplist_domain::settings::{AccountSettings, SettingsPatch};
+use stoplist_domain::{ApiKeyId, Role};
 use stoplist_providers::vonage::SignatureMethod;
 
 /// The values the form shows: the stored settings, or what the user typed.
@@ -173,6 +173,7 @@ pub struct KeyRow {
     id: i64,
     name: String,
     prefix: String,
+    role: Role,
     created: String,
     revoked: Option<String>,
 }
@@ -282,6 +283,7 @@ async fn render(
             id: k.id.0,
             name: k.name,
             prefix: k.prefix,
+            role: k.role,
             created: crate::rfc3339(k.created_at),
             revoked: k.revoked_at.map(crate::rfc3339),
         })
@@ -476,6 +478,8 @@ pub async fn update(
 pub struct KeyForm {
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    role: String,
 }
 
 /// `POST /settings/api-keys`: creates a key and shows it once. This answer is a page, not a
@@ -484,9 +488,17 @@ pub async fn create_key(
     State(state): State<AppState>,
     CsrfForm { session, form }: CsrfForm<KeyForm>,
 ) -> Result<Response, PageError> {
-    match crate::accounts::create_api_key(state.store.as_ref(), session.account_id(), &form.name)
-        .await
-    {
+    let role = Role::parse(&form.role).unwrap_or(Role::Manager);
+    let made = crate::users::create_key(
+        &state,
+        session.account_id(),
+        &form.name,
+        role,
+        Some(&session.user),
+        &session.asker(),
+    )
+    .await;
+    match made {
         Ok((record, key)) => {
             tracing::info!(account = %session.account_id(), key = %record.id, user = %session.user.id, "API key created");
             let extras = Extras {
@@ -527,11 +539,7 @@ pub async fn revoke_key(
         .filter(|v| *v > 0)
         .map(ApiKeyId)
         .ok_or(PageError(AppError::NotFound("API key")))?;
-    state
-        .store
-        .revoke_api_key(session.account_id(), id, crate::now_ms())
-        .await?;
-    state.keys.forget(id);
+    crate::users::revoke_key(&state, session.account_id(), id, &session.asker()).await?;
     tracing::info!(account = %session.account_id(), key = %id, user = %session.user.id, "API key revoked");
     Ok(Redirect::to("/settings?done=key_revoked#api-keys").into_response())
 }
@@ -680,11 +688,29 @@ pub async fn update_connector(
 ) -> Result<Response, PageError> {
     let account = session.account_id();
     let result = match form.settings() {
-        Ok(settings) => match state.connectors.update(account, settings).await {
-            Ok(_) => Ok(()),
-            Err(e @ AppError::Invalid { .. }) => Err(FieldErrors::from_app(e, CONNECTOR_LABELS)?),
-            Err(e) => return Err(e.into()),
-        },
+        Ok(settings) => {
+            let secret_given = settings.secret.as_deref().is_some_and(|s| !s.is_empty());
+            match state.connectors.update(account, settings).await {
+                Ok(saved) => {
+                    let detail =
+                        format!("{} {}", saved.kind, saved.base_url.as_deref().unwrap_or(""));
+                    crate::audit::outbound_changed(
+                        &state,
+                        account,
+                        &session.asker(),
+                        "connector",
+                        &detail,
+                        secret_given,
+                    )
+                    .await;
+                    Ok(())
+                }
+                Err(e @ AppError::Invalid { .. }) => {
+                    Err(FieldErrors::from_app(e, CONNECTOR_LABELS)?)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Err(errors) => Err(errors),
     };
     match result {
@@ -769,6 +795,7 @@ pub async fn update_vonage_signature(
     CsrfForm { session, form }: CsrfForm<VonageForm>,
 ) -> Result<Response, PageError> {
     let account = session.account_id();
+    let secret_given = !form.secret.trim().is_empty();
     let new = VonageSigning {
         method: Some(form.method.clone()),
         secret: Some(form.secret),
@@ -776,6 +803,16 @@ pub async fn update_vonage_signature(
     };
     match vonage_signature::update(&state, account, new, &session.actor()).await {
         Ok(saved) => {
+            let detail = saved.method.clone().unwrap_or_else(|| "off".into());
+            crate::audit::outbound_changed(
+                &state,
+                account,
+                &session.asker(),
+                "vonage signature",
+                &detail,
+                secret_given,
+            )
+            .await;
             let done = if saved.has_secret {
                 "vonage_signature_saved"
             } else {
