@@ -249,3 +249,89 @@ mod reqwest {
         rt.block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
     }
 }
+
+#[test]
+fn an_operator_manages_users_and_keys_with_roles_from_the_cli() {
+    let db = stoplist_store::testing::sqlite_url();
+    assert!(run(&db, &["account", "create", "default"]).status.success());
+    let add = |login: &str, role: &str| {
+        Command::new(BIN)
+            .args([
+                "--database",
+                &db,
+                "user",
+                "add",
+                "--login",
+                login,
+                "--role",
+                role,
+            ])
+            .env("STOPLIST_PASSWORD", "password one")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let o = add("olga", "owner");
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        stdout(&o).contains("created owner \"olga\""),
+        "{}",
+        stdout(&o)
+    );
+    assert!(add("vic", "viewer").status.success());
+    let o = add("bad", "admin");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("viewer, manager or owner"));
+    let list = stdout(&run(&db, &["user", "list"]));
+    assert!(
+        list.contains("olga\towner\tactive") && list.contains("vic\tviewer\tactive"),
+        "{list}"
+    );
+
+    assert!(
+        run(&db, &["user", "role", "vic", "manager"])
+            .status
+            .success()
+    );
+    assert!(run(&db, &["user", "disable", "vic"]).status.success());
+    let list = stdout(&run(&db, &["user", "list"]));
+    assert!(list.contains("vic\tmanager\tdisabled"), "{list}");
+    assert!(run(&db, &["user", "enable", "vic"]).status.success());
+    // The last owner stays: the message says what to do.
+    let o = run(&db, &["user", "role", "olga", "viewer"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("make another user an owner first"),
+        "{o:?}"
+    );
+    let o = run(&db, &["user", "delete", "nobody"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no user \"nobody\""),
+        "{o:?}"
+    );
+    assert!(run(&db, &["user", "logout", "vic"]).status.success());
+    assert!(run(&db, &["user", "delete", "vic"]).status.success());
+    assert!(!stdout(&run(&db, &["user", "list"])).contains("vic"));
+
+    // Keys carry a role (default manager); the list shows it.
+    assert!(
+        run(
+            &db,
+            &["api-key", "create", "--name", "auditor", "--role", "viewer"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        run(&db, &["api-key", "create", "--name", "crm"])
+            .status
+            .success()
+    );
+    let keys = stdout(&run(&db, &["api-key", "list"]));
+    assert!(
+        keys.contains("auditor\tsl_") && keys.contains("\tviewer\tactive"),
+        "{keys}"
+    );
+    assert!(keys.contains("\tmanager\tactive"), "{keys}");
+}
