@@ -785,3 +785,74 @@ async fn a_thousand_concurrent_wrong_logins_check_at_most_the_limit_of_passwords
     let r = app.try_log_in_as(&client(), LOGIN, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn a_viewers_pages_offer_no_forms_that_would_be_refused() {
+    let app = spawn_ui(Config::default(), "acme", 0, true).await;
+    app.state
+        .optouts
+        .add(
+            app.account,
+            &stoplist_domain::PhoneNumber::parse("+61412345678", stoplist_domain::Region::AU)
+                .unwrap(),
+            stoplist_domain::rules::AddedBy::Manual,
+            stoplist_domain::Actor::cli("test"),
+            None,
+        )
+        .await
+        .unwrap();
+    let viewer = user(&app, "vera", Role::Viewer).await;
+    let html = viewer
+        .get(app.url("/optouts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("+61412345678"), "the viewer reads the list");
+    for form in [
+        "method=\"post\" action=\"/optouts\"",
+        "action=\"/optouts/upload\"",
+        "action=\"/optouts/remove\"",
+    ] {
+        assert!(!html.contains(form), "{form} offered to a viewer");
+    }
+    let html = viewer
+        .get(app.url("/campaigns"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("href=\"/campaigns/new\" class")
+            && !html.contains("class=\"button\" href=\"/campaigns/new\"")
+    );
+    let html = viewer
+        .get(app.url("/contacts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("action=\"/groups\"") && !html.contains("href=\"/contacts/import\""));
+    let html = viewer
+        .get(app.url("/settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("action=\"/settings/api-keys\""),
+        "keys are an owner's"
+    );
+    // A manager gets the forms back.
+    let html = app.page("/optouts").await;
+    assert!(html.contains("action=\"/optouts/remove\""));
+    assert!(html.contains("method=\"post\" action=\"/optouts\""));
+}

@@ -201,6 +201,12 @@ impl Nav {
 
 impl Layout {
     /// A layout without the signed-in header (the login page).
+    /// Whether the signed-in user may change things (a manager or an owner): a viewer's
+    /// pages leave out the forms the server would refuse them.
+    pub fn can_manage(&self) -> bool {
+        self.nav.as_ref().is_some_and(Nav::can_manage)
+    }
+
     /// The session's CSRF token, for a form of a signed-in page.
     pub fn csrf(&self) -> &str {
         self.nav.as_ref().map_or("", |n| n.csrf.as_str())

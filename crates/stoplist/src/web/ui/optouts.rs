@@ -39,6 +39,8 @@ pub struct Table {
     /// Not the first page (offer a way back to it).
     paged: bool,
     csrf: String,
+    /// Offer "Remove…" (a viewer cannot lift an opt-out).
+    can_manage: bool,
     empty_message: &'static str,
 }
 
@@ -114,6 +116,7 @@ async fn table(
         next: page.next,
         paged: before.is_some(),
         csrf: session.csrf.clone(),
+        can_manage: session.role().allows(stoplist_domain::Role::Manager),
         empty_message,
     })
 }
