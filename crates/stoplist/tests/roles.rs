@@ -76,6 +76,29 @@ async fn every_api_route_answers_each_role_as_the_policy_says() {
         (Role::Manager, key(&app, Role::Manager).await),
         (Role::Owner, key(&app, Role::Owner).await),
     ];
+    // An owner's key whose maker is then disabled.
+    let maker = stoplist::accounts::create_user(
+        app.store.as_ref(),
+        app.account,
+        "gone",
+        PASSWORD,
+        Role::Owner,
+    )
+    .await
+    .unwrap();
+    let (_, disabled_key) = stoplist::accounts::create_api_key(
+        app.store.as_ref(),
+        app.account,
+        "gone's",
+        Role::Owner,
+        Some(&maker),
+    )
+    .await
+    .unwrap();
+    let by = stoplist::users::Asker::cli();
+    stoplist::users::change(&app.state, app.account, maker.id, None, Some(true), &by)
+        .await
+        .unwrap();
     let mut checked = 0;
     for (method, route, access) in POLICY.iter().filter(|(_, r, _)| r.starts_with("/api/")) {
         let Access::Role(needed) = access else {
@@ -93,6 +116,12 @@ async fn every_api_route_answers_each_role_as_the_policy_says() {
             r.status(),
             StatusCode::UNAUTHORIZED,
             "{method} {path} without a key"
+        );
+        let (status, _) = api(&app, &disabled_key, method.clone(), &path, json!({})).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} with a disabled maker's key"
         );
         for (role, k) in &keys {
             let (status, body) = api(&app, k, method.clone(), &path, json!({})).await;
@@ -129,12 +158,37 @@ async fn every_page_and_form_answers_each_role_as_the_policy_says() {
         (Role::Manager, user(&app, "max", Role::Manager).await),
         (Role::Owner, user(&app, "olga", Role::Owner).await),
     ];
+    // An owner logged in, then disabled: every page sends her to log in.
+    let gone = user(&app, "gone", Role::Owner).await;
+    let gone_token = csrf(&app, &gone).await;
+    let id = stoplist::users::user_named(&app.state, app.account, "gone")
+        .await
+        .unwrap()
+        .id;
+    let by = stoplist::users::Asker::cli();
+    stoplist::users::change(&app.state, app.account, id, None, Some(true), &by)
+        .await
+        .unwrap();
     let mut checked = 0;
     for (method, route, access) in POLICY.iter().filter(|(_, r, _)| !r.starts_with("/api/")) {
         let Access::Role(needed) = access else {
             continue;
         };
         let path = fill(route);
+        let r = if *method == "GET" {
+            gone.get(app.url(&path)).send().await.unwrap()
+        } else {
+            gone.post(app.url(&path))
+                .form(&[("csrf_token", gone_token.as_str())])
+                .send()
+                .await
+                .unwrap()
+        };
+        assert_eq!(
+            r.headers().get("location").map(|l| l.to_str().unwrap()),
+            Some("/login"),
+            "{method} {path} with a disabled user's session"
+        );
         for (role, c) in &clients {
             let token = csrf(&app, c).await;
             let r = if *method == "GET" {
