@@ -905,6 +905,19 @@ async fn a_viewers_pages_offer_no_forms_that_would_be_refused() {
         !html.contains("action=\"/settings/api-keys\""),
         "keys are an owner's"
     );
+    // The viewer exports the list from the page; the export is in the audit log.
+    let r = viewer
+        .get(app.url("/optouts/export?format=csv&q=412"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("+61412345678"));
+    let owner_key = key(&app, Role::Owner).await;
+    let (_, log) = api(&app, &owner_key, Method::GET, "/api/v1/audit", json!({})).await;
+    let first = &log["items"][0];
+    assert_eq!(first["event"], "optout_list_exported", "{log}");
+    assert!(first["actor"].as_str().unwrap().contains("vera"), "{first}");
     // A manager gets the forms back.
     let html = app.page("/optouts").await;
     assert!(html.contains("action=\"/optouts/remove\""));

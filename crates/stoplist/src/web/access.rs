@@ -115,6 +115,7 @@ pub const POLICY: &[(&str, &str, Access)] = &[
     ("POST", "/optouts/upload", MANAGER),
     ("POST", "/optouts/remove", MANAGER),
     ("GET", "/optouts/{number}", VIEWER),
+    ("GET", "/optouts/export", VIEWER),
     ("GET", "/contacts", VIEWER),
     ("GET", "/contacts/import", MANAGER),
     ("POST", "/contacts/import", MANAGER),

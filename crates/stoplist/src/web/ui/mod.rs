@@ -61,6 +61,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .layer(upload_limit()),
         )
         .route("/optouts/remove", post(optouts::remove))
+        .route("/optouts/export", get(users::optouts_export))
         .route("/optouts/{number}", get(optouts::history))
         .route("/contacts", get(contacts::index))
         .route(

@@ -535,3 +535,35 @@ pub async fn audit_export(
     .await;
     Ok(crate::web::api::reports::attachment(file))
 }
+
+#[derive(Deserialize)]
+pub struct OptOutsExportQuery {
+    format: Option<String>,
+    q: Option<String>,
+}
+
+/// `GET /optouts/export?format=&q=`: the opt-out list (as searched) as a file; each export
+/// is recorded in the audit log.
+pub async fn optouts_export(
+    State(state): State<AppState>,
+    session: UiSession,
+    Query(q): Query<OptOutsExportQuery>,
+) -> Result<Response, PageError> {
+    let format = reports::parse_format(q.format.as_deref(), Format::Csv)?;
+    let account = session.account_id();
+    let file = reports::optouts::optout_list(&state, account, format, q.q.as_deref()).await?;
+    let by = session.asker();
+    let event = AuditEvent::OptOutListExported;
+    let store = state.store.as_ref();
+    crate::audit::record(
+        store,
+        account,
+        event,
+        &by.actor,
+        "opt-out list",
+        format.as_str(),
+        &by.address,
+    )
+    .await;
+    Ok(crate::web::api::reports::attachment(file))
+}
