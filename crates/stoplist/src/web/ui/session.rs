@@ -745,9 +745,12 @@ pub struct Empty {}
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     CsrfForm { session, .. }: CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
-    audit::record_user(&state, &session.user, AuditEvent::Logout, "", "").await;
+    let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
+    let address = address.unwrap_or_default();
+    audit::record_user(&state, &session.user, AuditEvent::Logout, "", &address).await;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         state
             .store
