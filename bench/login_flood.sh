@@ -27,7 +27,7 @@ python3 -c "import sys; sys.stdout.write('login=' + 'x' * 1048576 + '&password=w
 printf 'login=nobody&password=wrong&csrf_token=t' > "$DATA/small_login.txt"
 flood() { # file -> prints "status-counts median p99 (ms)"
   for _ in $(seq 1 "$N"); do
-    curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H 'content-type: application/x-www-form-urlencoded' \
+    curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H 'Expect:' -H 'content-type: application/x-www-form-urlencoded' \
       --data-binary "@$1" "http://127.0.0.1:$PORT/login"
   done | sort -k2 -g | awk '{c[$1]++; t[NR]=$2} END {s=""; for (k in c) s=s k "x" c[k] " "; printf "%s median %.2f ms, p99 %.2f ms\n", s, 1000*t[int((NR+1)/2)], 1000*t[int(NR*0.99)]}'
 }
