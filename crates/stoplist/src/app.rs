@@ -152,6 +152,7 @@ impl Workers {
             state.store.clone(),
             state.wakeups.clone(),
             state.lifecycle.clone(),
+            state.outbound.clone(),
         ) {
             Ok(n) => Some(tokio::spawn(Arc::new(n).run())),
             Err(e) => {

@@ -52,6 +52,9 @@ pub struct Shared {
     pub wakeups: Arc<Wakeups>,
     /// Whether a shutdown is draining the process.
     pub lifecycle: Arc<Lifecycle>,
+    /// Where the server may send requests on a user's say-so (connectors, notifications),
+    /// from `allow_private_urls`.
+    pub outbound: stoplist_providers::Outbound,
 }
 
 impl AppState {
@@ -72,7 +75,12 @@ impl AppState {
             metrics.clone(),
             wakeups.clone(),
         ));
-        let connectors = Arc::new(Connectors::new(store.clone(), config.default_send_rate));
+        let outbound = stoplist_providers::Outbound::new(config.allow_private_urls);
+        let connectors = Arc::new(Connectors::new(
+            store.clone(),
+            config.default_send_rate,
+            outbound.clone(),
+        ));
         AppState(Arc::new(Shared {
             keys: Arc::new(KeyCache::new(Duration::from_secs(
                 config.api_key_cache_seconds,
@@ -89,6 +97,7 @@ impl AppState {
             imports: Arc::new(crate::import::ImportJobs::default()),
             wakeups,
             lifecycle: Arc::new(Lifecycle::default()),
+            outbound,
         }))
     }
 

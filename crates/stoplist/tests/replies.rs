@@ -9,6 +9,7 @@ mod common;
 use common::{TestApp, code, each_backend, field, send};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stoplist::config::Config;
@@ -20,7 +21,7 @@ async fn spawn(url: &str) -> TestApp {
         Config {
             default_send_rate: 0,
             dispatch_poll_ms: 50,
-            ..Config::default()
+            ..common::test_config()
         },
     )
     .await
@@ -720,7 +721,7 @@ async fn a_reply_delivered_to_two_instances_at_once_is_processed_once() {
                 database_url: url.clone(),
                 default_send_rate: 0,
                 dispatch_poll_ms: 50,
-                ..Config::default()
+                ..common::test_config()
             },
         )
         .await
@@ -910,7 +911,7 @@ async fn every_instance_answers_a_change_made_through_another_within_the_follow_
             index_follow_ms: follow.as_millis() as u64,
             default_send_rate: 0,
             dispatch_poll_ms: 50,
-            ..Config::default()
+            ..common::test_config()
         };
         let app = TestApp::spawn_with(&url, config()).await;
         let second = second_instance(&url, config()).await;
@@ -987,7 +988,7 @@ async fn a_redelivery_that_arrives_before_the_first_delivery_commits_is_answered
             &url,
             Config {
                 default_send_rate: 0,
-                ..Config::default()
+                ..common::test_config()
             },
         )
         .await;
@@ -1481,7 +1482,7 @@ async fn every_reply_kind_redelivered_to_either_instance_is_acted_on_once() {
             default_send_rate: 0,
             dispatch_poll_ms: 50,
             index_follow_ms: 100,
-            ..Config::default()
+            ..common::test_config()
         };
         let app = TestApp::spawn_with(&url, config()).await;
         let second = second_instance(&url, config()).await;
@@ -1552,4 +1553,131 @@ async fn every_reply_kind_redelivered_to_either_instance_is_acted_on_once() {
             "nothing for an unclear reply"
         );
     }
+}
+
+// --- The notification endpoint: only where the outbound policy allows ------------------
+
+/// A server on loopback that counts the requests it gets and answers each with `status` (and
+/// `location`, for a redirect).
+async fn counting_server(status: u16, location: Option<String>) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    let answer = axum::Router::new().fallback(move || {
+        let seen = seen.clone();
+        let location = location.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut r = axum::http::Response::builder().status(status);
+            if let Some(l) = location {
+                r = r.header("location", l);
+            }
+            r.body(axum::body::Body::empty()).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, answer).await });
+    (base, hits)
+}
+
+async fn put_notify(app: &TestApp, url: &str) -> (StatusCode, Value) {
+    send(
+        app.req(reqwest::Method::PUT, "/api/v1/settings/notifications")
+            .json(&json!({"url": url, "secret": "whsec_0123456789abcdef"})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_private_notification_endpoint_is_refused_while_private_urls_are_off() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn_with(&url, Config::default()).await;
+    for (endpoint, says) in [
+        ("http://127.0.0.1:9/hook", "url: must be https"),
+        (
+            "https://10.0.0.5/hook",
+            "url: is 10.0.0.5, a private address; stoplist sends only to public addresses",
+        ),
+        (
+            "https://169.254.169.254/",
+            "url: is 169.254.169.254, a link-local address",
+        ),
+        ("https://localhost/hook", "url: localhost resolves to "),
+    ] {
+        let (s, b) = put_notify(&app, endpoint).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{endpoint}: {b}");
+        assert_eq!(field(&b), "url", "{b}");
+        let message = b["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(says), "{endpoint}: {message}");
+    }
+    let (_, now) = app.get("/api/v1/settings/notifications").await;
+    assert!(now["url"].is_null(), "nothing stored: {now}");
+}
+
+/// Checked again at delivery: an endpoint stored while the policy allowed it is not called,
+/// and its notification fails at once (no retry can reach another address).
+#[tokio::test]
+async fn a_stored_endpoint_the_policy_now_refuses_is_not_called() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn_with(&url, Config::default()).await;
+    let (endpoint, hits) = counting_server(200, None).await;
+    app.store
+        .set_notify_endpoint(
+            app.account,
+            Some((&format!("{endpoint}/hook"), "whsec_0123456789abcdef")),
+            stoplist::now_ms(),
+        )
+        .await
+        .unwrap();
+    generic(&app, "n1", "+61412345678", "STOP").await;
+    eventually("the notification fails", async || {
+        app.get("/api/v1/settings/notifications/log").await.1[0]["status"] == "failed"
+    })
+    .await;
+    let (_, log) = app.get("/api/v1/settings/notifications/log").await;
+    assert_eq!(log[0]["attempts"], 1, "{log}");
+    assert!(
+        log[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("the endpoint URL is refused: must be https"),
+        "{log}"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the endpoint was never called"
+    );
+}
+
+/// An endpoint that redirects is not followed (private addresses allowed: it is on loopback).
+#[tokio::test]
+async fn a_notification_endpoint_that_redirects_is_not_followed() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    let (target, target_hits) = counting_server(200, None).await;
+    let (redirector, redirector_hits) =
+        counting_server(307, Some(format!("{target}/internal"))).await;
+    let (s, b) = put_notify(&app, &format!("{redirector}/hook")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    generic(&app, "n1", "+61412345678", "STOP").await;
+    eventually("the attempt is recorded", async || {
+        app.get("/api/v1/settings/notifications/log").await.1[0]["attempts"] == 1
+    })
+    .await;
+    let (_, log) = app.get("/api/v1/settings/notifications/log").await;
+    assert_ne!(log[0]["status"], "delivered", "{log}");
+    assert!(
+        log[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("307 Temporary Redirect (redirects are not followed"),
+        "{log}"
+    );
+    assert_eq!(redirector_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        target_hits.load(Ordering::SeqCst),
+        0,
+        "the target was never asked"
+    );
 }

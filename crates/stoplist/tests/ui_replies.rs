@@ -489,7 +489,7 @@ async fn the_notification_secret_is_never_shown_and_a_blank_one_keeps_the_stored
         r.text()
             .await
             .unwrap()
-            .contains("id=\"notify-url-error\">URL must start with https://")
+            .contains("id=\"notify-url-error\">URL must start with https:// and name a server")
     );
     let r = app
         .post(
@@ -578,4 +578,43 @@ async fn the_vonage_signature_secret_is_never_shown_and_a_blank_one_keeps_it() {
         "/settings?done=vonage_signature_off#vonage-signature"
     );
     assert_eq!(app.store.vonage_signature(app.account).await.unwrap(), None);
+}
+
+/// The notification form checks the endpoint as the API does (the server's default
+/// configuration: https to public addresses only).
+#[tokio::test]
+async fn the_notification_form_refuses_a_private_endpoint() {
+    let app = spawn_app().await;
+    let csrf = csrf_of(&app.page("/settings").await);
+    for (url, says) in [
+        ("http://127.0.0.1:9/hook", "Must be https"),
+        (
+            "https://10.1.2.3/hook",
+            "Is 10.1.2.3, a private address; stoplist sends only to public addresses",
+        ),
+    ] {
+        let r = app
+            .post(
+                "/settings/notifications",
+                &[
+                    ("csrf_token", csrf.as_str()),
+                    ("url", url),
+                    ("secret", "whsec_0123456789abcdef"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains(&format!("id=\"notify-url-error\">{says}")),
+            "{url}"
+        );
+    }
+    assert!(
+        app.store
+            .notify_endpoint(app.account)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

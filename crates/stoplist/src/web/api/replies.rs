@@ -282,13 +282,7 @@ pub async fn put_notify(
     let endpoint = match body.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         None => None,
         Some(url) => {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(ApiError(AppError::invalid(
-                    "invalid_field",
-                    "url",
-                    "url: must start with https:// (or http://)",
-                )));
-            }
+            crate::replies::notify::check_endpoint(&state.outbound, "url", url).await?;
             let secret = body.secret.clone().unwrap_or_default();
             if secret.chars().count() < 16 {
                 return Err(ApiError(AppError::invalid(

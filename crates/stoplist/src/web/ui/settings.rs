@@ -1059,6 +1059,8 @@ pub async fn update_keywords(
 const DELIVERIES_SHOWN: i64 = 20;
 /// The shortest secret accepted (the API's rule).
 const MIN_SECRET_CHARS: usize = 16;
+/// The notification fields' labels, so that service messages read "URL: …".
+const NOTIFY_LABELS: &[(&str, &str)] = &[("url", "URL"), ("secret", "Secret")];
 
 /// The notification form's values: as stored, or as typed. Never the secret.
 pub struct NotifyValues {
@@ -1122,7 +1124,7 @@ fn notify_endpoint(
     if parsed.is_none() {
         return Err(FieldErrors::one(
             "url",
-            "URL must start with https:// (or http://) and name a server, such as https://example.com/stoplist-events.",
+            "URL must start with https:// and name a server, such as https://example.com/stoplist-events.",
         ));
     }
     // Never trimmed: a secret is exactly what was typed.
@@ -1158,7 +1160,17 @@ pub async fn update_notify(
 ) -> Result<Response, PageError> {
     let account = session.account_id();
     let stored = state.store.notify_endpoint(account).await?;
-    match notify_endpoint(&form, stored.as_ref()) {
+    let endpoint = match notify_endpoint(&form, stored.as_ref()) {
+        Ok(Some((url, secret))) => {
+            match crate::replies::notify::check_endpoint(&state.outbound, "url", &url).await {
+                Ok(()) => Ok(Some((url, secret))),
+                Err(e @ AppError::Invalid { .. }) => Err(FieldErrors::from_app(e, NOTIFY_LABELS)?),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        other => other,
+    };
+    match endpoint {
         Ok(endpoint) => {
             state
                 .store
