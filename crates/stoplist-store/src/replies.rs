@@ -688,7 +688,7 @@ macro_rules! reply_impl {
                 }
 
                 async fn list_replies(&self, account: AccountId, f: &ReplyFilter<'_>, before: Option<i64>, limit: i64) -> Result<Page<Reply>> {
-                    let number = f.number.map(|n| format!("%{}%", n.chars().filter(|c| c.is_ascii_digit()).collect::<String>()));
+                    let number = $crate::export::number_pattern(f.number);
                     // -- a page of the Incoming report, newest first, filtered
                     let sql = format!(
                         "{REPLY_COLUMNS} WHERE account_id = $1 AND id < $2

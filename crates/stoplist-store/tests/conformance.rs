@@ -1193,3 +1193,68 @@ async fn a_stop_and_an_opt_in_from_one_number_in_one_batch_apply_in_order() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_search_for_percent_underscore_or_backslash_matches_them_literally() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let g = store
+            .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+            .await
+            .unwrap();
+        for (i, name) in ["Ann", "Bob", "100% Pure", "snake_case", r"back\slash"]
+            .iter()
+            .enumerate()
+        {
+            let f = ContactFields::parse(Some(name), None, None).unwrap();
+            let n = num(&format!("04123450{i:02}"));
+            store.create_contact(acc, g.id, &n, &f, NOW).await.unwrap();
+        }
+        let names = |page: stoplist_store::Page<stoplist_store::Contact>| -> Vec<String> {
+            page.items
+                .into_iter()
+                .filter_map(|c| c.fields.first_name)
+                .collect()
+        };
+        for (search, found) in [
+            ("%", vec!["100% Pure"]),
+            ("_", vec!["snake_case"]),
+            ("e_c", vec!["snake_case"]),
+            (r"\", vec![r"back\slash"]),
+            ("%%", vec![]),
+            ("a_n", vec![]),
+        ] {
+            let page = store
+                .list_contacts(acc, None, Some(search), None, 50)
+                .await
+                .unwrap();
+            assert_eq!(names(page), found, "search {search:?}");
+        }
+        // The opt-out list is searched by digits: `%` and `_` are no digits, so match nothing.
+        for i in 0..3 {
+            store
+                .apply_optout(
+                    acc,
+                    &cmd(
+                        &num(&format!("04123450{i:02}")),
+                        OptOutEvent::Added(AddedBy::Manual),
+                    ),
+                    NOW,
+                )
+                .await
+                .unwrap();
+        }
+        for search in ["%", "_", "%_%"] {
+            let page = store
+                .list_optouts(acc, Some(search), None, 50)
+                .await
+                .unwrap();
+            assert!(page.items.is_empty(), "search {search:?}");
+        }
+        let page = store
+            .list_optouts(acc, Some("4_1%2"), None, 50)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 3, "the digits of a search still find");
+    }
+}

@@ -630,3 +630,57 @@ async fn an_opt_out_made_elsewhere_reaches_the_index_by_following_the_ledger() {
     }
     assert!(seen, "the follower applied the ledger within 2 s");
 }
+
+// --- Data hygiene ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_search_for_percent_or_underscore_does_not_match_everything() {
+    for url in each_backend().await {
+        let app = TestApp::spawn(&url).await;
+        let gid = app.group("Customers").await;
+        for (number, first) in [
+            ("0412 345 601", "Ann"),
+            ("0412 345 602", "Bob"),
+            ("0412 345 603", "50%off"),
+            ("0412 345 604", "a_b"),
+        ] {
+            let (s, b) = app
+                .post(
+                    &format!("/api/v1/groups/{gid}/contacts"),
+                    json!({"number": number, "first_name": first}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        }
+        let firsts = |page: &Value| -> Vec<String> {
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["first_name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        for (q, found) in [
+            ("%25", vec!["50%off"]),
+            ("_", vec!["a_b"]),
+            ("%25%25", vec![]),
+            ("a_", vec!["a_b"]),
+            ("b_", vec![]),
+        ] {
+            let (s, page) = app.get(&format!("/api/v1/contacts?q={q}")).await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            assert_eq!(firsts(&page), found, "q={q}: {page}");
+        }
+        // The opt-out list is searched by digits: `%` and `_` find nothing, not everything.
+        app.post("/api/v1/optouts", json!({"number": "0412 345 601"}))
+            .await;
+        app.post("/api/v1/optouts", json!({"number": "0412 345 602"}))
+            .await;
+        for q in ["%25", "_", "%25_"] {
+            let (_, page) = app.get(&format!("/api/v1/optouts?q={q}")).await;
+            assert_eq!(page["items"].as_array().unwrap().len(), 0, "q={q}: {page}");
+        }
+        let (_, page) = app.get("/api/v1/optouts?q=345601").await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    }
+}
