@@ -684,3 +684,114 @@ async fn a_search_for_percent_or_underscore_does_not_match_everything() {
         assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
     }
 }
+
+#[tokio::test]
+async fn a_json_body_that_is_not_an_object_is_refused_naming_what_was_expected() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn(&url).await;
+    for (path, method) in [
+        ("/api/v1/optouts", reqwest::Method::POST),
+        ("/api/v1/groups", reqwest::Method::POST),
+        ("/api/v1/settings/connector", reqwest::Method::PUT),
+    ] {
+        for (body, found) in [
+            (r#"["0412345678"]"#, "an array"),
+            (r#""0412345678""#, "a string"),
+            ("412345678", "a number"),
+        ] {
+            let (s, b) = send(
+                app.req(method.clone(), path)
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path} {body}: {b}");
+            assert_eq!(code(&b), "invalid_json", "{b}");
+            assert_eq!(
+                b["error"]["message"],
+                format!("request body: expected a JSON object, found {found}"),
+                "{path}"
+            );
+        }
+    }
+    // A list where a list is expected is read; an object there is refused.
+    let (s, b) = send(
+        app.req(reqwest::Method::PUT, "/api/v1/settings/keywords")
+            .header("content-type", "application/json")
+            .body(r#"{"keyword": "halt"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(
+        b["error"]["message"],
+        "request body: expected a JSON array, found an object"
+    );
+    assert!(!app.opted_out("0412345678").await, "nothing stored");
+    let (_, groups) = app.get("/api/v1/groups").await;
+    assert_eq!(
+        groups["items"].as_array().map(Vec::len),
+        Some(0),
+        "{groups}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_not_sent_as_json_is_refused_with_415_in_the_error_shape() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn(&url).await;
+    let body = r#"{"number": "0412345678"}"#;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        for (method, path) in [
+            (reqwest::Method::POST, "/api/v1/optouts"),
+            (reqwest::Method::POST, "/api/v1/optouts/check"),
+            (reqwest::Method::DELETE, "/api/v1/optouts/0412345678"),
+        ] {
+            let mut r = app.req(method, path).body(body);
+            if let Some(t) = content_type {
+                r = r.header("content-type", t);
+            }
+            let (s, b) = send(r).await;
+            assert_eq!(
+                s,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{path} {content_type:?}: {b}"
+            );
+            assert_eq!(code(&b), "unsupported_media_type", "{b}");
+            assert_eq!(field(&b), "Content-Type", "{b}");
+            assert!(
+                b["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("application/json"),
+                "{b}"
+            );
+        }
+    }
+    assert!(!app.opted_out("0412345678").await, "nothing stored");
+    // JSON with a charset, or a +json type, is JSON.
+    for content_type in [
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ] {
+        let (s, b) = send(
+            app.req(reqwest::Method::POST, "/api/v1/optouts/check")
+                .header("content-type", content_type)
+                .body(r#"{"numbers": ["0412345678"]}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{content_type}: {b}");
+    }
+    // A DELETE without a body needs no content type.
+    app.post("/api/v1/optouts", json!({"number": "0412345678"}))
+        .await;
+    let (s, b) = send(app.req(
+        reqwest::Method::DELETE,
+        "/api/v1/optouts/0412345678?reason=asked%20by%20phone",
+    ))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
