@@ -81,6 +81,12 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "opt-out snapshot index",
         sql: include_str!("../migrations/sqlite/0012_optouts_snapshot_index.sql"),
     },
+    // 13 is taken by roles and the audit log (another branch).
+    Migration {
+        version: 14,
+        description: "reply parts expiry and ended campaigns' files",
+        sql: include_str!("../migrations/sqlite/0014_expiry.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -143,5 +149,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 12,
         description: "opt-out snapshot index",
         sql: include_str!("../migrations/postgres/0012_optouts_snapshot_index.sql"),
+    },
+    // 13 is taken by roles and the audit log (another branch).
+    Migration {
+        version: 14,
+        description: "reply parts expiry and ended campaigns' files",
+        sql: include_str!("../migrations/postgres/0014_expiry.sql"),
     },
 ];

@@ -1258,3 +1258,68 @@ async fn a_search_for_percent_underscore_or_backslash_matches_them_literally() {
         assert_eq!(page.items.len(), 3, "the digits of a search still find");
     }
 }
+
+#[tokio::test]
+async fn reply_parts_older_than_the_cut_off_never_combine_and_are_swept() {
+    use stoplist_store::ReplyPart;
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let part = |reference: &'static str, index: i64, body: &'static str, at: i64| ReplyPart {
+            account: acc,
+            provider: "vonage",
+            from: "+61412345678",
+            to: "+61400000000",
+            reference,
+            total: 2,
+            part: index,
+            provider_message_id: body,
+            body,
+            received_at: at,
+            stored_at: at,
+            expired_before: at - DAY,
+        };
+        // Part 1 of "old" waits two days; part 2 arrives: the stale part is dropped, not joined.
+        assert_eq!(
+            store
+                .add_reply_part(&part("old", 1, "stale ", NOW))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .add_reply_part(&part("old", 2, "tail", NOW + 2 * DAY))
+                .await
+                .unwrap(),
+            None,
+            "a part two days old does not complete the message"
+        );
+        // Its own part 1, resent now, completes it.
+        assert_eq!(
+            store
+                .add_reply_part(&part("old", 1, "fresh ", NOW + 2 * DAY))
+                .await
+                .unwrap(),
+            Some(vec![
+                ("fresh ".to_owned(), "fresh ".to_owned()),
+                ("tail".to_owned(), "tail".to_owned())
+            ])
+        );
+        // A part left waiting is swept once it is older than the cut-off, and only then.
+        store
+            .add_reply_part(&part("lonely", 1, "alone", NOW))
+            .await
+            .unwrap();
+        assert_eq!(store.expire_reply_parts(NOW).await.unwrap(), 0);
+        assert_eq!(store.expire_reply_parts(NOW + 1).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .add_reply_part(&part("lonely", 2, "late", NOW + 2))
+                .await
+                .unwrap(),
+            None,
+            "its swept part is gone"
+        );
+    }
+}

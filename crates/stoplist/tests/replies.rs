@@ -1555,7 +1555,84 @@ async fn every_reply_kind_redelivered_to_either_instance_is_acted_on_once() {
     }
 }
 
-// --- The notification endpoint: only where the outbound policy allows ------------------
+// --- Hygiene: the sender of an answer, concatenated replies, the notification endpoint ----
+
+/// A Vonage part of message `reference`, from 61412345678.
+fn vonage_part(app: &TestApp, t: &str, reference: &str, total: u32, i: u32, text: &str) -> String {
+    format!(
+        "{}/webhooks/vonage/{t}?msisdn=61412345678&to=61400000000&messageId={reference}-{i}&text={text}&type=text&keyword=X&message-timestamp=2026-11-28+01%3A00%3A00&concat=true&concat-ref={reference}&concat-total={total}&concat-part={i}",
+        app.base
+    )
+}
+
+#[tokio::test]
+async fn a_concatenated_reply_longer_than_ten_parts_of_text_is_cut_and_says_so() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    let t = token(&app).await;
+    let long = "a".repeat(1000);
+    let (s, _) = send(app.http.get(vonage_part(&app, &t, "big", 2, 1, &long))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = send(app.http.get(vonage_part(&app, &t, "big", 2, 2, &long))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, list) = app.get("/api/v1/replies").await;
+    let reply = &list["items"][0];
+    assert_eq!(
+        reply["text"].as_str().unwrap().chars().count(),
+        stoplist::replies::MAX_CONCATENATED_TEXT,
+        "{reply}"
+    );
+    assert!(
+        reply["actions"]
+            .to_string()
+            .contains("text cut to 1530 characters: its 2 parts held more"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn reply_parts_older_than_a_day_do_not_combine_with_a_new_part_and_are_removed() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let t = token(&app).await;
+        let day_ago = stoplist::now_ms() - stoplist::replies::PART_TTL_MS - 60_000;
+        let stale = |reference: &'static str| stoplist_store::ReplyPart {
+            account: app.account,
+            provider: "vonage",
+            from: "+61412345678",
+            to: "+61400000000",
+            reference,
+            total: 2,
+            part: 1,
+            provider_message_id: "stale",
+            body: "start ",
+            received_at: day_ago,
+            stored_at: day_ago,
+            expired_before: day_ago - stoplist::replies::PART_TTL_MS,
+        };
+        // Part 1 of message 9 ("start ") has waited more than a day.
+        assert_eq!(app.store.add_reply_part(&stale("9")).await.unwrap(), None);
+        // Part 2 arrives: it does not complete the message with the stale part.
+        let (s, b) = send(app.http.get(vonage_part(&app, &t, "9", 2, 2, "texting+me"))).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, list) = app.get("/api/v1/replies").await;
+        assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+        // Its real part 1 completes it: the stale part was removed, not kept in its place.
+        let (s, _) = send(
+            app.http
+                .get(vonage_part(&app, &t, "9", 2, 1, "please+stop+")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, list) = app.get("/api/v1/replies").await;
+        assert_eq!(list["items"][0]["text"], "please stop texting me", "{list}");
+        assert!(app.opted_out("0412345678").await);
+        // A message that never completes is swept.
+        app.store.add_reply_part(&stale("10")).await.unwrap();
+        assert_eq!(app.state.replies.expire_parts().await.unwrap(), 1);
+        assert_eq!(app.state.replies.expire_parts().await.unwrap(), 0);
+    }
+}
 
 /// A server on loopback that counts the requests it gets and answers each with `status` (and
 /// `location`, for a redirect).

@@ -44,6 +44,16 @@ use stoplist_store::{
 const MAX_FUTURE_MS: i64 = 5 * 60 * 1000;
 /// Longest reply text kept (a concatenated SMS of 10 parts is about 1,530 characters).
 pub const MAX_TEXT: usize = 5_000;
+/// Longest text a concatenated reply is reassembled to: 10 parts of 153 characters (a GSM-7
+/// SMS of 160 less the 7 its concatenation header takes), what carriers and providers
+/// commonly allow a long message (Twilio, for one, refuses longer bodies). Parts beyond it are
+/// cut, and the reply's actions say so: the reply is still recorded and classified (a text of
+/// that length is no keyword; refusing it would have the provider redeliver it for nothing).
+pub const MAX_CONCATENATED_TEXT: usize = 10 * 153;
+/// How long the parts of a concatenated reply wait for the rest, by this server's clock:
+/// older parts never combine with a new one and are deleted (when a part of the same
+/// message arrives, and by a sweep every 15 seconds).
+pub const PART_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 /// How long an account's classifier (its own keywords) is reused.
 const CLASSIFIER_TTL: Duration = Duration::from_secs(5);
 
@@ -53,6 +63,23 @@ pub const CONFIRMATION_WINDOW_MS: i64 = 5 * 60 * 1000;
 
 /// The text sent after an opt-in lifts an opt-out.
 pub const OPT_IN_CONFIRMATION: &str = "{sender}: you are subscribed again. Reply STOP to opt out.";
+
+/// The parts' texts joined, at most [`MAX_CONCATENATED_TEXT`] characters; and whether the
+/// parts held more.
+fn reassemble<'a>(parts: impl Iterator<Item = &'a str>) -> (String, bool) {
+    let mut text = String::new();
+    let mut room = MAX_CONCATENATED_TEXT;
+    for part in parts {
+        let chars = part.chars().count();
+        if chars > room {
+            text.extend(part.chars().take(room));
+            return (text, true);
+        }
+        text.push_str(part);
+        room -= chars;
+    }
+    (text, false)
+}
 
 /// Per-account classifiers (built-in packs plus the account's keywords).
 #[derive(Default)]
@@ -89,6 +116,15 @@ impl Replies {
             classifiers: ClassifierCache::default(),
             writer: ReplyWriter::default(),
         }
+    }
+
+    /// Deletes the parts of concatenated replies that waited more than [`PART_TTL_MS`] for
+    /// the rest (run every 15 seconds by the server).
+    pub async fn expire_parts(&self) -> AppResult<u64> {
+        Ok(self
+            .store
+            .expire_reply_parts(crate::now_ms() - PART_TTL_MS)
+            .await?)
     }
 
     /// Forgets an account's classifier (its keywords changed).
@@ -177,6 +213,7 @@ impl Replies {
             ));
         }
         let mut inbound = inbound;
+        let mut notes = Vec::new();
         if let Some(part) = inbound.part.clone() {
             let p = ReplyPart {
                 account,
@@ -189,6 +226,8 @@ impl Replies {
                 provider_message_id: &inbound.provider_message_id,
                 body: &inbound.text,
                 received_at,
+                stored_at: now,
+                expired_before: now - PART_TTL_MS,
             };
             match self.store.add_reply_part(&p).await? {
                 None => {
@@ -202,7 +241,14 @@ impl Replies {
                     });
                 }
                 Some(parts) => {
-                    inbound.text = parts.iter().map(|(_, t)| t.as_str()).collect();
+                    let (text, cut) = reassemble(parts.iter().map(|(_, t)| t.as_str()));
+                    if cut {
+                        notes.push(format!(
+                            "text cut to {MAX_CONCATENATED_TEXT} characters: its {} parts held more",
+                            parts.len()
+                        ));
+                    }
+                    inbound.text = text;
                     // The whole message's idempotency key: the reference of its parts.
                     inbound.provider_message_id = format!("concat:{}", part.reference);
                 }
@@ -242,7 +288,10 @@ impl Replies {
             inbound.provider, inbound.provider_message_id, inbound.text
         );
         let fill = |t: &str| t.replace("{sender}", &sender);
-        let mut effects = ReplyEffects::default();
+        let mut effects = ReplyEffects {
+            notes,
+            ..ReplyEffects::default()
+        };
         let mut review = None;
         if let Some(n) = &number {
             let opt_out = OptOutCommand {
@@ -434,5 +483,26 @@ impl Replies {
         self.optouts
             .review_reply(account, id, verdict, &reviewer.label, &effects)
             .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_joined_up_to_the_cap_and_a_longer_message_is_cut_there() {
+        assert_eq!(
+            reassemble(["please stop ", "texting me"].into_iter()),
+            ("please stop texting me".to_owned(), false)
+        );
+        let part = "é".repeat(153);
+        let eleven: Vec<&str> = std::iter::repeat_n(part.as_str(), 11).collect();
+        let (text, cut) = reassemble(eleven.into_iter());
+        assert!(cut);
+        assert_eq!(text.chars().count(), MAX_CONCATENATED_TEXT);
+        let ten: Vec<&str> = std::iter::repeat_n(part.as_str(), 10).collect();
+        assert!(!reassemble(ten.into_iter()).1, "ten full parts fit");
     }
 }
