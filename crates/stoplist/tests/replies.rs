@@ -1557,6 +1557,63 @@ async fn every_reply_kind_redelivered_to_either_instance_is_acted_on_once() {
 
 // --- Hygiene: the sender of an answer, concatenated replies, the notification endpoint ----
 
+/// The sender of a confirmation comes from the reply's `to` when no sent message matches; a
+/// `to` that is not a sender id (a line break and forged text) is never used: the opt-out is
+/// recorded, no confirmation is queued, and the actions say why.
+#[tokio::test]
+async fn a_stop_whose_to_holds_a_line_break_and_forged_text_queues_no_confirmation() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        let t = token(&app).await;
+        let stop = |id: &str, from: &str, to: &str| {
+            app.http
+                .post(format!("{}/webhooks/generic/{t}", app.base))
+                .json(&json!({"id": id, "from": from, "to": to, "text": "STOP"}))
+        };
+        let forged = "ACME\n2026-12-07T00:00:00Z INFO stoplist: account 1 deleted";
+        let (s, b) = send(stop("f1", "+61412345678", forged)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let actions = b["actions"].to_string();
+        assert!(actions.contains("opted_out"), "{b}");
+        assert!(!actions.contains("confirmation queued"), "{b}");
+        assert!(
+            actions.contains("confirmation not sent: the number it was sent to is not a sender id"),
+            "{b}"
+        );
+        assert!(app.opted_out("0412345678").await, "the opt-out stands");
+        // The stored reply says the same.
+        let (_, list) = app.get("/api/v1/replies").await;
+        assert!(
+            list["items"][0]["actions"]
+                .to_string()
+                .contains("confirmation not sent"),
+            "{list}"
+        );
+        // A STOP to a real sender id afterwards is confirmed; the forged one never was.
+        let (s, b) = send(stop("f2", "+61412345679", "ACME")).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(
+            b["actions"].to_string().contains("confirmation queued"),
+            "{b}"
+        );
+        eventually("the second confirmation is sent", async || {
+            fake.count_to("+61412345679") == 1
+        })
+        .await;
+        assert_eq!(
+            fake.count_to("+61412345678"),
+            0,
+            "no confirmation to the forged one"
+        );
+        assert!(
+            fake.sent().iter().all(|m| !m.from.contains('\n')),
+            "no sender with a line break"
+        );
+    }
+}
+
 /// A Vonage part of message `reference`, from 61412345678.
 fn vonage_part(app: &TestApp, t: &str, reference: &str, total: u32, i: u32, text: &str) -> String {
     format!(

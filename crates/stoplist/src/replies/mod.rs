@@ -34,6 +34,7 @@ use stoplist_domain::classify::{
     Class, Classification, Classifier, CustomKeyword, Keyword, KeywordKind,
 };
 use stoplist_domain::rules::{ActorKind, OptOutEvent};
+use stoplist_domain::sms::{SenderId, SenderIdError};
 use stoplist_domain::{AccountId, Actor, PhoneNumber};
 use stoplist_providers::InboundSms;
 use stoplist_store::{
@@ -63,6 +64,16 @@ pub const CONFIRMATION_WINDOW_MS: i64 = 5 * 60 * 1000;
 
 /// The text sent after an opt-in lifts an opt-out.
 pub const OPT_IN_CONFIRMATION: &str = "{sender}: you are subscribed again. Reply STOP to opt out.";
+
+/// The sender id answers to a reply (its confirmation, the help text) are sent from: the
+/// matched outbound message's sender when there is one (checked when its campaign was saved),
+/// otherwise the number the reply was sent to. That one comes from the provider's webhook,
+/// so anyone who can post to it chooses it: it must parse as a [`SenderId`], or no answer is
+/// sent (there is no account-wide sender to fall back to, and an answer from a sender the
+/// provider would refuse or rewrite, or with forged text in `{sender}`, is worse than none).
+fn answer_sender(matched: Option<&str>, to: &str) -> Result<SenderId, SenderIdError> {
+    SenderId::parse(matched.unwrap_or(to))
+}
 
 /// The parts' texts joined, at most [`MAX_CONCATENATED_TEXT`] characters; and whether the
 /// parts held more.
@@ -269,10 +280,7 @@ impl Replies {
             }
             None => None,
         };
-        let sender = matched
-            .as_ref()
-            .map(|m| m.sender_id.clone())
-            .unwrap_or_else(|| inbound.to.clone());
+        let sender = answer_sender(matched.as_ref().map(|m| m.sender_id.as_str()), &inbound.to);
         let matched_campaign = matched.as_ref().and_then(|m| m.campaign_id);
         let campaign_groups = match matched_campaign {
             Some(c) => self.store.campaign_groups(c).await?,
@@ -287,7 +295,21 @@ impl Replies {
             "{} message {}: {:?}",
             inbound.provider, inbound.provider_message_id, inbound.text
         );
-        let fill = |t: &str| t.replace("{sender}", &sender);
+        // The answer this reply gets, or why it gets none (said in its actions and logged).
+        let answer = |t: &str| match &sender {
+            Ok(sender) => Ok(Answer {
+                sender_id: sender.as_str().to_owned(),
+                body: t.replace("{sender}", sender.as_str()),
+            }),
+            Err(e) => {
+                // `?` escapes the value: a `to` holding a line break cannot forge a log entry.
+                tracing::warn!(account = %account, provider = inbound.provider, to = ?inbound.to, error = %e,
+                    "the number a reply was sent to is not a sender id: no answer is sent from it");
+                Err(format!(
+                    "the number it was sent to is not a sender id ({e}), so nothing can be sent from it"
+                ))
+            }
+        };
         let mut effects = ReplyEffects {
             notes,
             ..ReplyEffects::default()
@@ -308,10 +330,13 @@ impl Replies {
                 Class::OptOut => {
                     effects.optout = Some(opt_out);
                     if settings.confirmation_enabled {
-                        effects.optout_confirmation = Some(Answer {
-                            sender_id: sender.clone(),
-                            body: fill(&settings.confirmation_text),
-                        });
+                        match answer(&settings.confirmation_text) {
+                            Ok(a) => effects.optout_confirmation = Some(a),
+                            Err(why) => {
+                                effects.confirmation_missed =
+                                    Some(format!("confirmation not sent: {why}"));
+                            }
+                        }
                     }
                 }
                 Class::Unclear => {
@@ -330,17 +355,15 @@ impl Replies {
                         event: OptOutEvent::ReplyOptIn,
                         ..opt_out
                     });
-                    effects.optin_confirmation = Some(Answer {
-                        sender_id: sender.clone(),
-                        body: fill(OPT_IN_CONFIRMATION),
-                    });
+                    match answer(OPT_IN_CONFIRMATION) {
+                        Ok(a) => effects.optin_confirmation = Some(a),
+                        Err(why) => effects.notes.push(format!("no confirmation: {why}")),
+                    }
                 }
-                Class::Help => {
-                    effects.help = Some(Answer {
-                        sender_id: sender.clone(),
-                        body: fill(&settings.help_text),
-                    });
-                }
+                Class::Help => match answer(&settings.help_text) {
+                    Ok(a) => effects.help = Some(a),
+                    Err(why) => effects.notes.push(format!("help text not sent: {why}")),
+                },
                 Class::Other => {}
             }
         }
@@ -456,16 +479,33 @@ impl Replies {
             });
             // One confirmation, and only within 5 minutes of the reply (the FCC's window).
             let window_closes = reply.received_at + CONFIRMATION_WINDOW_MS;
-            if settings.confirmation_enabled && crate::now_ms() <= window_closes {
-                effects.optout_confirmation = Some(Answer {
-                    sender_id: reply.to.clone(),
-                    body: settings.confirmation_text.replace("{sender}", &reply.to),
-                });
-            } else if settings.confirmation_enabled {
-                effects.confirmation_missed = Some(format!(
-                    "confirmation not sent: the 5-minute window after the reply closed at {}",
-                    crate::rfc3339(window_closes)
-                ));
+            if settings.confirmation_enabled {
+                match (
+                    crate::now_ms() <= window_closes,
+                    answer_sender(None, &reply.to),
+                ) {
+                    (false, _) => {
+                        effects.confirmation_missed = Some(format!(
+                            "confirmation not sent: the 5-minute window after the reply closed at {}",
+                            crate::rfc3339(window_closes)
+                        ));
+                    }
+                    (true, Err(e)) => {
+                        tracing::warn!(account = %account, reply = id, to = ?reply.to, error = %e,
+                            "the number a reviewed reply was sent to is not a sender id: no confirmation is sent");
+                        effects.confirmation_missed = Some(format!(
+                            "confirmation not sent: the number it was sent to is not a sender id ({e})"
+                        ));
+                    }
+                    (true, Ok(sender)) => {
+                        effects.optout_confirmation = Some(Answer {
+                            sender_id: sender.as_str().to_owned(),
+                            body: settings
+                                .confirmation_text
+                                .replace("{sender}", sender.as_str()),
+                        });
+                    }
+                }
             }
         } else {
             // Lifts the opt-out only while it is still the provisional one this reply made (a
@@ -504,5 +544,22 @@ mod tests {
         assert_eq!(text.chars().count(), MAX_CONCATENATED_TEXT);
         let ten: Vec<&str> = std::iter::repeat_n(part.as_str(), 10).collect();
         assert!(!reassemble(ten.into_iter()).1, "ten full parts fit");
+    }
+
+    #[test]
+    fn an_answer_goes_from_the_matched_sender_or_a_to_that_is_a_sender_id() {
+        assert_eq!(
+            answer_sender(Some("ACME"), "+61400000000")
+                .unwrap()
+                .as_str(),
+            "ACME"
+        );
+        assert_eq!(
+            answer_sender(None, "+61400000000").unwrap().as_str(),
+            "+61400000000"
+        );
+        assert!(answer_sender(None, "ACME\nINFO forged").is_err());
+        assert!(answer_sender(None, "").is_err());
+        assert!(answer_sender(None, "A much too long sender").is_err());
     }
 }
