@@ -795,3 +795,81 @@ async fn a_body_not_sent_as_json_is_refused_with_415_in_the_error_shape() {
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
 }
+
+async fn put_keywords(app: &TestApp, body: Value) -> (StatusCode, Value) {
+    send(
+        app.req(reqwest::Method::PUT, "/api/v1/settings/keywords")
+            .json(&body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn keywords_are_checked_by_the_domain_rules_and_a_bad_list_changes_nothing() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn(&url).await;
+    let (s, b) = put_keywords(
+        &app,
+        json!([{"keyword": "Basta!", "kind": "opt_out", "language": "IT"},
+               {"keyword": "aiuto", "kind": "help", "language": "it"}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b,
+        json!([{"keyword": "aiuto", "kind": "help", "language": "it"},
+               {"keyword": "basta", "kind": "opt_out", "language": "it"}])
+    );
+    let long = "x".repeat(1000);
+    for (body, at, says) in [
+        (
+            json!([{"keyword": "halt", "kind": "opt_out"}, {"keyword": long, "kind": "opt_out"}]),
+            "[1].keyword",
+            "[1].keyword: a keyword is at most 40 characters (1000 given)".to_owned(),
+        ),
+        (
+            json!([{"keyword": "STOP", "kind": "opt_in"}]),
+            "[0].keyword",
+            "[0].keyword: “stop” is an opt-out keyword in the built-in lists, so it cannot be an \
+             opt-in keyword (an opt-out is never weakened)"
+                .to_owned(),
+        ),
+        (
+            json!([{"keyword": "halt", "kind": "opt_out"}, {"keyword": "HALT", "kind": "help"}]),
+            "[1].keyword",
+            "[1].keyword: “halt” is already in the list: a keyword has one kind".to_owned(),
+        ),
+        (
+            json!([{"keyword": "halt", "kind": "opt_out", "language": "English"}]),
+            "[0].language",
+            "[0].language: \"English\" is not a language: use any, or a two- or three-letter \
+             code such as en, fr or es"
+                .to_owned(),
+        ),
+        (
+            json!([{"keyword": "halt", "kind": "stop_it"}]),
+            "[0].kind",
+            "[0].kind: \"stop_it\" is not a keyword kind: use opt_out, opt_in or help".to_owned(),
+        ),
+    ] {
+        let (s, b) = put_keywords(&app, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(field(&b), at, "{b}");
+        assert_eq!(b["error"]["message"], says.as_str(), "{b}");
+    }
+    let many: Vec<Value> = (0..=500)
+        .map(|i| json!({"keyword": format!("word{i}"), "kind": "opt_out"}))
+        .collect();
+    let (s, b) = put_keywords(&app, Value::Array(many)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(
+        b["error"]["message"],
+        "keywords: at most 500 keywords (501 given)"
+    );
+    let (_, now) = app.get("/api/v1/settings/keywords").await;
+    assert_eq!(
+        now.as_array().map(Vec::len),
+        Some(2),
+        "nothing changed: {now}"
+    );
+}

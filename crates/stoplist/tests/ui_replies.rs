@@ -580,6 +580,52 @@ async fn the_vonage_signature_secret_is_never_shown_and_a_blank_one_keeps_it() {
     assert_eq!(app.store.vonage_signature(app.account).await.unwrap(), None);
 }
 
+/// The Keywords form is checked by the same domain rules as the API: a keyword of a thousand
+/// characters is refused with its length (not cut into another keyword), and STOP cannot be
+/// an opt-in keyword.
+#[tokio::test]
+async fn a_thousand_character_keyword_and_stop_as_an_opt_in_are_refused_on_their_rows() {
+    let app = spawn_app().await;
+    let csrf = csrf_of(&app.page("/settings").await);
+    let long = "x".repeat(1000);
+    let r = app
+        .post(
+            "/settings/keywords",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("keyword-0", long.as_str()),
+                ("kind-0", "opt_out"),
+                ("language-0", "any"),
+                ("keyword-1", "STOP"),
+                ("kind-1", "opt_in"),
+                ("language-1", "any"),
+                ("keyword-2", "Pineapple"),
+                ("kind-2", "opt_out"),
+                ("language-2", "en"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("id=\"kw-0-error\">A keyword is at most 40 characters (1000 given)."),
+        "the length, not a shorter keyword"
+    );
+    assert!(html.contains(
+        "id=\"kw-1-error\">“stop” is an opt-out keyword in the built-in lists, so it cannot be an \
+         opt-in keyword (an opt-out is never weakened)."
+    ));
+    assert!(!html.contains("kw-2-error"), "the good row has no error");
+    assert!(
+        app.store
+            .custom_keywords(app.account)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing saved"
+    );
+}
+
 /// The notification form checks the endpoint as the API does (the server's default
 /// configuration: https to public addresses only).
 #[tokio::test]

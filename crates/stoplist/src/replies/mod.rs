@@ -138,6 +138,30 @@ impl Replies {
             .await?)
     }
 
+    /// Replaces the account's own keywords with `keywords` (checked by
+    /// `stoplist_domain::classify::validate_keywords`) and forgets its classifier.
+    pub async fn set_keywords(
+        &self,
+        account: AccountId,
+        keywords: &[CustomKeyword],
+    ) -> AppResult<()> {
+        let rows: Vec<(String, String, String)> = keywords
+            .iter()
+            .map(|k| {
+                (
+                    k.keyword.as_str().to_owned(),
+                    k.kind.as_str().to_owned(),
+                    k.language.clone(),
+                )
+            })
+            .collect();
+        self.store
+            .set_custom_keywords(account, &rows, crate::now_ms())
+            .await?;
+        self.forget_classifier(account);
+        Ok(())
+    }
+
     /// Forgets an account's classifier (its keywords changed).
     pub fn forget_classifier(&self, account: AccountId) {
         self.classifiers
