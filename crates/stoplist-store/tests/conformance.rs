@@ -1323,3 +1323,71 @@ async fn reply_parts_older_than_the_cut_off_never_combine_and_are_swept() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_ended_campaigns_file_is_listed_until_it_is_forgotten() {
+    use stoplist_store::{CampaignAction, CampaignFile, NewCampaign};
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let actor = Actor::cli("tester");
+        let new = |name: &'static str| NewCampaign {
+            account: acc,
+            name,
+            sender_id: "ACME",
+            message: "Hello",
+            groups: &[],
+            numbers: &[],
+            actor: &actor,
+        };
+        let ended = store.create_campaign(&new("ended"), NOW).await.unwrap();
+        let draft = store.create_campaign(&new("draft"), NOW).await.unwrap();
+        for (c, path) in [(&ended, "/tmp/ended.csv"), (&draft, "/tmp/draft.csv")] {
+            let file = CampaignFile {
+                name: "people.csv".into(),
+                path: Some(path.into()),
+                column: Some("Mobile".into()),
+            };
+            store
+                .set_campaign_file(acc, c.id, Some(&file))
+                .await
+                .unwrap();
+        }
+        store
+            .control_campaign(acc, ended.id, CampaignAction::Cancel, NOW + 10)
+            .await
+            .unwrap();
+        // Only the ended campaign's file, and only once its end is before the cut-off.
+        assert!(
+            store
+                .ended_campaign_files(NOW + 9, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.ended_campaign_files(NOW + 10, 10).await.unwrap(),
+            vec![(ended.id, "/tmp/ended.csv".to_owned())]
+        );
+        store
+            .forget_campaign_file(ended.id, "/tmp/ended.csv")
+            .await
+            .unwrap();
+        assert!(
+            store
+                .ended_campaign_files(NOW + 10, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The campaign still says which file it was sent to.
+        let c = store.campaign(acc, ended.id).await.unwrap().unwrap();
+        let file = c.file.expect("the file's name stays");
+        assert_eq!((file.name.as_str(), file.path), ("people.csv", None));
+        assert_eq!(file.column.as_deref(), Some("Mobile"));
+        let d = store.campaign(acc, draft.id).await.unwrap().unwrap();
+        assert_eq!(
+            d.file.and_then(|f| f.path).as_deref(),
+            Some("/tmp/draft.csv")
+        );
+    }
+}

@@ -60,6 +60,10 @@ pub struct Config {
     /// `stoplist_providers::outbound`). For tests, and for a provider on the operator's own
     /// network.
     pub allow_private_urls: bool,
+    /// How long a campaign's uploaded recipients file stays on disk after the campaign ended
+    /// (sent or cancelled), in hours; 0 (the default): removed at the next sweep, within
+    /// seconds. The campaign's record, messages and reports do not need it.
+    pub campaign_file_retention_hours: u64,
 }
 
 impl Config {
@@ -99,6 +103,7 @@ impl Default for Config {
             instance_lease_seconds: 30,
             campaign_files_dir: None,
             allow_private_urls: false,
+            campaign_file_retention_hours: 0,
         }
     }
 }
@@ -127,6 +132,7 @@ pub struct FileConfig {
     pub instance_lease_seconds: Option<u64>,
     pub campaign_files_dir: Option<std::path::PathBuf>,
     pub allow_private_urls: Option<bool>,
+    pub campaign_file_retention_hours: Option<u64>,
 }
 
 impl Config {
@@ -159,7 +165,8 @@ impl Config {
             shutdown_timeout_seconds,
             index_check_seconds,
             instance_lease_seconds,
-            allow_private_urls
+            allow_private_urls,
+            campaign_file_retention_hours
         );
         if f.public_url.is_some() {
             c.public_url = f.public_url;
@@ -245,6 +252,11 @@ instance_lease_seconds = 30
 # so that any instance can preview and send a campaign whose file another one received.
 # campaign_files_dir = "/srv/stoplist/campaign-files"
 
+# How long a campaign's uploaded recipients file (people's numbers, often names) stays on
+# disk once the campaign has ended, sent or cancelled, in hours. 0: removed within seconds.
+# The campaign's page, messages and reports do not need it.
+campaign_file_retention_hours = 0
+
 # URLs this server fetches because a user typed them (a connector's base URL, the
 # notification endpoint) must be https and reach only public addresses: loopback, private
 # (10/8, 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16 with the cloud metadata
@@ -266,5 +278,9 @@ mod tests {
         assert_eq!(f.max_body_bytes, Some(d.max_body_bytes));
         assert_eq!(f.login_attempts, Some(d.login_attempts));
         assert_eq!(f.allow_private_urls, Some(d.allow_private_urls));
+        assert_eq!(
+            f.campaign_file_retention_hours,
+            Some(d.campaign_file_retention_hours)
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::auth::LoginLimiter;
 use crate::campaigns::connectors::Connectors;
+use crate::campaigns::files::CampaignFiles;
 use crate::config::Config;
 use crate::lifecycle::{Lifecycle, Wakeups};
 use crate::metrics::Metrics;
@@ -55,6 +56,8 @@ pub struct Shared {
     /// Where the server may send requests on a user's say-so (connectors, notifications),
     /// from `allow_private_urls`.
     pub outbound: stoplist_providers::Outbound,
+    /// Removes ended campaigns' recipients files (swept by the dispatcher).
+    pub campaign_files: Arc<CampaignFiles>,
 }
 
 impl AppState {
@@ -76,6 +79,10 @@ impl AppState {
             wakeups.clone(),
         ));
         let outbound = stoplist_providers::Outbound::new(config.allow_private_urls);
+        let campaign_files = Arc::new(CampaignFiles::new(
+            store.clone(),
+            Duration::from_secs(config.campaign_file_retention_hours.saturating_mul(3600)),
+        ));
         let connectors = Arc::new(Connectors::new(
             store.clone(),
             config.default_send_rate,
@@ -98,6 +105,7 @@ impl AppState {
             wakeups,
             lifecycle: Arc::new(Lifecycle::default()),
             outbound,
+            campaign_files,
         }))
     }
 
@@ -110,6 +118,7 @@ impl AppState {
             metrics: self.metrics.clone(),
             wakeups: self.wakeups.clone(),
             lifecycle: self.lifecycle.clone(),
+            files: self.campaign_files.clone(),
         }
     }
 

@@ -936,3 +936,120 @@ async fn a_connector_that_redirects_is_not_followed() {
         "the redirect target was never asked"
     );
 }
+
+// --- Recipients files: removed from disk once the campaign has ended ----------------------
+
+/// Uploads `body` as the draft's recipients file and answers where the server keeps it.
+async fn upload_recipients(app: &TestApp, id: i64, body: &'static str) -> std::path::PathBuf {
+    let (s, b) = send(
+        app.req(
+            reqwest::Method::PUT,
+            &format!("/api/v1/campaigns/{id}/file?file_name=people.txt"),
+        )
+        .body(body),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let c = app
+        .store
+        .campaign(app.account, stoplist_domain::CampaignId(id))
+        .await
+        .unwrap()
+        .unwrap();
+    let path = std::path::PathBuf::from(c.file.unwrap().path.unwrap());
+    assert!(path.exists(), "{path:?}");
+    path
+}
+
+#[tokio::test]
+async fn a_sent_campaigns_recipients_file_is_removed_and_its_record_and_report_still_work() {
+    for url in each_backend().await {
+        let app = TestApp::spawn_with(
+            &url,
+            Config {
+                default_send_rate: 0,
+                dispatch_poll_ms: 50,
+                // Housekeeping (finished campaigns, their files) every ~170 ms.
+                instance_lease_seconds: 1,
+                ..common::test_config()
+            },
+        )
+        .await;
+        let id = app
+            .campaign(json!({"name": "With a file", "sender_id": "ACME", "message": "Hello. Reply STOP to opt out"}))
+            .await;
+        let path = upload_recipients(&app, id, "+61412000001\n+61412000002\n").await;
+        let (s, p) = app
+            .post(&format!("/api/v1/campaigns/{id}/preview"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        let (s, b) = app
+            .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        let done = wait_for(&app, id, |b| {
+            b["status"] == "done" && b["file"]["removed"] == true
+        })
+        .await;
+        assert!(!path.exists(), "the file is gone from disk: {path:?}");
+        // The record still says which file it was, and what happened.
+        assert_eq!(done["file"]["name"], "people.txt", "{done}");
+        assert_eq!(done["counts"]["sent"], 2, "{done}");
+        assert_eq!(done["preview"]["recipients"], 2, "{done}");
+        let (s, messages) = app.get(&format!("/api/v1/campaigns/{id}/messages")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(messages["items"].as_array().unwrap().len(), 2, "{messages}");
+        let r = app
+            .req(
+                reqwest::Method::GET,
+                &format!("/api/v1/campaigns/{id}/messages/export?format=csv"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let csv = r.text().await.unwrap();
+        assert!(
+            csv.contains("+61412000001") && csv.contains("+61412000002"),
+            "{csv}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_recipients_file_stays_for_the_retention_after_its_campaign_is_cancelled() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn_with(
+        &url,
+        Config {
+            campaign_file_retention_hours: 24,
+            ..common::test_config()
+        },
+    )
+    .await;
+    let id = app
+        .campaign(json!({"name": "Cancelled", "sender_id": "ACME", "message": "Hello"}))
+        .await;
+    let path = upload_recipients(&app, id, "+61412000001\n").await;
+    let (s, b) = app
+        .post(&format!("/api/v1/campaigns/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let files = &app.state.campaign_files;
+    let now = stoplist::now_ms();
+    assert_eq!(files.remove_ended(now).await.unwrap(), 0);
+    assert!(path.exists(), "kept within the retention");
+    let day_later = now + 24 * 3_600_000;
+    assert_eq!(files.remove_ended(day_later).await.unwrap(), 1);
+    assert!(!path.exists(), "removed once the retention passed");
+    let (_, c) = app.get(&format!("/api/v1/campaigns/{id}")).await;
+    assert_eq!(
+        (
+            c["status"].as_str(),
+            c["file"]["name"].as_str(),
+            c["file"]["removed"].as_bool()
+        ),
+        (Some("cancelled"), Some("people.txt"), Some(true)),
+        "{c}"
+    );
+}
