@@ -263,20 +263,24 @@ impl FakeProvider {
         &self.shared.creds
     }
 
-    /// A Twilio configuration pointing here with the right credentials.
+    /// A Twilio configuration pointing here with the right credentials (allowing private
+    /// addresses: the fake listens on loopback, over http).
     pub fn twilio_config(&self) -> TwilioConfig {
         let c = &self.shared.creds;
         TwilioConfig {
             base_url: self.base_url(),
+            outbound: crate::Outbound::new(true),
             ..TwilioConfig::new(&c.twilio_sid, &c.twilio_token)
         }
     }
 
-    /// An SMSGlobal configuration pointing here with the right credentials.
+    /// An SMSGlobal configuration pointing here with the right credentials (allowing private
+    /// addresses: the fake listens on loopback, over http).
     pub fn smsglobal_config(&self) -> SmsGlobalConfig {
         let c = &self.shared.creds;
         SmsGlobalConfig {
             base_url: self.base_url(),
+            outbound: crate::Outbound::new(true),
             ..SmsGlobalConfig::new(&c.smsglobal_key, &c.smsglobal_secret)
         }
     }

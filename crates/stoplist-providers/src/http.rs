@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::SendError;
+use crate::outbound::{self, Outbound};
 
 /// Connecting (TCP and TLS) must finish within this; the whole request has its own bound.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -17,12 +18,14 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest Retry-After we pass on: a provider asking for hours is treated as "later".
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3_600);
 
-/// A pooled HTTP client whose connects take at most [`CONNECT_TIMEOUT`] and whose requests
-/// take at most `timeout` (a zero timeout is raised to one millisecond).
-pub(crate) fn client(timeout: Duration) -> reqwest::Client {
+/// A pooled HTTP client whose connects take at most [`CONNECT_TIMEOUT`], whose requests
+/// take at most `timeout` (a zero timeout is raised to one millisecond), which connects only
+/// where `outbound` allows and follows no redirect ([`Outbound::client_builder`]).
+pub(crate) fn client(timeout: Duration, outbound: &Outbound) -> reqwest::Client {
     let timeout = timeout.max(Duration::from_millis(1));
     #[allow(clippy::expect_used)]
-    reqwest::Client::builder()
+    outbound
+        .client_builder()
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
         .timeout(timeout)
         .user_agent(concat!("stoplist/", env!("CARGO_PKG_VERSION")))
@@ -32,8 +35,12 @@ pub(crate) fn client(timeout: Duration) -> reqwest::Client {
         .expect("reqwest client with rustls/ring and bundled roots")
 }
 
-/// A transport failure (no HTTP answer) as an operator would want to read it.
+/// A transport failure (no HTTP answer) as an operator would want to read it. A host the
+/// outbound policy refused is permanent: retrying reaches the same address.
 pub(crate) fn transport_error(provider: &str, timeout: Duration, e: &reqwest::Error) -> SendError {
+    if let Some(refused) = outbound::refusal(e) {
+        return refused_error(provider, refused);
+    }
     if e.is_builder() {
         return SendError::Permanent {
             code: Some("config".into()),
@@ -63,6 +70,14 @@ pub(crate) fn transport_error(provider: &str, timeout: Duration, e: &reqwest::Er
         code: Some(code.into()),
         message,
         retry_after: None,
+    }
+}
+
+/// A base URL the outbound policy refuses, as a send error (nothing was sent).
+pub(crate) fn refused_error(provider: &str, refused: &outbound::Refused) -> SendError {
+    SendError::Permanent {
+        code: Some("refused_address".into()),
+        message: format!("the {provider} base URL is refused, nothing was sent: {refused}"),
     }
 }
 

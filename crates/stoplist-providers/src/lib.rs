@@ -20,6 +20,7 @@ mod params;
 
 pub mod generic;
 pub mod log;
+pub mod outbound;
 pub mod settings;
 pub mod sign;
 pub mod smsglobal;
@@ -32,6 +33,7 @@ pub mod fake;
 use std::time::Duration;
 
 pub use log::LogConnector;
+pub use outbound::Outbound;
 pub use settings::{ConfigError, ConnectorSettings, connector};
 pub use smsglobal::{SmsGlobalConfig, SmsGlobalConnector};
 pub use twilio::{TwilioConfig, TwilioConnector};

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::DEFAULT_TIMEOUT;
 use crate::{
-    Connector, LogConnector, SmsGlobalConfig, SmsGlobalConnector, TwilioConfig, TwilioConnector,
-    smsglobal, twilio,
+    Connector, LogConnector, Outbound, SmsGlobalConfig, SmsGlobalConnector, TwilioConfig,
+    TwilioConnector, smsglobal, twilio,
 };
 
 /// An account's connector settings as stored (JSON in the settings table, or the config
@@ -115,10 +115,12 @@ fn url(value: Option<&str>, default: &str, setting: &'static str) -> Result<Stri
 
 /// Builds the connector of `kind` from stored settings, checking every setting it needs
 /// (present, URLs that parse, a sane timeout) so that a bad configuration is reported when it
-/// is saved or at start-up, not at the first send.
+/// is saved or at start-up, not at the first send. Its requests go only where `outbound`
+/// allows (a base URL it refuses makes every send fail, nothing sent).
 pub fn connector(
     kind: &str,
     settings: &ConnectorSettings,
+    outbound: &Outbound,
 ) -> Result<Box<dyn Connector>, ConfigError> {
     let stored = settings.kind.trim();
     if !stored.is_empty() && stored != kind {
@@ -153,6 +155,7 @@ pub fn connector(
                 auth_token: need(&settings.secret, "twilio", "the auth token (secret)")?,
                 status_callback: callback,
                 timeout,
+                outbound: outbound.clone(),
             };
             Ok(Box::new(TwilioConnector::new(cfg)))
         }
@@ -167,6 +170,7 @@ pub fn connector(
                 api_secret: need(&settings.secret, "smsglobal", "the API secret (secret)")?,
                 notify_url: callback,
                 timeout,
+                outbound: outbound.clone(),
             };
             Ok(Box::new(SmsGlobalConnector::new(cfg)))
         }
@@ -198,20 +202,27 @@ mod tests {
     #[test]
     fn each_kind_builds_from_complete_settings() {
         assert_eq!(
-            connector("log", &ConnectorSettings::default())
+            connector("log", &ConnectorSettings::default(), &Outbound::default())
                 .unwrap()
                 .kind(),
             "log"
         );
         assert_eq!(
-            connector("twilio", &twilio_settings()).unwrap().kind(),
+            connector("twilio", &twilio_settings(), &Outbound::default())
+                .unwrap()
+                .kind(),
             "twilio"
         );
         let sg: ConnectorSettings = serde_json::from_str(
             r#"{"kind":"smsglobal","api_key":"k","secret":"s","base_url":"http://127.0.0.1:1"}"#,
         )
         .unwrap();
-        assert_eq!(connector("smsglobal", &sg).unwrap().kind(), "smsglobal");
+        assert_eq!(
+            connector("smsglobal", &sg, &Outbound::default())
+                .unwrap()
+                .kind(),
+            "smsglobal"
+        );
     }
 
     #[test]
@@ -219,7 +230,7 @@ mod tests {
         let mut s = twilio_settings();
         s.secret = Some("  ".into());
         assert_eq!(
-            connector("twilio", &s).err(),
+            connector("twilio", &s, &Outbound::default()).err(),
             Some(ConfigError::Missing {
                 kind: "twilio",
                 setting: "the auth token (secret)"
@@ -228,7 +239,7 @@ mod tests {
         let mut s = twilio_settings();
         s.base_url = Some("api.twilio.com".into());
         assert!(matches!(
-            connector("twilio", &s).err(),
+            connector("twilio", &s, &Outbound::default()).err(),
             Some(ConfigError::BadUrl {
                 setting: "base_url",
                 ..
@@ -237,7 +248,7 @@ mod tests {
         let mut s = twilio_settings();
         s.status_callback = Some("/relative".into());
         assert!(matches!(
-            connector("twilio", &s).err(),
+            connector("twilio", &s, &Outbound::default()).err(),
             Some(ConfigError::BadUrl {
                 setting: "status_callback",
                 ..
@@ -246,18 +257,18 @@ mod tests {
         let mut s = twilio_settings();
         s.timeout_secs = Some(0);
         assert_eq!(
-            connector("twilio", &s).err(),
+            connector("twilio", &s, &Outbound::default()).err(),
             Some(ConfigError::BadTimeout(0))
         );
         assert_eq!(
-            connector("smsglobal", &twilio_settings()).err(),
+            connector("smsglobal", &twilio_settings(), &Outbound::default()).err(),
             Some(ConfigError::KindMismatch {
                 asked: "smsglobal".into(),
                 stored: "twilio".into()
             })
         );
         assert_eq!(
-            connector("smpp", &ConnectorSettings::default()).err(),
+            connector("smpp", &ConnectorSettings::default(), &Outbound::default()).err(),
             Some(ConfigError::UnknownKind("smpp".into()))
         );
     }

@@ -40,6 +40,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::http::{self, DEFAULT_TIMEOUT};
+use crate::outbound::Outbound;
 use crate::params::{first_non_empty, get, present, required};
 use crate::{
     Accepted, Connector, InboundError, InboundSms, OutboundSms, Receipt, ReceiptStatus, SendError,
@@ -65,10 +66,13 @@ pub struct SmsGlobalConfig {
     pub notify_url: Option<String>,
     /// Bound on a whole send request (connecting takes at most 5 s of it).
     pub timeout: Duration,
+    /// Where requests may go ([`Outbound`]: https to public addresses by default).
+    pub outbound: Outbound,
 }
 
 impl SmsGlobalConfig {
-    /// A configuration for SMSGlobal's production API with the default 15 s timeout.
+    /// A configuration for SMSGlobal's production API with the default 15 s timeout and the
+    /// strict outbound policy.
     pub fn new(api_key: impl Into<String>, api_secret: impl Into<String>) -> Self {
         SmsGlobalConfig {
             base_url: DEFAULT_BASE_URL.to_string(),
@@ -76,6 +80,7 @@ impl SmsGlobalConfig {
             api_secret: api_secret.into(),
             notify_url: None,
             timeout: DEFAULT_TIMEOUT,
+            outbound: Outbound::default(),
         }
     }
 }
@@ -88,6 +93,7 @@ impl fmt::Debug for SmsGlobalConfig {
             .field("api_secret", &"[redacted]")
             .field("notify_url", &self.notify_url)
             .field("timeout", &self.timeout)
+            .field("outbound", &self.outbound)
             .finish()
     }
 }
@@ -257,15 +263,23 @@ fn unix_now() -> u64 {
 pub struct SmsGlobalConnector {
     cfg: SmsGlobalConfig,
     client: reqwest::Client,
-    target: Result<Target, String>,
+    target: Result<Target, SendError>,
 }
 
 impl SmsGlobalConnector {
     /// Builds the connector. Never fails: a base URL that is not a URL makes every send a
-    /// [`SendError::Permanent`] with code `config` ([`crate::connector`] checks it earlier).
+    /// [`SendError::Permanent`] with code `config` ([`crate::connector`] checks it earlier),
+    /// and one the outbound policy refuses (an address literal is checked here, a name at
+    /// each connection) with code `refused_address`.
     pub fn new(cfg: SmsGlobalConfig) -> Self {
-        let client = http::client(cfg.timeout);
-        let target = sms_target(&cfg.base_url);
+        let client = http::client(cfg.timeout, &cfg.outbound);
+        let target = match cfg.outbound.check_form(&cfg.base_url) {
+            Err(refused) => Err(http::refused_error("SMSGlobal", &refused)),
+            Ok(_) => sms_target(&cfg.base_url).map_err(|why| SendError::Permanent {
+                code: Some("config".into()),
+                message: format!("the SMSGlobal base URL is not usable: {why}"),
+            }),
+        };
         SmsGlobalConnector {
             cfg,
             client,
@@ -303,10 +317,7 @@ impl Connector for SmsGlobalConnector {
     /// with code `bad_response`: SMSGlobal most likely queued the message, and a retry would
     /// send it twice; the operator checks SMSGlobal's outbox instead.
     async fn send(&self, sms: &OutboundSms) -> Result<Accepted, SendError> {
-        let target = self.target.clone().map_err(|why| SendError::Permanent {
-            code: Some("config".into()),
-            message: format!("the SMSGlobal base URL is not usable: {why}"),
-        })?;
+        let target = self.target.clone()?;
         let body = SendBody {
             origin: without_plus(&sms.from),
             destination: without_plus(&sms.to),

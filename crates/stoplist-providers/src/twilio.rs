@@ -31,6 +31,7 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
 use crate::http::{self, DEFAULT_TIMEOUT};
+use crate::outbound::Outbound;
 use crate::params::{first_non_empty, present};
 use crate::{
     Accepted, Connector, InboundError, InboundSms, OutboundSms, Receipt, ReceiptStatus, SendError,
@@ -56,10 +57,13 @@ pub struct TwilioConfig {
     pub status_callback: Option<String>,
     /// Bound on a whole send request (connecting takes at most 5 s of it).
     pub timeout: Duration,
+    /// Where requests may go ([`Outbound`]: https to public addresses by default).
+    pub outbound: Outbound,
 }
 
 impl TwilioConfig {
-    /// A configuration for Twilio's production API with the default 15 s timeout.
+    /// A configuration for Twilio's production API with the default 15 s timeout and the
+    /// strict outbound policy.
     pub fn new(account_sid: impl Into<String>, auth_token: impl Into<String>) -> Self {
         TwilioConfig {
             base_url: DEFAULT_BASE_URL.to_string(),
@@ -67,6 +71,7 @@ impl TwilioConfig {
             auth_token: auth_token.into(),
             status_callback: None,
             timeout: DEFAULT_TIMEOUT,
+            outbound: Outbound::default(),
         }
     }
 }
@@ -79,6 +84,7 @@ impl fmt::Debug for TwilioConfig {
             .field("auth_token", &"[redacted]")
             .field("status_callback", &self.status_callback)
             .field("timeout", &self.timeout)
+            .field("outbound", &self.outbound)
             .finish()
     }
 }
@@ -90,15 +96,25 @@ pub struct TwilioConnector {
     cfg: TwilioConfig,
     client: reqwest::Client,
     /// The Messages.json URL, or why the base URL could not make one (reported at send).
-    messages_url: Result<reqwest::Url, String>,
+    messages_url: Result<reqwest::Url, SendError>,
 }
 
 impl TwilioConnector {
     /// Builds the connector. Never fails: a base URL that is not a URL makes every send a
-    /// [`SendError::Permanent`] with code `config` ([`crate::connector`] checks it earlier).
+    /// [`SendError::Permanent`] with code `config` ([`crate::connector`] checks it earlier),
+    /// and one the outbound policy refuses (an address literal is checked here, a name at
+    /// each connection) with code `refused_address`.
     pub fn new(cfg: TwilioConfig) -> Self {
-        let client = http::client(cfg.timeout);
-        let messages_url = messages_url(&cfg.base_url, &cfg.account_sid);
+        let client = http::client(cfg.timeout, &cfg.outbound);
+        let messages_url = match cfg.outbound.check_form(&cfg.base_url) {
+            Err(refused) => Err(http::refused_error("Twilio", &refused)),
+            Ok(_) => {
+                messages_url(&cfg.base_url, &cfg.account_sid).map_err(|why| SendError::Permanent {
+                    code: Some("config".into()),
+                    message: format!("the Twilio base URL is not usable: {why}"),
+                })
+            }
+        };
         TwilioConnector {
             cfg,
             client,
@@ -145,13 +161,7 @@ impl Connector for TwilioConnector {
     /// likely created the message, and a retry would send it twice; the operator checks
     /// Twilio's console instead.
     async fn send(&self, sms: &OutboundSms) -> Result<Accepted, SendError> {
-        let url = self
-            .messages_url
-            .clone()
-            .map_err(|why| SendError::Permanent {
-                code: Some("config".into()),
-                message: format!("the Twilio base URL is not usable: {why}"),
-            })?;
+        let url = self.messages_url.clone()?;
         let mut form: Vec<(&str, &str)> = vec![
             ("To", sms.to.as_str()),
             ("From", sms.from.as_str()),

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use stoplist_providers::fake::FakeProvider;
 use stoplist_providers::{
-    Connector, ConnectorSettings, OutboundSms, SendError, SmsGlobalConnector, TwilioConnector,
-    connector,
+    Connector, ConnectorSettings, Outbound, OutboundSms, SendError, SmsGlobalConnector,
+    TwilioConnector, connector,
 };
 
 fn sms(to: &str) -> OutboundSms {
@@ -175,6 +175,7 @@ async fn twilio_refused_connection_is_transient() {
     let addr = closed_port().await;
     let mut cfg = stoplist_providers::TwilioConfig::new("AC1", "t");
     cfg.base_url = format!("http://{addr}");
+    cfg.outbound = Outbound::new(true);
     let err = TwilioConnector::new(cfg)
         .send(&sms("+61412345678"))
         .await
@@ -333,17 +334,43 @@ async fn connectors_built_from_settings_send_through_the_fake() {
         status_callback: None,
         timeout_secs: None,
     };
-    connector("twilio", &twilio)
+    // The fake listens on loopback over http: private addresses allowed, as in the tests.
+    let outbound = Outbound::new(true);
+    connector("twilio", &twilio, &outbound)
         .unwrap()
         .send(&sms("+61412345678"))
         .await
         .unwrap();
-    connector("smsglobal", &sg)
+    connector("smsglobal", &sg, &outbound)
         .unwrap()
         .send(&sms("+61412345678"))
         .await
         .unwrap();
     assert_eq!(fake.count_to("61412345678"), 2);
+}
+
+#[tokio::test]
+async fn a_base_url_the_strict_policy_refuses_sends_nothing() {
+    let fake = FakeProvider::start().await;
+    let mut cfg = fake.twilio_config();
+    cfg.outbound = Outbound::default();
+    let err = TwilioConnector::new(cfg)
+        .send(&sms("+61412345678"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("refused_address"), "{err:?}");
+    assert!(!err.is_transient());
+    assert!(err.to_string().contains("must be https"), "{err}");
+    let mut cfg = fake.smsglobal_config();
+    cfg.outbound = Outbound::default();
+    cfg.base_url = cfg.base_url.replacen("http://", "https://", 1);
+    let err = SmsGlobalConnector::new(cfg)
+        .send(&sms("+61412345678"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("refused_address"), "{err:?}");
+    assert!(err.to_string().contains("loopback"), "{err}");
+    assert_eq!(fake.requests(), 0, "nothing reached the provider");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

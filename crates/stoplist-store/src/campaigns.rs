@@ -144,14 +144,15 @@ impl MessageKind {
     }
 }
 
-/// An uploaded recipients file, kept on this instance's disk until the campaign is sent.
+/// An uploaded recipients file, kept on disk while the campaign may read it, removed once the
+/// campaign has ended and its retention has passed (its name and column stay, for the record).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CampaignFile {
     /// The name the user gave the file.
     pub name: String,
-    /// Where it is stored.
+    /// Where it is stored; `None` once it was removed from disk (the campaign had ended).
     #[serde(skip)]
-    pub path: String,
+    pub path: Option<String>,
     /// The column of numbers (a header name or a 1-based index); guessed when `None`.
     pub column: Option<String>,
 }
@@ -488,6 +489,16 @@ pub trait CampaignStore: Send + Sync {
     ) -> Result<Campaign>;
     /// Marks `sending` campaigns whose messages all have a final status as done.
     async fn finish_campaigns(&self, now: i64) -> Result<u64>;
+    /// The recipients files still on disk of campaigns that ended (done or cancelled) at or
+    /// before `before`, as (campaign, path), the longest ended first, at most `limit`.
+    async fn ended_campaign_files(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<(CampaignId, String)>>;
+    /// Records that the campaign's recipients file at `path` is gone from disk (its name and
+    /// column stay).
+    async fn forget_campaign_file(&self, id: CampaignId, path: &str) -> Result<()>;
     async fn message_counts(&self, account: AccountId, id: CampaignId) -> Result<MessageCounts>;
     /// A campaign's messages by id after the cursor, optionally of one status (or those whose
     /// fate is unknown).
@@ -607,14 +618,11 @@ impl CampaignRow {
             groups,
             numbers: serde_json::from_str(&self.numbers_json)
                 .map_err(|e| corrupt(format!("campaign numbers: {e}")))?,
-            file: match (self.file_name, self.file_path) {
-                (Some(name), Some(path)) => Some(CampaignFile {
-                    name,
-                    path,
-                    column: self.file_column,
-                }),
-                _ => None,
-            },
+            file: self.file_name.map(|name| CampaignFile {
+                name,
+                path: self.file_path,
+                column: self.file_column,
+            }),
             status: CampaignStatus::parse(&self.status)
                 .ok_or_else(|| corrupt(format!("campaign status {:?}", self.status)))?,
             preview_json: self.preview_json,
@@ -832,7 +840,7 @@ macro_rules! campaign_impl {
                          WHERE id = $4 AND account_id = $5",
                     )
                     .bind(file.map(|f| f.name.as_str()))
-                    .bind(file.map(|f| f.path.as_str()))
+                    .bind(file.and_then(|f| f.path.as_deref()))
                     .bind(file.and_then(|f| f.column.as_deref()))
                     .bind(id.0)
                     .bind(account.0)
@@ -1041,6 +1049,30 @@ macro_rules! campaign_impl {
                     .await?;
                     tx.commit().await?;
                     Ok(done.rows_affected())
+                }
+
+                async fn ended_campaign_files(&self, before: i64, limit: i64) -> Result<Vec<(CampaignId, String)>> {
+                    // -- recipients files still on disk of campaigns that ended before the cut-off
+                    let rows: Vec<(i64, String)> = sqlx::query_as(
+                        "SELECT id, file_path FROM campaigns
+                          WHERE file_path IS NOT NULL AND status IN ('done', 'cancelled') AND finished_at <= $1
+                          ORDER BY finished_at LIMIT $2",
+                    )
+                    .bind(before)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(rows.into_iter().map(|(id, path)| (CampaignId(id), path)).collect())
+                }
+
+                async fn forget_campaign_file(&self, id: CampaignId, path: &str) -> Result<()> {
+                    // -- the recipients file is gone from disk; its name and column stay
+                    sqlx::query("UPDATE campaigns SET file_path = NULL WHERE id = $1 AND file_path = $2")
+                        .bind(id.0)
+                        .bind(path)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
                 }
 
                 async fn message_counts(&self, account: AccountId, id: CampaignId) -> Result<MessageCounts> {

@@ -173,11 +173,16 @@ pub(crate) fn incoming_row(t: IncomingTuple) -> Result<IncomingReply> {
     })
 }
 
-/// The `LIKE` pattern of a number filter: the digits anywhere in the number (no digits: every
-/// number).
+/// The `LIKE` pattern of a number filter: its digits anywhere in the number, everything else
+/// in it ignored (spaces, dashes, `+`, and so `%` and `_` too: never a wildcard). A blank
+/// filter is no filter; a filter with no digit matches no number (the pattern `''` matches
+/// only the empty text, and a stored number never is).
 pub(crate) fn number_pattern(number: Option<&str>) -> Option<String> {
-    number.map(|n| {
-        let digits: String = n.chars().filter(char::is_ascii_digit).collect();
+    let n = number.map(str::trim).filter(|n| !n.is_empty())?;
+    let digits: String = n.chars().filter(char::is_ascii_digit).collect();
+    Some(if digits.is_empty() {
+        String::new()
+    } else {
         format!("%{digits}%")
     })
 }
@@ -356,6 +361,9 @@ mod tests {
             Some("%61412345%")
         );
         assert_eq!(number_pattern(None), None);
+        assert_eq!(number_pattern(Some("  ")), None);
+        assert_eq!(number_pattern(Some("%")).as_deref(), Some(""));
+        assert_eq!(number_pattern(Some("4_1%2")).as_deref(), Some("%412%"));
     }
 
     #[test]

@@ -86,6 +86,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "roles and audit",
         sql: include_str!("../migrations/sqlite/0013_roles_and_audit.sql"),
     },
+    Migration {
+        version: 14,
+        description: "reply parts expiry and ended campaigns' files",
+        sql: include_str!("../migrations/sqlite/0014_expiry.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -153,5 +158,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 13,
         description: "roles and audit",
         sql: include_str!("../migrations/postgres/0013_roles_and_audit.sql"),
+    },
+    Migration {
+        version: 14,
+        description: "reply parts expiry and ended campaigns' files",
+        sql: include_str!("../migrations/postgres/0014_expiry.sql"),
     },
 ];

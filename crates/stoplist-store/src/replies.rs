@@ -57,6 +57,9 @@ pub struct ReplyEffects {
     /// Recorded as an action when the opt-out is newly recorded but no confirmation may be
     /// sent (a review confirming a reply after the 5-minute window): says why.
     pub confirmation_missed: Option<String>,
+    /// Recorded as actions whatever the decision: what the application did to the reply
+    /// before it was recorded (its text cut, an answer it could not send).
+    pub notes: Vec<String>,
 }
 
 /// One reply and what it does, for [`ReplyStore::record_replies`].
@@ -128,6 +131,11 @@ pub struct ReplyPart<'a> {
     pub provider_message_id: &'a str,
     pub body: &'a str,
     pub received_at: i64,
+    /// When this server stores the part (its own clock, unlike `received_at`).
+    pub stored_at: i64,
+    /// Parts of the same message stored before this are expired: they are deleted, and
+    /// never combined with this one.
+    pub expired_before: i64,
 }
 
 /// A notification waiting to be delivered.
@@ -213,6 +221,9 @@ pub trait ReplyStore: Send + Sync {
     /// Keeps one part of a concatenated message; answers every part once all have arrived
     /// (in order) and removes them, else `None`.
     async fn add_reply_part(&self, part: &ReplyPart<'_>) -> Result<Option<Vec<(String, String)>>>;
+    /// Deletes the parts of every message stored before `before` (messages that never
+    /// completed); answers how many parts.
+    async fn expire_reply_parts(&self, before: i64) -> Result<u64>;
     /// The account's own keywords as (keyword, kind, language).
     async fn custom_keywords(&self, account: AccountId) -> Result<Vec<(String, String, String)>>;
     async fn set_custom_keywords(
@@ -557,7 +568,7 @@ macro_rules! reply_impl {
                     now: i64,
                 ) -> Result<(Vec<String>, Option<$crate::model::OptOutOutcome>)> {
                     let account = ledger.account;
-                    let mut actions = Vec::new();
+                    let mut actions = effects.notes.clone();
                     let mut outcome = None;
                     if let Some(cmd) = &effects.optout {
                         let out = Self::apply_optout_in(tx, ledger, cmd, now).await?;
@@ -688,7 +699,7 @@ macro_rules! reply_impl {
                 }
 
                 async fn list_replies(&self, account: AccountId, f: &ReplyFilter<'_>, before: Option<i64>, limit: i64) -> Result<Page<Reply>> {
-                    let number = f.number.map(|n| format!("%{}%", n.chars().filter(|c| c.is_ascii_digit()).collect::<String>()));
+                    let number = $crate::export::number_pattern(f.number);
                     // -- a page of the Incoming report, newest first, filtered
                     let sql = format!(
                         "{REPLY_COLUMNS} WHERE account_id = $1 AND id < $2
@@ -758,11 +769,23 @@ macro_rules! reply_impl {
 
                 async fn add_reply_part(&self, p: &ReplyPart<'_>) -> Result<Option<Vec<(String, String)>>> {
                     let mut tx = self.begin_write().await?;
+                    // -- the message's expired parts go first: they never combine with a new one
+                    sqlx::query(
+                        "DELETE FROM reply_parts WHERE account_id = $1 AND provider = $2 AND from_number = $3
+                            AND reference = $4 AND stored_at < $5",
+                    )
+                    .bind(p.account.0)
+                    .bind(p.provider)
+                    .bind(p.from)
+                    .bind(p.reference)
+                    .bind(p.expired_before)
+                    .execute(&mut *tx)
+                    .await?;
                     // -- one part, kept until the message is whole (a redelivered part is ignored)
                     sqlx::query(
                         "INSERT INTO reply_parts (account_id, provider, from_number, reference, total, part,
-                            provider_message_id, to_number, body, received_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                            provider_message_id, to_number, body, received_at, stored_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
                     )
                     .bind(p.account.0)
                     .bind(p.provider)
@@ -774,6 +797,7 @@ macro_rules! reply_impl {
                     .bind(p.to)
                     .bind(p.body)
                     .bind(p.received_at)
+                    .bind(p.stored_at)
                     .execute(&mut *tx)
                     .await?;
                     // -- the parts so far, in order
@@ -801,6 +825,15 @@ macro_rules! reply_impl {
                         .await?;
                     tx.commit().await?;
                     Ok(Some(parts.into_iter().map(|(_, id, body)| (id, body)).collect()))
+                }
+
+                async fn expire_reply_parts(&self, before: i64) -> Result<u64> {
+                    // -- parts of messages that never completed, stored before the cut-off
+                    let done = sqlx::query("DELETE FROM reply_parts WHERE stored_at < $1")
+                        .bind(before)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected())
                 }
 
                 async fn custom_keywords(&self, account: AccountId) -> Result<Vec<(String, String, String)>> {

@@ -37,6 +37,21 @@ pub(crate) fn number_from(raw: &str) -> Result<PhoneNumber> {
 }
 
 /// Maps a unique-constraint violation to `Conflict`.
+/// A `LIKE … ESCAPE '\'` pattern that finds `text` anywhere: a `%`, `_` or `\` typed in a
+/// search matches itself, never any run of characters or any one character.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 pub(crate) fn conflict(e: sqlx::Error, what: &'static str, field: &'static str) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -1661,14 +1676,16 @@ macro_rules! store_impl {
             }
 
             async fn list_contacts(&self, account: AccountId, group: Option<GroupId>, search: Option<&str>, after: Option<i64>, limit: i64) -> Result<Page<Contact>> {
-                let pattern = search.map(|s| format!("%{}%", s.trim().to_lowercase()));
+                let pattern = search.map(|s| contains_pattern(&s.trim().to_lowercase()));
                 // -- a page of contacts by id, in one group or all, optionally matching a search
+                // -- (the search text literally: `%` and `_` escaped)
                 let sql = format!(
                     "{CONTACT_COLUMNS} WHERE c.account_id = $1
                         AND (CAST($2 AS BIGINT) IS NULL OR c.group_id = $2)
                         AND c.id > $3
-                        AND (CAST($4 AS TEXT) IS NULL OR c.number LIKE $4 OR lower(c.first_name) LIKE $4
-                             OR lower(c.last_name) LIKE $4 OR lower(c.email) LIKE $4)
+                        AND (CAST($4 AS TEXT) IS NULL OR c.number LIKE $4 ESCAPE '\\'
+                             OR lower(c.first_name) LIKE $4 ESCAPE '\\'
+                             OR lower(c.last_name) LIKE $4 ESCAPE '\\' OR lower(c.email) LIKE $4 ESCAPE '\\')
                       ORDER BY c.id LIMIT $5"
                 );
                 let rows = sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(sql))

@@ -1379,3 +1379,201 @@ async fn a_stop_and_an_opt_in_from_one_number_in_one_batch_apply_in_order() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_search_for_percent_underscore_or_backslash_matches_them_literally() {
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let g = store
+            .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+            .await
+            .unwrap();
+        for (i, name) in ["Ann", "Bob", "100% Pure", "snake_case", r"back\slash"]
+            .iter()
+            .enumerate()
+        {
+            let f = ContactFields::parse(Some(name), None, None).unwrap();
+            let n = num(&format!("04123450{i:02}"));
+            store.create_contact(acc, g.id, &n, &f, NOW).await.unwrap();
+        }
+        let names = |page: stoplist_store::Page<stoplist_store::Contact>| -> Vec<String> {
+            page.items
+                .into_iter()
+                .filter_map(|c| c.fields.first_name)
+                .collect()
+        };
+        for (search, found) in [
+            ("%", vec!["100% Pure"]),
+            ("_", vec!["snake_case"]),
+            ("e_c", vec!["snake_case"]),
+            (r"\", vec![r"back\slash"]),
+            ("%%", vec![]),
+            ("a_n", vec![]),
+        ] {
+            let page = store
+                .list_contacts(acc, None, Some(search), None, 50)
+                .await
+                .unwrap();
+            assert_eq!(names(page), found, "search {search:?}");
+        }
+        // The opt-out list is searched by digits: `%` and `_` are no digits, so match nothing.
+        for i in 0..3 {
+            store
+                .apply_optout(
+                    acc,
+                    &cmd(
+                        &num(&format!("04123450{i:02}")),
+                        OptOutEvent::Added(AddedBy::Manual),
+                    ),
+                    NOW,
+                )
+                .await
+                .unwrap();
+        }
+        for search in ["%", "_", "%_%"] {
+            let page = store
+                .list_optouts(acc, Some(search), None, 50)
+                .await
+                .unwrap();
+            assert!(page.items.is_empty(), "search {search:?}");
+        }
+        let page = store
+            .list_optouts(acc, Some("4_1%2"), None, 50)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 3, "the digits of a search still find");
+    }
+}
+
+#[tokio::test]
+async fn reply_parts_older_than_the_cut_off_never_combine_and_are_swept() {
+    use stoplist_store::ReplyPart;
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let part = |reference: &'static str, index: i64, body: &'static str, at: i64| ReplyPart {
+            account: acc,
+            provider: "vonage",
+            from: "+61412345678",
+            to: "+61400000000",
+            reference,
+            total: 2,
+            part: index,
+            provider_message_id: body,
+            body,
+            received_at: at,
+            stored_at: at,
+            expired_before: at - DAY,
+        };
+        // Part 1 of "old" waits two days; part 2 arrives: the stale part is dropped, not joined.
+        assert_eq!(
+            store
+                .add_reply_part(&part("old", 1, "stale ", NOW))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .add_reply_part(&part("old", 2, "tail", NOW + 2 * DAY))
+                .await
+                .unwrap(),
+            None,
+            "a part two days old does not complete the message"
+        );
+        // Its own part 1, resent now, completes it.
+        assert_eq!(
+            store
+                .add_reply_part(&part("old", 1, "fresh ", NOW + 2 * DAY))
+                .await
+                .unwrap(),
+            Some(vec![
+                ("fresh ".to_owned(), "fresh ".to_owned()),
+                ("tail".to_owned(), "tail".to_owned())
+            ])
+        );
+        // A part left waiting is swept once it is older than the cut-off, and only then.
+        store
+            .add_reply_part(&part("lonely", 1, "alone", NOW))
+            .await
+            .unwrap();
+        assert_eq!(store.expire_reply_parts(NOW).await.unwrap(), 0);
+        assert_eq!(store.expire_reply_parts(NOW + 1).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .add_reply_part(&part("lonely", 2, "late", NOW + 2))
+                .await
+                .unwrap(),
+            None,
+            "its swept part is gone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_ended_campaigns_file_is_listed_until_it_is_forgotten() {
+    use stoplist_store::{CampaignAction, CampaignFile, NewCampaign};
+    for store in fresh_stores().await.unwrap() {
+        let acc = account(&store, "a").await;
+        let actor = Actor::cli("tester");
+        let new = |name: &'static str| NewCampaign {
+            account: acc,
+            name,
+            sender_id: "ACME",
+            message: "Hello",
+            groups: &[],
+            numbers: &[],
+            actor: &actor,
+        };
+        let ended = store.create_campaign(&new("ended"), NOW).await.unwrap();
+        let draft = store.create_campaign(&new("draft"), NOW).await.unwrap();
+        for (c, path) in [(&ended, "/tmp/ended.csv"), (&draft, "/tmp/draft.csv")] {
+            let file = CampaignFile {
+                name: "people.csv".into(),
+                path: Some(path.into()),
+                column: Some("Mobile".into()),
+            };
+            store
+                .set_campaign_file(acc, c.id, Some(&file))
+                .await
+                .unwrap();
+        }
+        store
+            .control_campaign(acc, ended.id, CampaignAction::Cancel, NOW + 10)
+            .await
+            .unwrap();
+        // Only the ended campaign's file, and only once its end is before the cut-off.
+        assert!(
+            store
+                .ended_campaign_files(NOW + 9, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.ended_campaign_files(NOW + 10, 10).await.unwrap(),
+            vec![(ended.id, "/tmp/ended.csv".to_owned())]
+        );
+        store
+            .forget_campaign_file(ended.id, "/tmp/ended.csv")
+            .await
+            .unwrap();
+        assert!(
+            store
+                .ended_campaign_files(NOW + 10, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The campaign still says which file it was sent to.
+        let c = store.campaign(acc, ended.id).await.unwrap().unwrap();
+        let file = c.file.expect("the file's name stays");
+        assert_eq!((file.name.as_str(), file.path), ("people.csv", None));
+        assert_eq!(file.column.as_deref(), Some("Mobile"));
+        let d = store.campaign(acc, draft.id).await.unwrap().unwrap();
+        assert_eq!(
+            d.file.and_then(|f| f.path).as_deref(),
+            Some("/tmp/draft.csv")
+        );
+    }
+}

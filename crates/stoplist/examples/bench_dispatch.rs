@@ -31,6 +31,8 @@ async fn main() {
         database_url: url.clone(),
         default_send_rate: 0,
         dispatch_poll_ms: 20,
+        // The fake provider listens on http://127.0.0.1.
+        allow_private_urls: true,
         ..Config::default()
     };
     let app = Application::with_store(store.clone(), config)

@@ -152,6 +152,7 @@ impl Workers {
             state.store.clone(),
             state.wakeups.clone(),
             state.lifecycle.clone(),
+            state.outbound.clone(),
         ) {
             Ok(n) => Some(tokio::spawn(Arc::new(n).run())),
             Err(e) => {
@@ -224,8 +225,9 @@ fn hostname() -> String {
         .unwrap_or_else(|| "stoplist".into())
 }
 
-/// Follows the ledger every `index_follow_ms` (changes by other instances and the CLI) and
-/// marks stale imports failed every 15 seconds.
+/// Follows the ledger every `index_follow_ms` (changes by other instances and the CLI); every
+/// 15 seconds marks stale imports failed and deletes the parts of concatenated replies that
+/// waited a day for the rest.
 async fn follow(state: AppState) {
     if let Err(e) = state.optouts.load_all().await {
         tracing::warn!(error = %e, "listing accounts to load their opt-out indexes failed; they load on first use");
@@ -242,6 +244,16 @@ async fn follow(state: AppState) {
         if std::time::Instant::now() >= next_stale_check {
             next_stale_check += Duration::from_secs(15);
             fail_stale_imports(&state).await;
+            match state.replies.expire_parts().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    parts = n,
+                    "deleted the parts of replies that never completed (a day old)"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "deleting expired reply parts failed; will retry")
+                }
+            }
         }
     }
 }

@@ -54,6 +54,16 @@ pub struct Config {
     /// of the instance that received the upload. With several instances, a directory they
     /// all share (NFS, EFS), so that any of them can preview and send the campaign.
     pub campaign_files_dir: Option<std::path::PathBuf>,
+    /// Whether URLs the server fetches on a user's say-so (a connector's base URL, the
+    /// notification endpoint) may be plain http and reach loopback, private, link-local and
+    /// other non-public addresses. Off: https to public addresses only (see
+    /// `stoplist_providers::outbound`). For tests, and for a provider on the operator's own
+    /// network.
+    pub allow_private_urls: bool,
+    /// How long a campaign's uploaded recipients file stays on disk after the campaign ended
+    /// (sent or cancelled), in hours; 0 (the default): removed at the next sweep, within
+    /// seconds. The campaign's record, messages and reports do not need it.
+    pub campaign_file_retention_hours: u64,
 }
 
 impl Config {
@@ -92,6 +102,8 @@ impl Default for Config {
             index_check_seconds: 300,
             instance_lease_seconds: 30,
             campaign_files_dir: None,
+            allow_private_urls: false,
+            campaign_file_retention_hours: 0,
         }
     }
 }
@@ -119,6 +131,8 @@ pub struct FileConfig {
     pub index_check_seconds: Option<u64>,
     pub instance_lease_seconds: Option<u64>,
     pub campaign_files_dir: Option<std::path::PathBuf>,
+    pub allow_private_urls: Option<bool>,
+    pub campaign_file_retention_hours: Option<u64>,
 }
 
 impl Config {
@@ -150,7 +164,9 @@ impl Config {
             default_send_rate,
             shutdown_timeout_seconds,
             index_check_seconds,
-            instance_lease_seconds
+            instance_lease_seconds,
+            allow_private_urls,
+            campaign_file_retention_hours
         );
         if f.public_url.is_some() {
             c.public_url = f.public_url;
@@ -165,7 +181,8 @@ impl Config {
 /// What `stoplist config example` prints.
 pub const EXAMPLE: &str = r#"# stoplist configuration (TOML). Pass it with --config FILE or STOPLIST_CONFIG=FILE.
 # Every key is optional; STOPLIST_<KEY> environment variables and flags override the file
-# for the keys they name (STOPLIST_DATABASE_URL, STOPLIST_LISTEN, STOPLIST_PUBLIC_URL).
+# for the keys they name (STOPLIST_DATABASE_URL, STOPLIST_LISTEN, STOPLIST_PUBLIC_URL,
+# STOPLIST_ALLOW_PRIVATE_URLS).
 
 # Where the data lives: an SQLite file (created on first start) or a PostgreSQL database.
 database_url = "sqlite://stoplist.db"
@@ -234,6 +251,20 @@ instance_lease_seconds = 30
 # directory). With several instances on one PostgreSQL database, a directory they all share,
 # so that any instance can preview and send a campaign whose file another one received.
 # campaign_files_dir = "/srv/stoplist/campaign-files"
+
+# How long a campaign's uploaded recipients file (people's numbers, often names) stays on
+# disk once the campaign has ended, sent or cancelled, in hours. 0: removed within seconds.
+# The campaign's page, messages and reports do not need it.
+campaign_file_retention_hours = 0
+
+# URLs this server fetches because a user typed them (a connector's base URL, the
+# notification endpoint) must be https and reach only public addresses: loopback, private
+# (10/8, 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16 with the cloud metadata
+# service, fe80::/10), carrier-grade NAT and similar addresses are refused, also when a
+# public-looking name resolves to one. Set to true to allow http and every address (tests,
+# a fake provider on 127.0.0.1, a provider on your own network). Also
+# STOPLIST_ALLOW_PRIVATE_URLS=true or --allow-private-urls.
+allow_private_urls = false
 "#;
 
 #[cfg(test)]
@@ -246,5 +277,10 @@ mod tests {
         assert_eq!(f.database_url.as_deref(), Some(d.database_url.as_str()));
         assert_eq!(f.max_body_bytes, Some(d.max_body_bytes));
         assert_eq!(f.login_attempts, Some(d.login_attempts));
+        assert_eq!(f.allow_private_urls, Some(d.allow_private_urls));
+        assert_eq!(
+            f.campaign_file_retention_hours,
+            Some(d.campaign_file_retention_hours)
+        );
     }
 }

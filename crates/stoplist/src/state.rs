@@ -6,6 +6,7 @@
 
 use crate::auth::LoginLimiter;
 use crate::campaigns::connectors::Connectors;
+use crate::campaigns::files::CampaignFiles;
 use crate::config::Config;
 use crate::lifecycle::{Lifecycle, Wakeups};
 use crate::metrics::Metrics;
@@ -52,6 +53,11 @@ pub struct Shared {
     pub wakeups: Arc<Wakeups>,
     /// Whether a shutdown is draining the process.
     pub lifecycle: Arc<Lifecycle>,
+    /// Where the server may send requests on a user's say-so (connectors, notifications),
+    /// from `allow_private_urls`.
+    pub outbound: stoplist_providers::Outbound,
+    /// Removes ended campaigns' recipients files (swept by the dispatcher).
+    pub campaign_files: Arc<CampaignFiles>,
 }
 
 impl AppState {
@@ -72,7 +78,16 @@ impl AppState {
             metrics.clone(),
             wakeups.clone(),
         ));
-        let connectors = Arc::new(Connectors::new(store.clone(), config.default_send_rate));
+        let outbound = stoplist_providers::Outbound::new(config.allow_private_urls);
+        let campaign_files = Arc::new(CampaignFiles::new(
+            store.clone(),
+            Duration::from_secs(config.campaign_file_retention_hours.saturating_mul(3600)),
+        ));
+        let connectors = Arc::new(Connectors::new(
+            store.clone(),
+            config.default_send_rate,
+            outbound.clone(),
+        ));
         AppState(Arc::new(Shared {
             keys: Arc::new(KeyCache::new(Duration::from_secs(
                 config.api_key_cache_seconds,
@@ -89,6 +104,8 @@ impl AppState {
             imports: Arc::new(crate::import::ImportJobs::default()),
             wakeups,
             lifecycle: Arc::new(Lifecycle::default()),
+            outbound,
+            campaign_files,
         }))
     }
 
@@ -101,6 +118,7 @@ impl AppState {
             metrics: self.metrics.clone(),
             wakeups: self.wakeups.clone(),
             lifecycle: self.lifecycle.clone(),
+            files: self.campaign_files.clone(),
         }
     }
 

@@ -630,3 +630,246 @@ async fn an_opt_out_made_elsewhere_reaches_the_index_by_following_the_ledger() {
     }
     assert!(seen, "the follower applied the ledger within 2 s");
 }
+
+// --- Data hygiene ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_search_for_percent_or_underscore_does_not_match_everything() {
+    for url in each_backend().await {
+        let app = TestApp::spawn(&url).await;
+        let gid = app.group("Customers").await;
+        for (number, first) in [
+            ("0412 345 601", "Ann"),
+            ("0412 345 602", "Bob"),
+            ("0412 345 603", "50%off"),
+            ("0412 345 604", "a_b"),
+        ] {
+            let (s, b) = app
+                .post(
+                    &format!("/api/v1/groups/{gid}/contacts"),
+                    json!({"number": number, "first_name": first}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        }
+        let firsts = |page: &Value| -> Vec<String> {
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["first_name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        for (q, found) in [
+            ("%25", vec!["50%off"]),
+            ("_", vec!["a_b"]),
+            ("%25%25", vec![]),
+            ("a_", vec!["a_b"]),
+            ("b_", vec![]),
+        ] {
+            let (s, page) = app.get(&format!("/api/v1/contacts?q={q}")).await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            assert_eq!(firsts(&page), found, "q={q}: {page}");
+        }
+        // The opt-out list is searched by digits: `%` and `_` find nothing, not everything.
+        app.post("/api/v1/optouts", json!({"number": "0412 345 601"}))
+            .await;
+        app.post("/api/v1/optouts", json!({"number": "0412 345 602"}))
+            .await;
+        for q in ["%25", "_", "%25_"] {
+            let (_, page) = app.get(&format!("/api/v1/optouts?q={q}")).await;
+            assert_eq!(page["items"].as_array().unwrap().len(), 0, "q={q}: {page}");
+        }
+        let (_, page) = app.get("/api/v1/optouts?q=345601").await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    }
+}
+
+#[tokio::test]
+async fn a_json_body_that_is_not_an_object_is_refused_naming_what_was_expected() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn(&url).await;
+    for (path, method) in [
+        ("/api/v1/optouts", reqwest::Method::POST),
+        ("/api/v1/groups", reqwest::Method::POST),
+        ("/api/v1/settings/connector", reqwest::Method::PUT),
+    ] {
+        for (body, found) in [
+            (r#"["0412345678"]"#, "an array"),
+            (r#""0412345678""#, "a string"),
+            ("412345678", "a number"),
+        ] {
+            let (s, b) = send(
+                app.req(method.clone(), path)
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path} {body}: {b}");
+            assert_eq!(code(&b), "invalid_json", "{b}");
+            assert_eq!(
+                b["error"]["message"],
+                format!("request body: expected a JSON object, found {found}"),
+                "{path}"
+            );
+        }
+    }
+    // A list where a list is expected is read; an object there is refused.
+    let (s, b) = send(
+        app.req(reqwest::Method::PUT, "/api/v1/settings/keywords")
+            .header("content-type", "application/json")
+            .body(r#"{"keyword": "halt"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(
+        b["error"]["message"],
+        "request body: expected a JSON array, found an object"
+    );
+    assert!(!app.opted_out("0412345678").await, "nothing stored");
+    let (_, groups) = app.get("/api/v1/groups").await;
+    assert_eq!(
+        groups["items"].as_array().map(Vec::len),
+        Some(0),
+        "{groups}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_not_sent_as_json_is_refused_with_415_in_the_error_shape() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn(&url).await;
+    let body = r#"{"number": "0412345678"}"#;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        for (method, path) in [
+            (reqwest::Method::POST, "/api/v1/optouts"),
+            (reqwest::Method::POST, "/api/v1/optouts/check"),
+            (reqwest::Method::DELETE, "/api/v1/optouts/0412345678"),
+        ] {
+            let mut r = app.req(method, path).body(body);
+            if let Some(t) = content_type {
+                r = r.header("content-type", t);
+            }
+            let (s, b) = send(r).await;
+            assert_eq!(
+                s,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{path} {content_type:?}: {b}"
+            );
+            assert_eq!(code(&b), "unsupported_media_type", "{b}");
+            assert_eq!(field(&b), "Content-Type", "{b}");
+            assert!(
+                b["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("application/json"),
+                "{b}"
+            );
+        }
+    }
+    assert!(!app.opted_out("0412345678").await, "nothing stored");
+    // JSON with a charset, or a +json type, is JSON.
+    for content_type in [
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ] {
+        let (s, b) = send(
+            app.req(reqwest::Method::POST, "/api/v1/optouts/check")
+                .header("content-type", content_type)
+                .body(r#"{"numbers": ["0412345678"]}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{content_type}: {b}");
+    }
+    // A DELETE without a body needs no content type.
+    app.post("/api/v1/optouts", json!({"number": "0412345678"}))
+        .await;
+    let (s, b) = send(app.req(
+        reqwest::Method::DELETE,
+        "/api/v1/optouts/0412345678?reason=asked%20by%20phone",
+    ))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+async fn put_keywords(app: &TestApp, body: Value) -> (StatusCode, Value) {
+    send(
+        app.req(reqwest::Method::PUT, "/api/v1/settings/keywords")
+            .json(&body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn keywords_are_checked_by_the_domain_rules_and_a_bad_list_changes_nothing() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn(&url).await;
+    let (s, b) = put_keywords(
+        &app,
+        json!([{"keyword": "Basta!", "kind": "opt_out", "language": "IT"},
+               {"keyword": "aiuto", "kind": "help", "language": "it"}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b,
+        json!([{"keyword": "aiuto", "kind": "help", "language": "it"},
+               {"keyword": "basta", "kind": "opt_out", "language": "it"}])
+    );
+    let long = "x".repeat(1000);
+    for (body, at, says) in [
+        (
+            json!([{"keyword": "halt", "kind": "opt_out"}, {"keyword": long, "kind": "opt_out"}]),
+            "[1].keyword",
+            "[1].keyword: a keyword is at most 40 characters (1000 given)".to_owned(),
+        ),
+        (
+            json!([{"keyword": "STOP", "kind": "opt_in"}]),
+            "[0].keyword",
+            "[0].keyword: “stop” is an opt-out keyword in the built-in lists, so it cannot be an \
+             opt-in keyword (an opt-out is never weakened)"
+                .to_owned(),
+        ),
+        (
+            json!([{"keyword": "halt", "kind": "opt_out"}, {"keyword": "HALT", "kind": "help"}]),
+            "[1].keyword",
+            "[1].keyword: “halt” is already in the list: a keyword has one kind".to_owned(),
+        ),
+        (
+            json!([{"keyword": "halt", "kind": "opt_out", "language": "English"}]),
+            "[0].language",
+            "[0].language: \"English\" is not a language: use any, or a two- or three-letter \
+             code such as en, fr or es"
+                .to_owned(),
+        ),
+        (
+            json!([{"keyword": "halt", "kind": "stop_it"}]),
+            "[0].kind",
+            "[0].kind: \"stop_it\" is not a keyword kind: use opt_out, opt_in or help".to_owned(),
+        ),
+    ] {
+        let (s, b) = put_keywords(&app, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(field(&b), at, "{b}");
+        assert_eq!(b["error"]["message"], says.as_str(), "{b}");
+    }
+    let many: Vec<Value> = (0..=500)
+        .map(|i| json!({"keyword": format!("word{i}"), "kind": "opt_out"}))
+        .collect();
+    let (s, b) = put_keywords(&app, Value::Array(many)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(
+        b["error"]["message"],
+        "keywords: at most 500 keywords (501 given)"
+    );
+    let (_, now) = app.get("/api/v1/settings/keywords").await;
+    assert_eq!(
+        now.as_array().map(Vec::len),
+        Some(2),
+        "nothing changed: {now}"
+    );
+}

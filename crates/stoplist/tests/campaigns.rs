@@ -19,7 +19,7 @@ async fn spawn(url: &str) -> TestApp {
         Config {
             default_send_rate: 0,
             dispatch_poll_ms: 50,
-            ..Config::default()
+            ..common::test_config()
         },
     )
     .await
@@ -319,7 +319,7 @@ async fn a_stop_during_a_large_campaign_stops_every_later_message_to_that_number
         Config {
             default_send_rate: 0,
             dispatch_poll_ms: 50,
-            ..Config::default()
+            ..common::test_config()
         },
     )
     .await;
@@ -433,7 +433,7 @@ async fn two_instances_on_one_database_dispatch_every_message_exactly_once() {
                 database_url: url.clone(),
                 default_send_rate: 0,
                 dispatch_poll_ms: 10,
-                ..Config::default()
+                ..common::test_config()
             },
         )
         .await
@@ -467,7 +467,7 @@ async fn a_file_uploaded_through_one_instance_is_previewed_through_another() {
         ));
         let config = || Config {
             campaign_files_dir: Some(shared.clone()),
-            ..Config::default()
+            ..common::test_config()
         };
         let app = TestApp::spawn_with(&url, config()).await;
         let second = stoplist::app::Application::with_store(
@@ -713,4 +713,343 @@ async fn a_stored_secret_stays_with_the_host_and_account_it_was_given_for() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
         assert_eq!(field(&b), "secret", "{b}");
     }
+}
+
+// --- Outbound URLs (SSRF): a connector sends only where the outbound policy allows -------
+
+/// A server on loopback that counts the requests it gets and answers each with `status` (and
+/// `location`, for a redirect).
+async fn counting_server(
+    status: u16,
+    location: Option<String>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    let answer = axum::Router::new().fallback(move || {
+        let seen = seen.clone();
+        let location = location.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut r = axum::http::Response::builder().status(status);
+            if let Some(l) = location {
+                r = r.header("location", l);
+            }
+            r.body(axum::body::Body::empty()).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, answer).await });
+    (base, hits)
+}
+
+/// A server with the strict outbound policy (the default configuration).
+async fn spawn_strict(url: &str) -> TestApp {
+    TestApp::spawn_with(
+        url,
+        Config {
+            default_send_rate: 0,
+            dispatch_poll_ms: 50,
+            ..Config::default()
+        },
+    )
+    .await
+}
+
+async fn put_connector(app: &TestApp, base_url: &str) -> (StatusCode, Value) {
+    send(
+        app.req(reqwest::Method::PUT, "/api/v1/settings/connector")
+            .json(
+                &json!({"kind": "twilio", "account": "AC0123", "secret": "token-0123",
+                          "base_url": base_url}),
+            ),
+    )
+    .await
+}
+
+/// Sends a one-number campaign and waits for its message's outcome (sent or failed).
+async fn send_one(app: &TestApp, name: &str) -> Value {
+    let id = app
+        .campaign(
+            json!({"name": name, "sender_id": "ACME", "message": "Hello. Reply STOP to opt out",
+                         "numbers": ["0412345001"]}),
+        )
+        .await;
+    let (s, b) = app
+        .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    wait_for(app, id, |b| {
+        b["counts"]["sent"].as_i64().unwrap_or(0) + b["counts"]["failed"].as_i64().unwrap_or(0) == 1
+    })
+    .await;
+    let (_, messages) = app.get(&format!("/api/v1/campaigns/{id}/messages")).await;
+    messages["items"][0].clone()
+}
+
+#[tokio::test]
+async fn a_connector_on_plain_http_to_loopback_is_refused_while_private_urls_are_off() {
+    for url in each_backend().await {
+        let app = spawn_strict(&url).await;
+        let fake = FakeProvider::start().await;
+        let (s, b) = put_connector(&app, &fake.base_url()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!((code(&b), field(&b)), ("invalid_field", "base_url"), "{b}");
+        assert_eq!(b["error"]["message"], "base_url: must be https", "{b}");
+        // The same address over https is refused for what it is.
+        let https = fake.base_url().replacen("http://", "https://", 1);
+        let (s, b) = put_connector(&app, &https).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        let message = b["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("base_url: is 127.0.0.1, a loopback address"),
+            "{message}"
+        );
+        let (_, now) = app.get("/api/v1/settings/connector").await;
+        assert_eq!(now["kind"], "log", "nothing stored: {now}");
+    }
+}
+
+#[tokio::test]
+async fn the_cloud_metadata_address_is_refused_as_a_connector_base_url() {
+    let url = each_backend().await.remove(0);
+    let app = spawn_strict(&url).await;
+    let (s, b) = put_connector(&app, "http://169.254.169.254/").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["error"]["message"], "base_url: must be https", "{b}");
+    for address in [
+        "https://169.254.169.254/",
+        "https://[::ffff:169.254.169.254]/",
+        "https://2852039166/",
+    ] {
+        let (s, b) = put_connector(&app, address).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{address}: {b}");
+        assert_eq!(field(&b), "base_url");
+        let message = b["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("base_url: is ")
+                && message.ends_with(
+                    "169.254.169.254, a link-local address; stoplist sends only to public addresses"
+                ),
+            "{address}: {message}"
+        );
+    }
+    let (_, now) = app.get("/api/v1/settings/connector").await;
+    assert_eq!(now["kind"], "log", "nothing stored: {now}");
+}
+
+#[tokio::test]
+async fn a_name_that_resolves_to_a_private_address_is_refused_as_a_connector_base_url() {
+    let url = each_backend().await.remove(0);
+    let app = spawn_strict(&url).await;
+    let (s, b) = put_connector(&app, "https://localhost:8443/").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(field(&b), "base_url", "{b}");
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("base_url: localhost resolves to ")
+            && message.contains("a loopback address"),
+        "{message}"
+    );
+    // With private addresses allowed (tests, a provider on the operator's network), it is kept.
+    let open = TestApp::spawn(&each_backend().await.remove(0)).await;
+    let (s, b) = put_connector(&open, "https://localhost:8443/").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+/// Checked again at send time: a base URL stored while the policy allowed it (or a name whose
+/// address changed since it was saved) sends nothing once the policy refuses it.
+#[tokio::test]
+async fn a_stored_base_url_the_policy_now_refuses_sends_nothing() {
+    for (case, says) in [
+        ("http to loopback", "must be https"),
+        ("a name of loopback", "localhost resolves to"),
+    ] {
+        for url in each_backend().await {
+            let app = spawn_strict(&url).await;
+            let fake = FakeProvider::start().await;
+            let c = fake.credentials();
+            let base_url = match case {
+                "http to loopback" => fake.base_url(),
+                _ => format!("https://localhost:{}", fake.addr().port()),
+            };
+            // As stored before the policy was turned on (or before the name moved).
+            let settings = json!({"kind": "twilio", "base_url": base_url,
+                                  "account": c.twilio_sid, "has_secret": true});
+            app.store
+                .set_connector(
+                    app.account,
+                    &stoplist_store::ConnectorRecord {
+                        kind: "twilio".into(),
+                        config_json: settings.to_string(),
+                        secret: c.twilio_token.clone(),
+                        updated_at: stoplist::now_ms(),
+                    },
+                )
+                .await
+                .unwrap();
+            let message = send_one(&app, case).await;
+            assert_eq!(message["status"], "failed", "{case}: {message}");
+            assert_eq!(message["error_code"], "refused_address", "{message}");
+            let error = message["error_message"].as_str().unwrap_or_default();
+            assert!(error.contains(says), "{case}: {error}");
+            assert_eq!(fake.requests(), 0, "{case}: nothing reached the provider");
+        }
+    }
+}
+
+/// Redirects are never followed: a provider (or anything posing as one) that answers 302
+/// cannot send the request on, not to a loopback port, not to the metadata service, even
+/// with private addresses allowed.
+#[tokio::test]
+async fn a_connector_that_redirects_is_not_followed() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await; // private addresses allowed: the redirector is on loopback
+    let (target, target_hits) = counting_server(200, None).await;
+    for (i, location) in [
+        format!("{target}/admin"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (redirector, redirector_hits) = counting_server(302, Some(location.clone())).await;
+        let (s, b) = put_connector(&app, &redirector).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let started = Instant::now();
+        let message = send_one(&app, &format!("Redirected {i}")).await;
+        assert_eq!(message["status"], "failed", "{location}: {message}");
+        assert_eq!(message["error_code"], "http_302", "{location}: {message}");
+        assert_eq!(
+            redirector_hits.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one request, not retried"
+        );
+        // Following the metadata address would have waited on its connect timeout (5 s).
+        assert!(started.elapsed() < Duration::from_secs(5), "{location}");
+    }
+    assert_eq!(
+        target_hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the redirect target was never asked"
+    );
+}
+
+// --- Recipients files: removed from disk once the campaign has ended ----------------------
+
+/// Uploads `body` as the draft's recipients file and answers where the server keeps it.
+async fn upload_recipients(app: &TestApp, id: i64, body: &'static str) -> std::path::PathBuf {
+    let (s, b) = send(
+        app.req(
+            reqwest::Method::PUT,
+            &format!("/api/v1/campaigns/{id}/file?file_name=people.txt"),
+        )
+        .body(body),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let c = app
+        .store
+        .campaign(app.account, stoplist_domain::CampaignId(id))
+        .await
+        .unwrap()
+        .unwrap();
+    let path = std::path::PathBuf::from(c.file.unwrap().path.unwrap());
+    assert!(path.exists(), "{path:?}");
+    path
+}
+
+#[tokio::test]
+async fn a_sent_campaigns_recipients_file_is_removed_and_its_record_and_report_still_work() {
+    for url in each_backend().await {
+        let app = TestApp::spawn_with(
+            &url,
+            Config {
+                default_send_rate: 0,
+                dispatch_poll_ms: 50,
+                // Housekeeping (finished campaigns, their files) every ~170 ms.
+                instance_lease_seconds: 1,
+                ..common::test_config()
+            },
+        )
+        .await;
+        let id = app
+            .campaign(json!({"name": "With a file", "sender_id": "ACME", "message": "Hello. Reply STOP to opt out"}))
+            .await;
+        let path = upload_recipients(&app, id, "+61412000001\n+61412000002\n").await;
+        let (s, p) = app
+            .post(&format!("/api/v1/campaigns/{id}/preview"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        let (s, b) = app
+            .post(&format!("/api/v1/campaigns/{id}/send"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        let done = wait_for(&app, id, |b| {
+            b["status"] == "done" && b["file"]["removed"] == true
+        })
+        .await;
+        assert!(!path.exists(), "the file is gone from disk: {path:?}");
+        // The record still says which file it was, and what happened.
+        assert_eq!(done["file"]["name"], "people.txt", "{done}");
+        assert_eq!(done["counts"]["sent"], 2, "{done}");
+        assert_eq!(done["preview"]["recipients"], 2, "{done}");
+        let (s, messages) = app.get(&format!("/api/v1/campaigns/{id}/messages")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(messages["items"].as_array().unwrap().len(), 2, "{messages}");
+        let r = app
+            .req(
+                reqwest::Method::GET,
+                &format!("/api/v1/campaigns/{id}/messages/export?format=csv"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let csv = r.text().await.unwrap();
+        assert!(
+            csv.contains("+61412000001") && csv.contains("+61412000002"),
+            "{csv}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_recipients_file_stays_for_the_retention_after_its_campaign_is_cancelled() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn_with(
+        &url,
+        Config {
+            campaign_file_retention_hours: 24,
+            ..common::test_config()
+        },
+    )
+    .await;
+    let id = app
+        .campaign(json!({"name": "Cancelled", "sender_id": "ACME", "message": "Hello"}))
+        .await;
+    let path = upload_recipients(&app, id, "+61412000001\n").await;
+    let (s, b) = app
+        .post(&format!("/api/v1/campaigns/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let files = &app.state.campaign_files;
+    let now = stoplist::now_ms();
+    assert_eq!(files.remove_ended(now).await.unwrap(), 0);
+    assert!(path.exists(), "kept within the retention");
+    let day_later = now + 24 * 3_600_000;
+    assert_eq!(files.remove_ended(day_later).await.unwrap(), 1);
+    assert!(!path.exists(), "removed once the retention passed");
+    let (_, c) = app.get(&format!("/api/v1/campaigns/{id}")).await;
+    assert_eq!(
+        (
+            c["status"].as_str(),
+            c["file"]["name"].as_str(),
+            c["file"]["removed"].as_bool()
+        ),
+        (Some("cancelled"), Some("people.txt"), Some(true)),
+        "{c}"
+    );
 }

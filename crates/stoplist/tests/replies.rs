@@ -9,6 +9,7 @@ mod common;
 use common::{TestApp, code, each_backend, field, send};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stoplist::config::Config;
@@ -20,7 +21,7 @@ async fn spawn(url: &str) -> TestApp {
         Config {
             default_send_rate: 0,
             dispatch_poll_ms: 50,
-            ..Config::default()
+            ..common::test_config()
         },
     )
     .await
@@ -720,7 +721,7 @@ async fn a_reply_delivered_to_two_instances_at_once_is_processed_once() {
                 database_url: url.clone(),
                 default_send_rate: 0,
                 dispatch_poll_ms: 50,
-                ..Config::default()
+                ..common::test_config()
             },
         )
         .await
@@ -910,7 +911,7 @@ async fn every_instance_answers_a_change_made_through_another_within_the_follow_
             index_follow_ms: follow.as_millis() as u64,
             default_send_rate: 0,
             dispatch_poll_ms: 50,
-            ..Config::default()
+            ..common::test_config()
         };
         let app = TestApp::spawn_with(&url, config()).await;
         let second = second_instance(&url, config()).await;
@@ -987,7 +988,7 @@ async fn a_redelivery_that_arrives_before_the_first_delivery_commits_is_answered
             &url,
             Config {
                 default_send_rate: 0,
-                ..Config::default()
+                ..common::test_config()
             },
         )
         .await;
@@ -1481,7 +1482,7 @@ async fn every_reply_kind_redelivered_to_either_instance_is_acted_on_once() {
             default_send_rate: 0,
             dispatch_poll_ms: 50,
             index_follow_ms: 100,
-            ..Config::default()
+            ..common::test_config()
         };
         let app = TestApp::spawn_with(&url, config()).await;
         let second = second_instance(&url, config()).await;
@@ -1552,4 +1553,265 @@ async fn every_reply_kind_redelivered_to_either_instance_is_acted_on_once() {
             "nothing for an unclear reply"
         );
     }
+}
+
+// --- Hygiene: the sender of an answer, concatenated replies, the notification endpoint ----
+
+/// The sender of a confirmation comes from the reply's `to` when no sent message matches; a
+/// `to` that is not a sender id (a line break and forged text) is never used: the opt-out is
+/// recorded, no confirmation is queued, and the actions say why.
+#[tokio::test]
+async fn a_stop_whose_to_holds_a_line_break_and_forged_text_queues_no_confirmation() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let fake = FakeProvider::start().await;
+        use_twilio(&app, &fake).await;
+        let t = token(&app).await;
+        let stop = |id: &str, from: &str, to: &str| {
+            app.http
+                .post(format!("{}/webhooks/generic/{t}", app.base))
+                .json(&json!({"id": id, "from": from, "to": to, "text": "STOP"}))
+        };
+        let forged = "ACME\n2026-12-07T00:00:00Z INFO stoplist: account 1 deleted";
+        let (s, b) = send(stop("f1", "+61412345678", forged)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let actions = b["actions"].to_string();
+        assert!(actions.contains("opted_out"), "{b}");
+        assert!(!actions.contains("confirmation queued"), "{b}");
+        assert!(
+            actions.contains("confirmation not sent: the number it was sent to is not a sender id"),
+            "{b}"
+        );
+        assert!(app.opted_out("0412345678").await, "the opt-out stands");
+        // The stored reply says the same.
+        let (_, list) = app.get("/api/v1/replies").await;
+        assert!(
+            list["items"][0]["actions"]
+                .to_string()
+                .contains("confirmation not sent"),
+            "{list}"
+        );
+        // A STOP to a real sender id afterwards is confirmed; the forged one never was.
+        let (s, b) = send(stop("f2", "+61412345679", "ACME")).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(
+            b["actions"].to_string().contains("confirmation queued"),
+            "{b}"
+        );
+        eventually("the second confirmation is sent", async || {
+            fake.count_to("+61412345679") == 1
+        })
+        .await;
+        assert_eq!(
+            fake.count_to("+61412345678"),
+            0,
+            "no confirmation to the forged one"
+        );
+        assert!(
+            fake.sent().iter().all(|m| !m.from.contains('\n')),
+            "no sender with a line break"
+        );
+    }
+}
+
+/// A Vonage part of message `reference`, from 61412345678.
+fn vonage_part(app: &TestApp, t: &str, reference: &str, total: u32, i: u32, text: &str) -> String {
+    format!(
+        "{}/webhooks/vonage/{t}?msisdn=61412345678&to=61400000000&messageId={reference}-{i}&text={text}&type=text&keyword=X&message-timestamp=2026-11-28+01%3A00%3A00&concat=true&concat-ref={reference}&concat-total={total}&concat-part={i}",
+        app.base
+    )
+}
+
+#[tokio::test]
+async fn a_concatenated_reply_longer_than_ten_parts_of_text_is_cut_and_says_so() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    let t = token(&app).await;
+    let long = "a".repeat(1000);
+    let (s, _) = send(app.http.get(vonage_part(&app, &t, "big", 2, 1, &long))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = send(app.http.get(vonage_part(&app, &t, "big", 2, 2, &long))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, list) = app.get("/api/v1/replies").await;
+    let reply = &list["items"][0];
+    assert_eq!(
+        reply["text"].as_str().unwrap().chars().count(),
+        stoplist::replies::MAX_CONCATENATED_TEXT,
+        "{reply}"
+    );
+    assert!(
+        reply["actions"]
+            .to_string()
+            .contains("text cut to 1530 characters: its 2 parts held more"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn reply_parts_older_than_a_day_do_not_combine_with_a_new_part_and_are_removed() {
+    for url in each_backend().await {
+        let app = spawn(&url).await;
+        let t = token(&app).await;
+        let day_ago = stoplist::now_ms() - stoplist::replies::PART_TTL_MS - 60_000;
+        let stale = |reference: &'static str| stoplist_store::ReplyPart {
+            account: app.account,
+            provider: "vonage",
+            from: "+61412345678",
+            to: "+61400000000",
+            reference,
+            total: 2,
+            part: 1,
+            provider_message_id: "stale",
+            body: "start ",
+            received_at: day_ago,
+            stored_at: day_ago,
+            expired_before: day_ago - stoplist::replies::PART_TTL_MS,
+        };
+        // Part 1 of message 9 ("start ") has waited more than a day.
+        assert_eq!(app.store.add_reply_part(&stale("9")).await.unwrap(), None);
+        // Part 2 arrives: it does not complete the message with the stale part.
+        let (s, b) = send(app.http.get(vonage_part(&app, &t, "9", 2, 2, "texting+me"))).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, list) = app.get("/api/v1/replies").await;
+        assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+        // Its real part 1 completes it: the stale part was removed, not kept in its place.
+        let (s, _) = send(
+            app.http
+                .get(vonage_part(&app, &t, "9", 2, 1, "please+stop+")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, list) = app.get("/api/v1/replies").await;
+        assert_eq!(list["items"][0]["text"], "please stop texting me", "{list}");
+        assert!(app.opted_out("0412345678").await);
+        // A message that never completes is swept.
+        app.store.add_reply_part(&stale("10")).await.unwrap();
+        assert_eq!(app.state.replies.expire_parts().await.unwrap(), 1);
+        assert_eq!(app.state.replies.expire_parts().await.unwrap(), 0);
+    }
+}
+
+/// A server on loopback that counts the requests it gets and answers each with `status` (and
+/// `location`, for a redirect).
+async fn counting_server(status: u16, location: Option<String>) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    let answer = axum::Router::new().fallback(move || {
+        let seen = seen.clone();
+        let location = location.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut r = axum::http::Response::builder().status(status);
+            if let Some(l) = location {
+                r = r.header("location", l);
+            }
+            r.body(axum::body::Body::empty()).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, answer).await });
+    (base, hits)
+}
+
+async fn put_notify(app: &TestApp, url: &str) -> (StatusCode, Value) {
+    send(
+        app.req(reqwest::Method::PUT, "/api/v1/settings/notifications")
+            .json(&json!({"url": url, "secret": "whsec_0123456789abcdef"})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_private_notification_endpoint_is_refused_while_private_urls_are_off() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn_with(&url, Config::default()).await;
+    for (endpoint, says) in [
+        ("http://127.0.0.1:9/hook", "url: must be https"),
+        (
+            "https://10.0.0.5/hook",
+            "url: is 10.0.0.5, a private address; stoplist sends only to public addresses",
+        ),
+        (
+            "https://169.254.169.254/",
+            "url: is 169.254.169.254, a link-local address",
+        ),
+        ("https://localhost/hook", "url: localhost resolves to "),
+    ] {
+        let (s, b) = put_notify(&app, endpoint).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{endpoint}: {b}");
+        assert_eq!(field(&b), "url", "{b}");
+        let message = b["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(says), "{endpoint}: {message}");
+    }
+    let (_, now) = app.get("/api/v1/settings/notifications").await;
+    assert!(now["url"].is_null(), "nothing stored: {now}");
+}
+
+/// Checked again at delivery: an endpoint stored while the policy allowed it is not called,
+/// and its notification fails at once (no retry can reach another address).
+#[tokio::test]
+async fn a_stored_endpoint_the_policy_now_refuses_is_not_called() {
+    let url = each_backend().await.remove(0);
+    let app = TestApp::spawn_with(&url, Config::default()).await;
+    let (endpoint, hits) = counting_server(200, None).await;
+    app.store
+        .set_notify_endpoint(
+            app.account,
+            Some((&format!("{endpoint}/hook"), "whsec_0123456789abcdef")),
+            stoplist::now_ms(),
+        )
+        .await
+        .unwrap();
+    generic(&app, "n1", "+61412345678", "STOP").await;
+    eventually("the notification fails", async || {
+        app.get("/api/v1/settings/notifications/log").await.1[0]["status"] == "failed"
+    })
+    .await;
+    let (_, log) = app.get("/api/v1/settings/notifications/log").await;
+    assert_eq!(log[0]["attempts"], 1, "{log}");
+    assert!(
+        log[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("the endpoint URL is refused: must be https"),
+        "{log}"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the endpoint was never called"
+    );
+}
+
+/// An endpoint that redirects is not followed (private addresses allowed: it is on loopback).
+#[tokio::test]
+async fn a_notification_endpoint_that_redirects_is_not_followed() {
+    let url = each_backend().await.remove(0);
+    let app = spawn(&url).await;
+    let (target, target_hits) = counting_server(200, None).await;
+    let (redirector, redirector_hits) =
+        counting_server(307, Some(format!("{target}/internal"))).await;
+    let (s, b) = put_notify(&app, &format!("{redirector}/hook")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    generic(&app, "n1", "+61412345678", "STOP").await;
+    eventually("the attempt is recorded", async || {
+        app.get("/api/v1/settings/notifications/log").await.1[0]["attempts"] == 1
+    })
+    .await;
+    let (_, log) = app.get("/api/v1/settings/notifications/log").await;
+    assert_ne!(log[0]["status"], "delivered", "{log}");
+    assert!(
+        log[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("307 Temporary Redirect (redirects are not followed"),
+        "{log}"
+    );
+    assert_eq!(redirector_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        target_hits.load(Ordering::SeqCst),
+        0,
+        "the target was never asked"
+    );
 }

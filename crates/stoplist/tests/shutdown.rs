@@ -29,6 +29,8 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["--database", db, "--config"])
             .arg(&file)
+            // The fake provider and endpoints listen on http://127.0.0.1.
+            .arg("--allow-private-urls")
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -559,3 +559,48 @@ async fn a_recipients_file_before_the_csrf_token_is_refused_and_not_kept() {
     let html = app.page("/campaigns").await;
     assert!(!html.contains("Late token"), "no draft was made");
 }
+
+/// The Settings page's connector form checks the base URL as the API does (the server's
+/// default configuration: https to public addresses only).
+#[tokio::test]
+async fn the_connector_form_refuses_a_base_url_on_loopback_or_the_metadata_address() {
+    let app = spawn_app().await;
+    let csrf = csrf_of(&app.page("/settings").await);
+    for (base_url, says) in [
+        ("http://127.0.0.1:8080", "Must be https"),
+        (
+            "https://169.254.169.254/",
+            "Is 169.254.169.254, a link-local address; stoplist sends only to public addresses",
+        ),
+        ("https://localhost/", "Localhost resolves to "),
+    ] {
+        let r = app
+            .post(
+                "/settings/connector",
+                &[
+                    ("csrf_token", csrf.as_str()),
+                    ("kind", "twilio"),
+                    ("account", "AC0123"),
+                    ("secret", "tok-7f3a9c-very-secret"),
+                    ("base_url", base_url),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{base_url}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains(&format!("id=\"connector-base_url-error\">{says}")),
+            "{base_url}"
+        );
+        assert!(
+            html.contains(&format!("value=\"{base_url}\"")),
+            "typed values are kept"
+        );
+        assert!(!html.contains("tok-7f3a9c-very-secret"), "never the secret");
+    }
+    assert_eq!(
+        app.store.connector(app.account).await.unwrap(),
+        None,
+        "nothing stored"
+    );
+}

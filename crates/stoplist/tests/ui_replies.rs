@@ -489,7 +489,7 @@ async fn the_notification_secret_is_never_shown_and_a_blank_one_keeps_the_stored
         r.text()
             .await
             .unwrap()
-            .contains("id=\"notify-url-error\">URL must start with https://")
+            .contains("id=\"notify-url-error\">URL must start with https:// and name a server")
     );
     let r = app
         .post(
@@ -578,4 +578,89 @@ async fn the_vonage_signature_secret_is_never_shown_and_a_blank_one_keeps_it() {
         "/settings?done=vonage_signature_off#vonage-signature"
     );
     assert_eq!(app.store.vonage_signature(app.account).await.unwrap(), None);
+}
+
+/// The Keywords form is checked by the same domain rules as the API: a keyword of a thousand
+/// characters is refused with its length (not cut into another keyword), and STOP cannot be
+/// an opt-in keyword.
+#[tokio::test]
+async fn a_thousand_character_keyword_and_stop_as_an_opt_in_are_refused_on_their_rows() {
+    let app = spawn_app().await;
+    let csrf = csrf_of(&app.page("/settings").await);
+    let long = "x".repeat(1000);
+    let r = app
+        .post(
+            "/settings/keywords",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("keyword-0", long.as_str()),
+                ("kind-0", "opt_out"),
+                ("language-0", "any"),
+                ("keyword-1", "STOP"),
+                ("kind-1", "opt_in"),
+                ("language-1", "any"),
+                ("keyword-2", "Pineapple"),
+                ("kind-2", "opt_out"),
+                ("language-2", "en"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("id=\"kw-0-error\">A keyword is at most 40 characters (1000 given)."),
+        "the length, not a shorter keyword"
+    );
+    assert!(html.contains(
+        "id=\"kw-1-error\">“stop” is an opt-out keyword in the built-in lists, so it cannot be an \
+         opt-in keyword (an opt-out is never weakened)."
+    ));
+    assert!(!html.contains("kw-2-error"), "the good row has no error");
+    assert!(
+        app.store
+            .custom_keywords(app.account)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing saved"
+    );
+}
+
+/// The notification form checks the endpoint as the API does (the server's default
+/// configuration: https to public addresses only).
+#[tokio::test]
+async fn the_notification_form_refuses_a_private_endpoint() {
+    let app = spawn_app().await;
+    let csrf = csrf_of(&app.page("/settings").await);
+    for (url, says) in [
+        ("http://127.0.0.1:9/hook", "Must be https"),
+        (
+            "https://10.1.2.3/hook",
+            "Is 10.1.2.3, a private address; stoplist sends only to public addresses",
+        ),
+    ] {
+        let r = app
+            .post(
+                "/settings/notifications",
+                &[
+                    ("csrf_token", csrf.as_str()),
+                    ("url", url),
+                    ("secret", "whsec_0123456789abcdef"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains(&format!("id=\"notify-url-error\">{says}")),
+            "{url}"
+        );
+    }
+    assert!(
+        app.store
+            .notify_endpoint(app.account)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -22,13 +22,18 @@
 //! Missing an opt-out is the worse error, so when the rules cannot tell an opt-out from
 //! other text they answer `unclear`, never `other`.
 //!
-//! This module owns the rules and the word lists (`packs`); it does not decide what happens
-//! next (the opt-out rules do) nor store anything.
+//! This module owns the rules, the word lists (`packs`) and the rules an account's own
+//! keyword list keeps ([`validate_keywords`]); it does not decide what happens next (the
+//! opt-out rules do) nor store anything.
 
+mod custom;
 mod normalize;
 mod packs;
 mod tables;
 
+pub use custom::{
+    KeywordInput, KeywordListError, KeywordRuleError, MAX_KEYWORDS, validate_keywords,
+};
 use normalize::{FxMap, Normalized, Small};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -197,7 +202,9 @@ impl KeywordKind {
 pub enum KeywordError {
     #[error("a keyword needs at least one letter or digit")]
     Empty,
-    #[error("a keyword is at most {max} characters once normalised ({len} given)")]
+    /// Too long as typed (white space around it aside) or once normalised: refused, never
+    /// cut (a thousand `a`s normalise to `a`, which is not what was asked for).
+    #[error("a keyword is at most {max} characters ({len} given)")]
     TooLong { len: usize, max: usize },
 }
 
@@ -211,8 +218,15 @@ pub struct Keyword(String);
 impl Keyword {
     pub const MAX_CHARS: usize = 40;
 
-    /// Normalises `raw` and checks its length.
+    /// Checks the length of `raw` (trimmed) and normalises it.
     pub fn parse(raw: &str) -> Result<Keyword, KeywordError> {
+        let typed = raw.trim().chars().count();
+        if typed > Self::MAX_CHARS {
+            return Err(KeywordError::TooLong {
+                len: typed,
+                max: Self::MAX_CHARS,
+            });
+        }
         let text = normalize(raw);
         let len = text.chars().count();
         if len == 0 {

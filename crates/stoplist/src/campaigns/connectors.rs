@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stoplist_domain::AccountId;
+use stoplist_providers::Outbound;
 use stoplist_store::{ConnectorRecord, Store};
 
 /// How long a built connector is used before its settings are read again.
@@ -95,14 +96,17 @@ pub struct Connectors {
     store: Arc<dyn Store>,
     /// Messages per second for an account whose connector does not say.
     default_rate: u32,
+    /// Where a connector may send (checked when a base URL is saved, and by every request).
+    outbound: Outbound,
     cache: ConnectorCache,
 }
 
 impl Connectors {
-    pub fn new(store: Arc<dyn Store>, default_rate: u32) -> Connectors {
+    pub fn new(store: Arc<dyn Store>, default_rate: u32, outbound: Outbound) -> Connectors {
         Connectors {
             store,
             default_rate,
+            outbound,
             cache: ConnectorCache::default(),
         }
     }
@@ -125,7 +129,9 @@ impl Connectors {
 
     /// Validates and stores new settings. A missing secret keeps the stored one (forms never
     /// show it back, so they cannot send it again), but only while the kind, base URL and
-    /// account id stay the same: a change of any of them needs the secret again.
+    /// account id stay the same: a change of any of them needs the secret again. A base URL
+    /// must pass the outbound policy (https to a public address unless private addresses are
+    /// allowed); on any error nothing stored changes.
     pub async fn update(
         &self,
         account: AccountId,
@@ -143,12 +149,12 @@ impl Connectors {
             ));
         }
         if let Some(url) = &new.base_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
+            && let Err(refused) = self.outbound.check(url).await
         {
             return Err(AppError::invalid(
                 "invalid_field",
                 "base_url",
-                "base_url: must start with https:// (or http:// for a local test provider)",
+                format!("base_url: {refused}"),
             ));
         }
         let stored = self.store.connector(account).await?;
@@ -240,6 +246,7 @@ impl Connectors {
                     auth_token: secret.to_owned(),
                     status_callback: s.status_callback.clone(),
                     timeout,
+                    outbound: self.outbound.clone(),
                 },
             )),
             "smsglobal" => Box::new(stoplist_providers::SmsGlobalConnector::new(
@@ -249,6 +256,7 @@ impl Connectors {
                     api_secret: secret.to_owned(),
                     notify_url: s.status_callback.clone(),
                     timeout,
+                    outbound: self.outbound.clone(),
                 },
             )),
             _ => Box::new(stoplist_providers::LogConnector),

@@ -34,6 +34,7 @@
 //! the opt-out list with source `carrier` and the code as evidence.
 
 use super::connectors::Connectors;
+use super::files::CampaignFiles;
 use crate::lifecycle::{Lifecycle, Wakeups};
 use crate::metrics::Metrics;
 use crate::optouts::{HANDOVER_BOUND, OptOuts};
@@ -83,6 +84,8 @@ pub struct Deps {
     pub metrics: Arc<Metrics>,
     pub wakeups: Arc<Wakeups>,
     pub lifecycle: Arc<Lifecycle>,
+    /// Removes ended campaigns' recipients files, at each housekeeping.
+    pub files: Arc<CampaignFiles>,
 }
 
 /// The dispatcher, built once with what it needs.
@@ -93,6 +96,7 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     wakeups: Arc<Wakeups>,
     lifecycle: Arc<Lifecycle>,
+    files: Arc<CampaignFiles>,
     /// This instance's id: its claims carry it, its heartbeat keeps them alive.
     owner: String,
     /// How often an idle dispatcher looks for messages other instances queued.
@@ -116,6 +120,7 @@ impl Dispatcher {
             metrics,
             wakeups,
             lifecycle,
+            files,
         } = deps;
         Dispatcher {
             store,
@@ -124,6 +129,7 @@ impl Dispatcher {
             metrics,
             wakeups,
             lifecycle,
+            files,
             owner,
             poll,
             lease,
@@ -234,7 +240,7 @@ impl Dispatcher {
         Ok(n)
     }
 
-    /// The heartbeat, dead instances' claims, finished campaigns.
+    /// The heartbeat, dead instances' claims, finished campaigns and their files.
     async fn housekeeping(&self) {
         let now = crate::now_ms();
         if let Err(e) = self.store.heartbeat(&self.owner, now).await {
@@ -256,6 +262,9 @@ impl Dispatcher {
         }
         if let Err(e) = self.store.finish_campaigns(now).await {
             tracing::warn!(error = %e, "closing finished campaigns failed");
+        }
+        if let Err(e) = self.files.remove_ended(now).await {
+            tracing::warn!(error = %e, "removing ended campaigns' recipients files failed; will retry");
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod connectors;
 pub mod dispatch;
+pub mod files;
 pub mod recipients;
 
 use crate::error::{AppError, AppResult};
@@ -202,12 +203,13 @@ pub async fn attach_file(
     })
     .await
     .map_err(|e| AppError::Internal(anyhow::anyhow!("reading the file: {e}")))??;
+    let path = keep_file(state, upload, account, id)
+        .await?
+        .to_string_lossy()
+        .into_owned();
     let file = CampaignFile {
         name: file_name.to_owned(),
-        path: keep_file(state, upload, account, id)
-            .await?
-            .to_string_lossy()
-            .into_owned(),
+        path: Some(path.clone()),
         column,
     };
     if let Err(e) = state
@@ -215,11 +217,11 @@ pub async fn attach_file(
         .set_campaign_file(account, id, Some(&file))
         .await
     {
-        let _ = std::fs::remove_file(&file.path);
+        let _ = std::fs::remove_file(&path);
         return Err(e.into());
     }
-    if let Some(old) = campaign.file {
-        let _ = std::fs::remove_file(old.path);
+    if let Some(old) = campaign.file.and_then(|f| f.path) {
+        let _ = std::fs::remove_file(old);
     }
     get(state, account, id).await
 }

@@ -239,7 +239,18 @@ pub fn resolve(
         c.raw(raw, || format!("typed {}", i + 1));
     }
     if let Some(file) = &campaign.file {
-        read_file(&mut c, &file.path, &file.name, file.column.as_deref())?;
+        // Only a campaign that ended has its file removed, and nothing reads it then.
+        let path = file.path.as_deref().ok_or_else(|| {
+            AppError::invalid(
+                "file_removed",
+                "file",
+                format!(
+                    "file: the recipients file {:?} was removed when the campaign ended",
+                    file.name
+                ),
+            )
+        })?;
+        read_file(&mut c, path, &file.name, file.column.as_deref())?;
     }
     Ok(c.finish())
 }

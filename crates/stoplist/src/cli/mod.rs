@@ -32,6 +32,13 @@ pub struct Cli {
     /// A TOML config file (see `stoplist config example`).
     #[arg(long, global = true, env = "STOPLIST_CONFIG")]
     config: Option<PathBuf>,
+    /// Let connector base URLs and notification endpoints be plain http and reach loopback,
+    /// private and link-local addresses (tests, a provider on your own network). Off: https
+    /// to public addresses only. `--allow-private-urls` alone means true;
+    /// `--allow-private-urls=false` overrides the config file.
+    #[arg(long, global = true, env = "STOPLIST_ALLOW_PRIVATE_URLS", value_name = "BOOL",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    allow_private_urls: Option<bool>,
     #[command(subcommand)]
     command: Command,
 }
@@ -348,6 +355,9 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
     let mut c = Config::load(cli.config.as_deref())?;
     if let Some(db) = &cli.database {
         c.database_url = db.clone();
+    }
+    if let Some(allow) = cli.allow_private_urls {
+        c.allow_private_urls = allow;
     }
     Ok(c)
 }

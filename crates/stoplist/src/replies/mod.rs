@@ -34,6 +34,7 @@ use stoplist_domain::classify::{
     Class, Classification, Classifier, CustomKeyword, Keyword, KeywordKind,
 };
 use stoplist_domain::rules::{ActorKind, OptOutEvent};
+use stoplist_domain::sms::{SenderId, SenderIdError};
 use stoplist_domain::{AccountId, Actor, PhoneNumber};
 use stoplist_providers::InboundSms;
 use stoplist_store::{
@@ -44,6 +45,16 @@ use stoplist_store::{
 const MAX_FUTURE_MS: i64 = 5 * 60 * 1000;
 /// Longest reply text kept (a concatenated SMS of 10 parts is about 1,530 characters).
 pub const MAX_TEXT: usize = 5_000;
+/// Longest text a concatenated reply is reassembled to: 10 parts of 153 characters (a GSM-7
+/// SMS of 160 less the 7 its concatenation header takes), what carriers and providers
+/// commonly allow a long message (Twilio, for one, refuses longer bodies). Parts beyond it are
+/// cut, and the reply's actions say so: the reply is still recorded and classified (a text of
+/// that length is no keyword; refusing it would have the provider redeliver it for nothing).
+pub const MAX_CONCATENATED_TEXT: usize = 10 * 153;
+/// How long the parts of a concatenated reply wait for the rest, by this server's clock:
+/// older parts never combine with a new one and are deleted (when a part of the same
+/// message arrives, and by a sweep every 15 seconds).
+pub const PART_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 /// How long an account's classifier (its own keywords) is reused.
 const CLASSIFIER_TTL: Duration = Duration::from_secs(5);
 
@@ -53,6 +64,33 @@ pub const CONFIRMATION_WINDOW_MS: i64 = 5 * 60 * 1000;
 
 /// The text sent after an opt-in lifts an opt-out.
 pub const OPT_IN_CONFIRMATION: &str = "{sender}: you are subscribed again. Reply STOP to opt out.";
+
+/// The sender id answers to a reply (its confirmation, the help text) are sent from: the
+/// matched outbound message's sender when there is one (checked when its campaign was saved),
+/// otherwise the number the reply was sent to. That one comes from the provider's webhook,
+/// so anyone who can post to it chooses it: it must parse as a [`SenderId`], or no answer is
+/// sent (there is no account-wide sender to fall back to, and an answer from a sender the
+/// provider would refuse or rewrite, or with forged text in `{sender}`, is worse than none).
+fn answer_sender(matched: Option<&str>, to: &str) -> Result<SenderId, SenderIdError> {
+    SenderId::parse(matched.unwrap_or(to))
+}
+
+/// The parts' texts joined, at most [`MAX_CONCATENATED_TEXT`] characters; and whether the
+/// parts held more.
+fn reassemble<'a>(parts: impl Iterator<Item = &'a str>) -> (String, bool) {
+    let mut text = String::new();
+    let mut room = MAX_CONCATENATED_TEXT;
+    for part in parts {
+        let chars = part.chars().count();
+        if chars > room {
+            text.extend(part.chars().take(room));
+            return (text, true);
+        }
+        text.push_str(part);
+        room -= chars;
+    }
+    (text, false)
+}
 
 /// Per-account classifiers (built-in packs plus the account's keywords).
 #[derive(Default)]
@@ -89,6 +127,39 @@ impl Replies {
             classifiers: ClassifierCache::default(),
             writer: ReplyWriter::default(),
         }
+    }
+
+    /// Deletes the parts of concatenated replies that waited more than [`PART_TTL_MS`] for
+    /// the rest (run every 15 seconds by the server).
+    pub async fn expire_parts(&self) -> AppResult<u64> {
+        Ok(self
+            .store
+            .expire_reply_parts(crate::now_ms() - PART_TTL_MS)
+            .await?)
+    }
+
+    /// Replaces the account's own keywords with `keywords` (checked by
+    /// `stoplist_domain::classify::validate_keywords`) and forgets its classifier.
+    pub async fn set_keywords(
+        &self,
+        account: AccountId,
+        keywords: &[CustomKeyword],
+    ) -> AppResult<()> {
+        let rows: Vec<(String, String, String)> = keywords
+            .iter()
+            .map(|k| {
+                (
+                    k.keyword.as_str().to_owned(),
+                    k.kind.as_str().to_owned(),
+                    k.language.clone(),
+                )
+            })
+            .collect();
+        self.store
+            .set_custom_keywords(account, &rows, crate::now_ms())
+            .await?;
+        self.forget_classifier(account);
+        Ok(())
     }
 
     /// Forgets an account's classifier (its keywords changed).
@@ -177,6 +248,7 @@ impl Replies {
             ));
         }
         let mut inbound = inbound;
+        let mut notes = Vec::new();
         if let Some(part) = inbound.part.clone() {
             let p = ReplyPart {
                 account,
@@ -189,6 +261,8 @@ impl Replies {
                 provider_message_id: &inbound.provider_message_id,
                 body: &inbound.text,
                 received_at,
+                stored_at: now,
+                expired_before: now - PART_TTL_MS,
             };
             match self.store.add_reply_part(&p).await? {
                 None => {
@@ -202,7 +276,14 @@ impl Replies {
                     });
                 }
                 Some(parts) => {
-                    inbound.text = parts.iter().map(|(_, t)| t.as_str()).collect();
+                    let (text, cut) = reassemble(parts.iter().map(|(_, t)| t.as_str()));
+                    if cut {
+                        notes.push(format!(
+                            "text cut to {MAX_CONCATENATED_TEXT} characters: its {} parts held more",
+                            parts.len()
+                        ));
+                    }
+                    inbound.text = text;
                     // The whole message's idempotency key: the reference of its parts.
                     inbound.provider_message_id = format!("concat:{}", part.reference);
                 }
@@ -223,10 +304,7 @@ impl Replies {
             }
             None => None,
         };
-        let sender = matched
-            .as_ref()
-            .map(|m| m.sender_id.clone())
-            .unwrap_or_else(|| inbound.to.clone());
+        let sender = answer_sender(matched.as_ref().map(|m| m.sender_id.as_str()), &inbound.to);
         let matched_campaign = matched.as_ref().and_then(|m| m.campaign_id);
         let campaign_groups = match matched_campaign {
             Some(c) => self.store.campaign_groups(c).await?,
@@ -241,8 +319,25 @@ impl Replies {
             "{} message {}: {:?}",
             inbound.provider, inbound.provider_message_id, inbound.text
         );
-        let fill = |t: &str| t.replace("{sender}", &sender);
-        let mut effects = ReplyEffects::default();
+        // The answer this reply gets, or why it gets none (said in its actions and logged).
+        let answer = |t: &str| match &sender {
+            Ok(sender) => Ok(Answer {
+                sender_id: sender.as_str().to_owned(),
+                body: t.replace("{sender}", sender.as_str()),
+            }),
+            Err(e) => {
+                // `?` escapes the value: a `to` holding a line break cannot forge a log entry.
+                tracing::warn!(account = %account, provider = inbound.provider, to = ?inbound.to, error = %e,
+                    "the number a reply was sent to is not a sender id: no answer is sent from it");
+                Err(format!(
+                    "the number it was sent to is not a sender id ({e}), so nothing can be sent from it"
+                ))
+            }
+        };
+        let mut effects = ReplyEffects {
+            notes,
+            ..ReplyEffects::default()
+        };
         let mut review = None;
         if let Some(n) = &number {
             let opt_out = OptOutCommand {
@@ -259,10 +354,13 @@ impl Replies {
                 Class::OptOut => {
                     effects.optout = Some(opt_out);
                     if settings.confirmation_enabled {
-                        effects.optout_confirmation = Some(Answer {
-                            sender_id: sender.clone(),
-                            body: fill(&settings.confirmation_text),
-                        });
+                        match answer(&settings.confirmation_text) {
+                            Ok(a) => effects.optout_confirmation = Some(a),
+                            Err(why) => {
+                                effects.confirmation_missed =
+                                    Some(format!("confirmation not sent: {why}"));
+                            }
+                        }
                     }
                 }
                 Class::Unclear => {
@@ -281,17 +379,15 @@ impl Replies {
                         event: OptOutEvent::ReplyOptIn,
                         ..opt_out
                     });
-                    effects.optin_confirmation = Some(Answer {
-                        sender_id: sender.clone(),
-                        body: fill(OPT_IN_CONFIRMATION),
-                    });
+                    match answer(OPT_IN_CONFIRMATION) {
+                        Ok(a) => effects.optin_confirmation = Some(a),
+                        Err(why) => effects.notes.push(format!("no confirmation: {why}")),
+                    }
                 }
-                Class::Help => {
-                    effects.help = Some(Answer {
-                        sender_id: sender.clone(),
-                        body: fill(&settings.help_text),
-                    });
-                }
+                Class::Help => match answer(&settings.help_text) {
+                    Ok(a) => effects.help = Some(a),
+                    Err(why) => effects.notes.push(format!("help text not sent: {why}")),
+                },
                 Class::Other => {}
             }
         }
@@ -407,16 +503,33 @@ impl Replies {
             });
             // One confirmation, and only within 5 minutes of the reply (the FCC's window).
             let window_closes = reply.received_at + CONFIRMATION_WINDOW_MS;
-            if settings.confirmation_enabled && crate::now_ms() <= window_closes {
-                effects.optout_confirmation = Some(Answer {
-                    sender_id: reply.to.clone(),
-                    body: settings.confirmation_text.replace("{sender}", &reply.to),
-                });
-            } else if settings.confirmation_enabled {
-                effects.confirmation_missed = Some(format!(
-                    "confirmation not sent: the 5-minute window after the reply closed at {}",
-                    crate::rfc3339(window_closes)
-                ));
+            if settings.confirmation_enabled {
+                match (
+                    crate::now_ms() <= window_closes,
+                    answer_sender(None, &reply.to),
+                ) {
+                    (false, _) => {
+                        effects.confirmation_missed = Some(format!(
+                            "confirmation not sent: the 5-minute window after the reply closed at {}",
+                            crate::rfc3339(window_closes)
+                        ));
+                    }
+                    (true, Err(e)) => {
+                        tracing::warn!(account = %account, reply = id, to = ?reply.to, error = %e,
+                            "the number a reviewed reply was sent to is not a sender id: no confirmation is sent");
+                        effects.confirmation_missed = Some(format!(
+                            "confirmation not sent: the number it was sent to is not a sender id ({e})"
+                        ));
+                    }
+                    (true, Ok(sender)) => {
+                        effects.optout_confirmation = Some(Answer {
+                            sender_id: sender.as_str().to_owned(),
+                            body: settings
+                                .confirmation_text
+                                .replace("{sender}", sender.as_str()),
+                        });
+                    }
+                }
             }
         } else {
             // Lifts the opt-out only while it is still the provisional one this reply made (a
@@ -434,5 +547,43 @@ impl Replies {
         self.optouts
             .review_reply(account, id, verdict, &reviewer.label, &effects)
             .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_joined_up_to_the_cap_and_a_longer_message_is_cut_there() {
+        assert_eq!(
+            reassemble(["please stop ", "texting me"].into_iter()),
+            ("please stop texting me".to_owned(), false)
+        );
+        let part = "é".repeat(153);
+        let eleven: Vec<&str> = std::iter::repeat_n(part.as_str(), 11).collect();
+        let (text, cut) = reassemble(eleven.into_iter());
+        assert!(cut);
+        assert_eq!(text.chars().count(), MAX_CONCATENATED_TEXT);
+        let ten: Vec<&str> = std::iter::repeat_n(part.as_str(), 10).collect();
+        assert!(!reassemble(ten.into_iter()).1, "ten full parts fit");
+    }
+
+    #[test]
+    fn an_answer_goes_from_the_matched_sender_or_a_to_that_is_a_sender_id() {
+        assert_eq!(
+            answer_sender(Some("ACME"), "+61400000000")
+                .unwrap()
+                .as_str(),
+            "ACME"
+        );
+        assert_eq!(
+            answer_sender(None, "+61400000000").unwrap().as_str(),
+            "+61400000000"
+        );
+        assert!(answer_sender(None, "ACME\nINFO forged").is_err());
+        assert!(answer_sender(None, "").is_err());
+        assert!(answer_sender(None, "A much too long sender").is_err());
     }
 }

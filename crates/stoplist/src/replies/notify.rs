@@ -6,12 +6,19 @@
 //! Signature: `X-Stoplist-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
 //! "<t>.<body>")>` — the scheme Stripe made familiar: the receiver recomputes it over the
 //! raw body and refuses a timestamp older than a few minutes (replays).
+//!
+//! The endpoint is a URL a user typed, so it passes the outbound policy
+//! (`stoplist_providers::outbound`) when it is saved ([`check_endpoint`]) and again at every
+//! delivery: an address literal before the request, a name after DNS at each connection.
+//! Redirects are not followed: an endpoint that answers 3xx is not delivered to.
 
+use crate::error::{AppError, AppResult};
 use crate::lifecycle::{Lifecycle, Wakeups};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use stoplist_domain::AccountId;
+use stoplist_providers::Outbound;
 use stoplist_store::{PendingNotification, Store};
 use tokio::task::JoinSet;
 
@@ -30,6 +37,16 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={}", hex::encode(mac))
 }
 
+/// Checks a notification endpoint's URL when it is saved (the API and the Settings page):
+/// an `invalid_field` error on `field` saying what is wrong ("url: must be https").
+pub async fn check_endpoint(outbound: &Outbound, field: &str, url: &str) -> AppResult<()> {
+    outbound
+        .check(url)
+        .await
+        .map(|_| ())
+        .map_err(|refused| AppError::invalid("invalid_field", field, format!("{field}: {refused}")))
+}
+
 /// Back-off after `attempts` failures: 10 s doubling, at most an hour.
 fn retry_delay_ms(attempts: i64) -> i64 {
     (10_000i64 << attempts.clamp(1, 12).saturating_sub(1)).min(3_600_000)
@@ -41,6 +58,8 @@ pub struct Notifier {
     store: Arc<dyn Store>,
     wakeups: Arc<Wakeups>,
     lifecycle: Arc<Lifecycle>,
+    /// Where endpoints may be (checked again before each delivery).
+    outbound: Outbound,
     client: reqwest::Client,
 }
 
@@ -49,8 +68,10 @@ impl Notifier {
         store: Arc<dyn Store>,
         wakeups: Arc<Wakeups>,
         lifecycle: Arc<Lifecycle>,
+        outbound: Outbound,
     ) -> anyhow::Result<Notifier> {
-        let client = reqwest::Client::builder()
+        let client = outbound
+            .client_builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
             .build()
@@ -59,6 +80,7 @@ impl Notifier {
             store,
             wakeups,
             lifecycle,
+            outbound,
             client,
         })
     }
@@ -118,28 +140,21 @@ impl Notifier {
         while lanes.join_next().await.is_some() {}
     }
 
-    /// Delivers one notification and records the attempt.
+    /// Delivers one notification and records the attempt. An endpoint the outbound policy
+    /// refuses fails at once, without a retry: nothing is sent to it.
     async fn deliver(&self, n: &PendingNotification) -> anyhow::Result<()> {
-        let t = crate::now_ms() / 1000;
-        let sig = signature(&n.secret, t, &n.payload);
-        let result = self
-            .client
-            .post(&n.url)
-            .header("content-type", "application/json")
-            .header("x-stoplist-signature", sig)
-            .header("x-stoplist-event", &n.event)
-            .body(n.payload.clone())
-            .send()
-            .await;
-        let error = match result {
-            Ok(r) if r.status().is_success() => None,
-            Ok(r) => Some(format!("the endpoint answered {}", r.status())),
-            Err(e) => Some(format!("could not reach the endpoint: {e}")),
+        let outcome = match self.outbound.check_form(&n.url) {
+            Err(refused) => Err((format!("the endpoint URL is refused: {refused}"), false)),
+            Ok(url) => self.post(n, url).await,
         };
         let now = crate::now_ms();
-        let retry_at = match &error {
-            Some(_) if n.attempts < MAX_ATTEMPTS => Some(now + retry_delay_ms(n.attempts)),
-            _ => None,
+        let (error, retry_at) = match outcome {
+            Ok(()) => (None, None),
+            Err((e, retry)) => {
+                let at =
+                    (retry && n.attempts < MAX_ATTEMPTS).then(|| now + retry_delay_ms(n.attempts));
+                (Some(e), at)
+            }
         };
         if let Some(e) = &error {
             tracing::warn!(account = %n.account, notification = n.id, attempts = n.attempts, error = %e,
@@ -149,6 +164,37 @@ impl Notifier {
             .notification_attempt(n.id, error.is_none(), error.as_deref(), retry_at, now)
             .await?;
         Ok(())
+    }
+
+    /// POSTs the signed notification: `Err` says why it was not delivered and whether a
+    /// retry may help (not for an address the policy refused at connection time).
+    async fn post(&self, n: &PendingNotification, url: reqwest::Url) -> Result<(), (String, bool)> {
+        let t = crate::now_ms() / 1000;
+        let sig = signature(&n.secret, t, &n.payload);
+        let result = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-stoplist-signature", sig)
+            .header("x-stoplist-event", &n.event)
+            .body(n.payload.clone())
+            .send()
+            .await;
+        match result {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) if r.status().is_redirection() => Err((
+                format!(
+                    "the endpoint answered {} (redirects are not followed: register the URL it points to)",
+                    r.status()
+                ),
+                true,
+            )),
+            Ok(r) => Err((format!("the endpoint answered {}", r.status()), true)),
+            Err(e) => match stoplist_providers::outbound::refusal(&e) {
+                Some(refused) => Err((format!("the endpoint URL is refused: {refused}"), false)),
+                None => Err((format!("could not reach the endpoint: {e}"), true)),
+            },
+        }
     }
 }
 

@@ -116,17 +116,87 @@ pub fn api_error(
         .into_response()
 }
 
-/// `Json<T>` whose rejections are API errors naming the field at fault: malformed JSON,
-/// unknown fields, wrong types, missing fields, a wrong content type, an oversized body.
+/// The JSON body of an API route, the one way API handlers read JSON. Refused, each in the
+/// API's error shape: a Content-Type other than JSON (`application/json`, or
+/// `application/<something>+json`) or none, 415 before the body is read; a body over the
+/// route's limit, 413; a JSON value of another shape than `T` (an array, a string or a number
+/// where an object is expected), malformed JSON, unknown fields, wrong types and missing
+/// fields, 422 naming the field at fault.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ApiBody(bytes) = ApiBody::from_request(req, state).await?;
+        let ApiJsonBody(bytes) = ApiJsonBody::from_request(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// An optional JSON body: `None` when the body is empty (or only white space), otherwise
+/// as [`ApiJson`] (its Content-Type must say JSON).
+pub struct OptionalApiJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(req.headers());
+        let ApiBody(bytes) = ApiBody::from_request(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalApiJson(None));
+        }
+        if !json {
+            return Err(not_json());
+        }
+        parse_json(&bytes).map(|v| OptionalApiJson(Some(v)))
+    }
+}
+
+/// The raw body of a JSON route whose handler parses it itself (with [`parse_json`]), its
+/// Content-Type and size checked as for [`ApiJson`].
+pub struct ApiJsonBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiJsonBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(not_json());
+        }
+        let ApiBody(bytes) = ApiBody::from_request(req, state).await?;
+        Ok(ApiJsonBody(bytes))
+    }
+}
+
+/// Whether the request says its body is JSON: `application/json` or
+/// `application/<anything>+json`, parameters (`; charset=utf-8`) allowed.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The 415 answer to a body that is not declared JSON.
+fn not_json() -> Response {
+    api_error(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Content-Type: this endpoint takes a JSON body; send it with Content-Type: application/json"
+            .to_owned(),
+        Some("Content-Type".to_owned()),
+    )
 }
 
 /// The raw request body, with the body-limit rejection (413) in the API's error shape.
@@ -159,6 +229,16 @@ impl<S: Send + Sync> FromRequest<S> for ApiBody {
 // The error is the finished response, as axum's own extractor rejections are.
 #[allow(clippy::result_large_err)]
 pub fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Response> {
+    // serde_json reads a struct from an array too (its fields in order): a body of the wrong
+    // shape is refused before it can be read as something it is not.
+    if let Some(wrong) = wrong_shape::<T>(bytes) {
+        return Err(api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_json",
+            wrong,
+            None,
+        ));
+    }
     // The fast parse first; only a body that fails is parsed again to name the field
     // (path tracking costs ~2x on large bulk requests).
     if let Ok(v) = serde_json::from_slice::<T>(bytes) {
@@ -192,6 +272,113 @@ pub fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, R
         message,
         field,
     ))
+}
+
+/// The JSON shape a `Deserialize` implementation asks for at its top level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Object,
+    Array,
+    /// Anything else (a scalar, an option, an untagged enum): not checked here.
+    Other,
+}
+
+impl Shape {
+    fn words(self) -> &'static str {
+        match self {
+            Shape::Object => "a JSON object",
+            Shape::Array => "a JSON array",
+            Shape::Other => "a JSON value",
+        }
+    }
+}
+
+/// A deserializer that answers nothing but notes what it was asked for: a derived struct
+/// asks for a struct, a `Vec` for a sequence, a map for a map (serde's data model, through
+/// the method each `Deserialize` calls first).
+struct Probe<'c>(&'c std::cell::Cell<Shape>);
+
+impl Probe<'_> {
+    fn note<V>(self, shape: Shape) -> Result<V, serde::de::value::Error> {
+        self.0.set(shape);
+        Err(serde::de::Error::custom("probe"))
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for Probe<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        self.note(Shape::Other)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.note(Shape::Object)
+    }
+
+    fn deserialize_map<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        self.note(Shape::Object)
+    }
+
+    fn deserialize_seq<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        self.note(Shape::Array)
+    }
+
+    fn deserialize_tuple<V: serde::de::Visitor<'de>>(
+        self,
+        _: usize,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.note(Shape::Array)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct tuple_struct enum identifier ignored_any
+    }
+}
+
+/// What `T` expects at the top level of its JSON.
+fn expected_shape<'de, T: serde::Deserialize<'de>>() -> Shape {
+    let shape = std::cell::Cell::new(Shape::Other);
+    let _ = T::deserialize(Probe(&shape));
+    shape.get()
+}
+
+/// "request body: expected a JSON object, found an array" when the body's top-level value is
+/// not of the shape `T` expects; `None` when it is, or when the body is not JSON at all (the
+/// parser then says where).
+fn wrong_shape<'de, T: serde::Deserialize<'de>>(bytes: &[u8]) -> Option<String> {
+    let want = expected_shape::<T>();
+    if want == Shape::Other {
+        return None;
+    }
+    let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace())?;
+    let found = match first {
+        b'{' => Shape::Object,
+        b'[' => Shape::Array,
+        _ => Shape::Other,
+    };
+    let found_words = match first {
+        b'{' => "an object",
+        b'[' => "an array",
+        b'"' => "a string",
+        b'-' | b'0'..=b'9' => "a number",
+        b't' | b'f' => "a boolean",
+        b'n' => "null",
+        _ => return None,
+    };
+    (found != want).then(|| {
+        format!(
+            "request body: expected {}, found {found_words}",
+            want.words()
+        )
+    })
 }
 
 /// serde names an unknown field only in its message: "unknown field `x`, expected …".
@@ -258,6 +445,45 @@ pub fn html_escape(s: &str) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        count: u32,
+    }
+
+    #[test]
+    fn a_body_of_another_shape_than_expected_is_named() {
+        assert_eq!(super::expected_shape::<Body>(), super::Shape::Object);
+        assert_eq!(super::expected_shape::<Vec<Body>>(), super::Shape::Array);
+        assert_eq!(super::expected_shape::<u32>(), super::Shape::Other);
+        assert_eq!(
+            super::wrong_shape::<Body>(br#" ["x", 1]"#).as_deref(),
+            Some("request body: expected a JSON object, found an array")
+        );
+        assert_eq!(
+            super::wrong_shape::<Body>(br#""x""#).as_deref(),
+            Some("request body: expected a JSON object, found a string")
+        );
+        assert_eq!(
+            super::wrong_shape::<Body>(b"42").as_deref(),
+            Some("request body: expected a JSON object, found a number")
+        );
+        assert_eq!(
+            super::wrong_shape::<Vec<Body>>(br#"{"name": "x"}"#).as_deref(),
+            Some("request body: expected a JSON array, found an object")
+        );
+        assert_eq!(super::wrong_shape::<Body>(br#"{"name": "x"}"#), None);
+        assert_eq!(
+            super::wrong_shape::<Body>(b"<xml/>"),
+            None,
+            "the parser says where"
+        );
+        // serde_json alone would take the array as the struct's fields in order.
+        assert!(serde_json::from_slice::<Body>(br#"["x", 1]"#).is_ok());
+        assert!(super::parse_json::<Body>(br#"["x", 1]"#).is_err());
+    }
+
     #[test]
     fn unknown_fields_are_named() {
         assert_eq!(

@@ -26,9 +26,20 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
+/// The configuration test servers start from: the defaults, with private URLs allowed,
+/// because the fake providers and notification endpoints listen on http://127.0.0.1. A test
+/// of the outbound policy starts from `Config::default()` instead.
+pub fn test_config() -> Config {
+    Config {
+        allow_private_urls: true,
+        ..Config::default()
+    }
+}
+
 impl TestApp {
+    /// A server with [`test_config`].
     pub async fn spawn(url: &str) -> TestApp {
-        Self::spawn_with(url, Config::default()).await
+        Self::spawn_with(url, test_config()).await
     }
 
     pub async fn spawn_with(url: &str, config: Config) -> TestApp {

@@ -361,7 +361,8 @@ impl Sim {
                 "# The simulation's servers: the index follows the ledger every {FOLLOW_MS} ms and\n\
                  # is compared with the store every second (its repair count must stay 0),\n\
                  # dispatchers poll often and send without pacing, a killed instance's claims\n\
-                 # are settled within 3 seconds.\n\
+                 # are settled within 3 seconds; the fake provider listens on http://127.0.0.1.\n\
+                 allow_private_urls = true\n\
                  index_follow_ms = {FOLLOW_MS}\nindex_check_seconds = 1\ndispatch_poll_ms = 20\n\
                  default_send_rate = 0\nimport_stale_seconds = 30\ninstance_lease_seconds = 3\n"
             ),

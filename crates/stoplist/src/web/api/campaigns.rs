@@ -48,6 +48,9 @@ pub struct CampaignOut {
 pub struct FileOut {
     pub name: String,
     pub column: Option<String>,
+    /// True once the file was removed from the server's disk (the campaign ended and the
+    /// retention, `campaign_file_retention_hours`, passed).
+    pub removed: bool,
 }
 
 fn out(c: &Campaign, counts: MessageCounts) -> CampaignOut {
@@ -61,6 +64,7 @@ fn out(c: &Campaign, counts: MessageCounts) -> CampaignOut {
         file: c.file.as_ref().map(|f| FileOut {
             name: f.name.clone(),
             column: f.column.clone(),
+            removed: f.path.is_none(),
         }),
         status: c.status.as_str().to_owned(),
         created_by: c.created_by.to_string(),

@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::optouts::{self, CheckResult};
 use crate::rfc3339;
 use crate::state::AppState;
-use crate::web::errors::{ApiBody, ApiError, ApiJson, parse_json};
+use crate::web::errors::{ApiError, ApiJson, ApiJsonBody, OptionalApiJson, parse_json};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -184,16 +184,9 @@ pub async fn remove_optout(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     Query(q): Query<RemoveOptOut>,
-    body: axum::body::Bytes,
+    OptionalApiJson(body): OptionalApiJson<RemoveOptOut>,
 ) -> Result<Json<OptOutStatus>, ApiError> {
-    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        let parsed: RemoveOptOut = serde_json::from_slice(&body).map_err(|e| {
-            AppError::invalid("invalid_json", "reason", format!("request body: {e}"))
-        })?;
-        parsed.reason
-    };
+    let from_body = body.and_then(|b| b.reason);
     let reason = from_body.or(q.reason).unwrap_or_default();
     let number = state.optouts.parse_number(auth.account(), &raw).await?;
     let out = state
@@ -364,7 +357,7 @@ struct CheckRequestRef<'a> {
 pub async fn check(
     auth: ApiAuth,
     State(state): State<AppState>,
-    ApiBody(body): ApiBody,
+    ApiJsonBody(body): ApiJsonBody,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let account = auth.account();

@@ -12,7 +12,7 @@ use crate::web::errors::{ApiError, ApiJson};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
-use stoplist_domain::classify::{Keyword, KeywordKind};
+use stoplist_domain::classify::{KeywordInput, KeywordListError, validate_keywords};
 use stoplist_store::{NotificationRecord, Reply};
 use utoipa::{IntoParams, ToSchema};
 
@@ -201,40 +201,34 @@ pub async fn get_keywords(
 
 #[utoipa::path(put, path = "/api/v1/settings/keywords", tag = "settings", request_body = Vec<KeywordOut>,
     responses((status = 200, body = Vec<KeywordOut>), (status = 422, body = crate::web::errors::ErrorBody)))]
-/// Replaces the account's own keywords.
+/// Replaces the account's own keywords: at most 500, each 1 to 40 characters, `opt_out`,
+/// `opt_in` or `help`, in `any` language or a two- or three-letter code, once each, and never
+/// against the built-in lists (STOP cannot be an opt-in keyword). Any keyword refused (the
+/// first is named) and nothing is stored.
 pub async fn put_keywords(
     auth: ApiAuth,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Vec<KeywordOut>>,
 ) -> Result<Json<Vec<KeywordOut>>, ApiError> {
-    let mut rows = Vec::with_capacity(body.len());
-    for (i, k) in body.iter().enumerate() {
-        let kw = Keyword::parse(&k.keyword).map_err(|e| {
-            AppError::invalid(
-                "invalid_field",
-                format!("[{i}].keyword"),
-                format!("[{i}].keyword: {e}"),
-            )
-        })?;
-        let kind = KeywordKind::parse(&k.kind).map_err(|_| {
-            AppError::invalid(
-                "invalid_field",
-                format!("[{i}].kind"),
-                format!("[{i}].kind: {:?} is not opt_out, opt_in or help", k.kind),
-            )
-        })?;
-        rows.push((
-            kw.as_str().to_owned(),
-            kind.as_str().to_owned(),
-            k.language.clone(),
-        ));
-    }
-    state
-        .store
-        .set_custom_keywords(auth.account(), &rows, crate::now_ms())
-        .await
-        .map_err(AppError::from)?;
-    state.replies.forget_classifier(auth.account());
+    let rows = body.iter().enumerate().map(|(i, k)| {
+        (
+            i,
+            KeywordInput {
+                keyword: &k.keyword,
+                kind: &k.kind,
+                language: &k.language,
+            },
+        )
+    });
+    let list = validate_keywords(rows).map_err(|e| match e {
+        KeywordListError::Keywords(errors) if !errors.is_empty() => {
+            let (i, e) = &errors[0];
+            let field = format!("[{i}].{}", e.field());
+            AppError::invalid("invalid_field", field.clone(), format!("{field}: {e}"))
+        }
+        other => AppError::invalid("invalid_field", "keywords", format!("keywords: {other}")),
+    })?;
+    state.replies.set_keywords(auth.account(), &list).await?;
     get_keywords(auth, State(state)).await
 }
 
@@ -282,13 +276,7 @@ pub async fn put_notify(
     let endpoint = match body.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         None => None,
         Some(url) => {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(ApiError(AppError::invalid(
-                    "invalid_field",
-                    "url",
-                    "url: must start with https:// (or http://)",
-                )));
-            }
+            crate::replies::notify::check_endpoint(&state.outbound, "url", url).await?;
             let secret = body.secret.clone().unwrap_or_default();
             if secret.chars().count() < 16 {
                 return Err(ApiError(AppError::invalid(

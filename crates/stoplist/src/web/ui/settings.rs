@@ -27,8 +27,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
-use stoplist_domain::classify::{Keyword, KeywordKind};
+use std::collections::BTreeMap;
+use stoplist_domain::classify::{
+    CustomKeyword, KeywordInput, KeywordListError, KeywordRuleError, MAX_KEYWORDS,
+    validate_keywords,
+};
 use stoplist_domain::settings::{AccountSettings, SettingsPatch};
 use stoplist_domain::{ApiKeyId, Role};
 use stoplist_providers::vonage::SignatureMethod;
@@ -859,8 +862,9 @@ const LANGUAGES: &[(&str, &str)] = &[
     ("nl", "Dutch"),
 ];
 
-/// Rows the form may carry (a longer list is refused whole, before anything is read).
-const MAX_KEYWORD_ROWS: usize = 500;
+/// Rows the form may carry: every keyword an account may have and the blank row to add one
+/// (a longer form is refused whole, before anything is read).
+const MAX_KEYWORD_ROWS: usize = MAX_KEYWORDS + 1;
 
 /// The language list, with any other code a row carries (set through the API) kept.
 fn languages(rows: &[KeywordRow]) -> Vec<(String, String)> {
@@ -953,7 +957,7 @@ impl KeywordsForm {
             };
             if n >= MAX_KEYWORD_ROWS {
                 return Err(format!(
-                    "The list is too long: at most {MAX_KEYWORD_ROWS} keywords. Nothing was saved."
+                    "The list is too long: at most {MAX_KEYWORDS} keywords. Nothing was saved."
                 ));
             }
             let row = rows.entry(n).or_insert_with(|| KeywordRow {
@@ -962,7 +966,9 @@ impl KeywordsForm {
                 ..KeywordRow::blank()
             });
             match field {
-                "keyword" => row.keyword = value.chars().take(200).collect(),
+                // Kept whole (the request's size bounds it): a keyword too long is refused
+                // with its length, never shortened into another one.
+                "keyword" => row.keyword.clone_from(value),
                 "kind" => row.kind = value.trim().to_owned(),
                 "language" => row.language = value.trim().chars().take(20).collect(),
                 "remove" => row.remove = true,
@@ -972,52 +978,51 @@ impl KeywordsForm {
         Ok((rows.into_values().collect(), add))
     }
 
-    /// Checks every row; the keywords to store, or `None` with each row's error set.
-    /// Blank rows and rows marked Remove are left out.
-    fn validate(&mut self) -> Option<Vec<(String, String, String)>> {
-        let mut out = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (i, row) in self.rows.iter_mut().enumerate() {
-            if row.remove || row.keyword.trim().is_empty() {
-                continue;
-            }
-            let keyword = match Keyword::parse(&row.keyword) {
-                Ok(k) => k,
-                Err(e) => {
-                    row.error =
-                        Some(("keyword", format!("{}.", super::capitalize(&e.to_string()))));
-                    continue;
-                }
-            };
-            let Ok(kind) = KeywordKind::parse(&row.kind) else {
-                row.error = Some(("kind", "Choose opt-out, opt-in or help.".into()));
-                continue;
-            };
-            let language = row.language.trim();
-            let known = language == "any"
-                || ((2..=3).contains(&language.len())
-                    && language.bytes().all(|b| b.is_ascii_lowercase()));
-            if !known {
-                row.error = Some(("language", "Choose a language from the list.".into()));
-                continue;
-            }
-            if let Some(first) = seen.get(keyword.as_str()) {
-                row.error = Some((
-                    "keyword",
-                    format!(
-                        "“{}” is already in row {first}: a keyword has one kind.",
-                        keyword.as_str()
-                    ),
+    /// Checks every row with the domain's keyword rules (the API's too); the keywords to
+    /// store, or `None` with each row's error set. Blank rows and rows marked Remove are
+    /// left out.
+    fn validate(&mut self) -> Option<Vec<CustomKeyword>> {
+        let kept = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.remove && !r.keyword.trim().is_empty())
+            .map(|(i, r)| {
+                (
+                    i,
+                    KeywordInput {
+                        keyword: &r.keyword,
+                        kind: &r.kind,
+                        language: &r.language,
+                    },
+                )
+            });
+        let out = match validate_keywords(kept) {
+            Ok(list) => list,
+            Err(KeywordListError::TooMany { max, .. }) => {
+                self.alert = Some(format!(
+                    "The list is too long: at most {max} keywords. Nothing was saved."
                 ));
-                continue;
+                return None;
             }
-            seen.insert(keyword.as_str().to_owned(), i + 1);
-            out.push((
-                keyword.as_str().to_owned(),
-                kind.as_str().to_owned(),
-                language.to_owned(),
-            ));
-        }
+            Err(KeywordListError::Keywords(errors)) => {
+                for (i, e) in errors {
+                    let message = match &e {
+                        KeywordRuleError::Kind(_) => "Choose opt-out, opt-in or help.".to_owned(),
+                        KeywordRuleError::Language(_) => {
+                            "Choose a language from the list.".to_owned()
+                        }
+                        KeywordRuleError::Repeated { keyword, first } => format!(
+                            "“{keyword}” is already in row {}: a keyword has one kind.",
+                            first + 1
+                        ),
+                        other => format!("{}.", super::capitalize(&other.to_string())),
+                    };
+                    self.rows[i].error = Some((e.field(), message));
+                }
+                Vec::new()
+            }
+        };
         let Some(first) = self.rows.iter().position(|r| r.error.is_some()) else {
             return Some(out);
         };
@@ -1071,11 +1076,7 @@ pub async fn update_keywords(
     }
     match keywords.validate() {
         Some(list) => {
-            state
-                .store
-                .set_custom_keywords(account, &list, crate::now_ms())
-                .await?;
-            state.replies.forget_classifier(account);
+            state.replies.set_keywords(account, &list).await?;
             tracing::info!(account = %account, user = %session.user.id, keywords = list.len(), "keywords changed");
             Ok(Redirect::to("/settings?done=keywords_saved#keywords").into_response())
         }
@@ -1096,6 +1097,8 @@ pub async fn update_keywords(
 const DELIVERIES_SHOWN: i64 = 20;
 /// The shortest secret accepted (the API's rule).
 const MIN_SECRET_CHARS: usize = 16;
+/// The notification fields' labels, so that service messages read "URL: …".
+const NOTIFY_LABELS: &[(&str, &str)] = &[("url", "URL"), ("secret", "Secret")];
 
 /// The notification form's values: as stored, or as typed. Never the secret.
 pub struct NotifyValues {
@@ -1159,7 +1162,7 @@ fn notify_endpoint(
     if parsed.is_none() {
         return Err(FieldErrors::one(
             "url",
-            "URL must start with https:// (or http://) and name a server, such as https://example.com/stoplist-events.",
+            "URL must start with https:// and name a server, such as https://example.com/stoplist-events.",
         ));
     }
     // Never trimmed: a secret is exactly what was typed.
@@ -1195,7 +1198,17 @@ pub async fn update_notify(
 ) -> Result<Response, PageError> {
     let account = session.account_id();
     let stored = state.store.notify_endpoint(account).await?;
-    match notify_endpoint(&form, stored.as_ref()) {
+    let endpoint = match notify_endpoint(&form, stored.as_ref()) {
+        Ok(Some((url, secret))) => {
+            match crate::replies::notify::check_endpoint(&state.outbound, "url", &url).await {
+                Ok(()) => Ok(Some((url, secret))),
+                Err(e @ AppError::Invalid { .. }) => Err(FieldErrors::from_app(e, NOTIFY_LABELS)?),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        other => other,
+    };
+    match endpoint {
         Ok(endpoint) => {
             state
                 .store
@@ -1264,7 +1277,18 @@ mod tests {
             alert: None,
             first_error: None,
         };
-        let list = form.validate().unwrap();
+        let list: Vec<(String, String, String)> = form
+            .validate()
+            .unwrap()
+            .into_iter()
+            .map(|k| {
+                (
+                    k.keyword.as_str().to_owned(),
+                    k.kind.as_str().to_owned(),
+                    k.language,
+                )
+            })
+            .collect();
         assert_eq!(
             list,
             vec![
