@@ -361,7 +361,7 @@ async fn bad_keyword_rows_are_marked_on_their_row_and_nothing_is_saved() {
         "The keywords were not saved: <a href=\"#kw-1-keyword\">correct the rows marked below</a>"
     ));
     assert!(html.contains("id=\"kw-1-error\">A keyword needs at least one letter or digit."));
-    assert!(html.contains("name=\"keyword-1\" value=\"!!!\" maxlength=\"60\" autocomplete=\"off\" spellcheck=\"false\" aria-invalid=\"true\" aria-describedby=\"kw-1-error\" autofocus"));
+    assert!(html.contains("name=\"keyword-1\" value=\"!!!\" maxlength=\"40\" autocomplete=\"off\" spellcheck=\"false\" aria-invalid=\"true\" aria-describedby=\"kw-1-error\" autofocus"));
     assert!(html.contains("id=\"kw-2-error\">“halt” is already in row 1"));
     assert_eq!(
         html.matches(" autofocus").count(),
