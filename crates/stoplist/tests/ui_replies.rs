@@ -392,7 +392,7 @@ async fn bad_keyword_rows_are_marked_on_their_row_and_nothing_is_saved() {
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
     assert!(html.contains("name=\"keyword-0\" value=\"halt\""));
-    assert!(html.contains("id=\"kw-1-keyword\" name=\"keyword-1\" value=\"\" maxlength=\"60\" autocomplete=\"off\" spellcheck=\"false\" autofocus"));
+    assert!(html.contains("id=\"kw-1-keyword\" name=\"keyword-1\" value=\"\" maxlength=\"40\" autocomplete=\"off\" spellcheck=\"false\" autofocus"));
     assert!(
         app.store
             .custom_keywords(app.account)
