@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestApp, code, each_backend, field, send};
+use common::{TestApp, code, counting_server, each_backend, field, send};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -716,34 +716,6 @@ async fn a_stored_secret_stays_with_the_host_and_account_it_was_given_for() {
 }
 
 // --- Outbound URLs (SSRF): a connector sends only where the outbound policy allows -------
-
-/// A server on loopback that counts the requests it gets and answers each with `status` (and
-/// `location`, for a redirect).
-async fn counting_server(
-    status: u16,
-    location: Option<String>,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let hits = Arc::new(AtomicUsize::new(0));
-    let seen = hits.clone();
-    let answer = axum::Router::new().fallback(move || {
-        let seen = seen.clone();
-        let location = location.clone();
-        async move {
-            seen.fetch_add(1, Ordering::SeqCst);
-            let mut r = axum::http::Response::builder().status(status);
-            if let Some(l) = location {
-                r = r.header("location", l);
-            }
-            r.body(axum::body::Body::empty()).unwrap()
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, answer).await });
-    (base, hits)
-}
 
 /// A server with the strict outbound policy (the default configuration).
 async fn spawn_strict(url: &str) -> TestApp {

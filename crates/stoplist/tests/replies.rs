@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::{TestApp, code, each_backend, field, send};
+use common::{TestApp, code, counting_server, each_backend, field, send};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stoplist::config::Config;
@@ -1689,29 +1689,6 @@ async fn reply_parts_older_than_a_day_do_not_combine_with_a_new_part_and_are_rem
         assert_eq!(app.state.replies.expire_parts().await.unwrap(), 1);
         assert_eq!(app.state.replies.expire_parts().await.unwrap(), 0);
     }
-}
-
-/// A server on loopback that counts the requests it gets and answers each with `status` (and
-/// `location`, for a redirect).
-async fn counting_server(status: u16, location: Option<String>) -> (String, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let seen = hits.clone();
-    let answer = axum::Router::new().fallback(move || {
-        let seen = seen.clone();
-        let location = location.clone();
-        async move {
-            seen.fetch_add(1, Ordering::SeqCst);
-            let mut r = axum::http::Response::builder().status(status);
-            if let Some(l) = location {
-                r = r.header("location", l);
-            }
-            r.body(axum::body::Body::empty()).unwrap()
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, answer).await });
-    (base, hits)
 }
 
 async fn put_notify(app: &TestApp, url: &str) -> (StatusCode, Value) {

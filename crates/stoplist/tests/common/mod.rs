@@ -209,3 +209,30 @@ impl TestApp {
         self.state.optouts.apply(self.account, &cmd).await.unwrap();
     }
 }
+
+/// A server on loopback that counts the requests it gets and answers each with `status` (and
+/// `location`, for a redirect).
+pub async fn counting_server(
+    status: u16,
+    location: Option<String>,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    let answer = axum::Router::new().fallback(move || {
+        let seen = seen.clone();
+        let location = location.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut r = axum::http::Response::builder().status(status);
+            if let Some(l) = location {
+                r = r.header("location", l);
+            }
+            r.body(axum::body::Body::empty()).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, answer).await });
+    (base, hits)
+}

@@ -29,12 +29,12 @@ use stoplist_store::ApiKey;
 use utoipa::OpenApi;
 
 /// The caller, authenticated by `Authorization: Bearer <key>` and let through by
-/// [`gate`] for its role; a handler takes it from the request's extensions.
+/// the gate (`gate` below) for its role; a handler takes it from the request's extensions.
 #[derive(Clone)]
 pub struct ApiAuth {
     pub key: std::sync::Arc<ApiKey>,
-    /// The client's address (for the audit log).
-    pub address: String,
+    /// The client's address (for the audit log; formatted only when an event is recorded).
+    pub address: Option<std::net::IpAddr>,
 }
 
 impl ApiAuth {
@@ -50,7 +50,7 @@ impl ApiAuth {
     pub fn asker(&self) -> crate::users::Asker {
         crate::users::Asker {
             actor: self.actor(),
-            address: self.address.clone(),
+            address: self.address.map(|a| a.to_string()).unwrap_or_default(),
         }
     }
 
@@ -68,10 +68,7 @@ impl ApiAuth {
             .ok_or(AppError::Unauthorized)?;
         let digest = secret_digest(key);
         if let Some(key) = state.keys.get(&digest) {
-            return Ok(ApiAuth {
-                key,
-                address: String::new(),
-            });
+            return Ok(ApiAuth { key, address: None });
         }
         match state.store.api_key_by_hash(&hex::encode(digest)).await? {
             Some(k) => {
@@ -79,7 +76,7 @@ impl ApiAuth {
                 state.keys.put(digest, k.clone());
                 Ok(ApiAuth {
                     key: k,
-                    address: String::new(),
+                    address: None,
                 })
             }
             None => Err(AppError::Unauthorized),
@@ -109,7 +106,7 @@ async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Re
         let have = auth.key.role;
         return ApiError(AppError::NeedsRole { needed, have }).into_response();
     }
-    auth.address = crate::web::ui::session::peer_address(req.extensions());
+    auth.address = crate::web::ui::session::peer_ip(req.extensions());
     req.extensions_mut().insert(auth);
     next.run(req).await
 }
@@ -125,8 +122,7 @@ impl FromRequestParts<AppState> for ApiAuth {
         // get a caller.
         parts
             .extensions
-            .get::<ApiAuth>()
-            .cloned()
+            .remove::<ApiAuth>()
             .ok_or(ApiError(AppError::Unauthorized))
     }
 }

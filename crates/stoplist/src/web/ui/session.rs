@@ -187,9 +187,19 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
 
 /// The client's address, as the listener saw it (empty when unknown).
 pub fn peer_address(ext: &axum::http::Extensions) -> String {
+    peer_ip(ext).map(|a| a.to_string()).unwrap_or_default()
+}
+
+/// The login forms' client address (0.0.0.0 when the listener gave none).
+fn client_ip(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> std::net::IpAddr {
+    peer.map(|Extension(ConnectInfo(a))| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+/// The client's IP address, as the listener saw it.
+pub fn peer_ip(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
     ext.get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip().to_string())
-        .unwrap_or_default()
+        .map(|ConnectInfo(a)| a.ip())
 }
 
 impl FromRequestParts<AppState> for UiSession {
@@ -499,9 +509,7 @@ pub async fn login(
             None,
         ));
     }
-    let ip = peer
-        .map(|Extension(ConnectInfo(a))| a.ip())
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let ip = client_ip(peer);
     let Some(attempt) = state.logins.attempt(&login, ip) else {
         tracing::warn!(%ip, "login refused: too many failed attempts");
         return Ok(login_form(
@@ -679,9 +687,7 @@ pub async fn second_factor(
     if !tokens_match(Some(&form.csrf_token), &session.csrf) {
         return Err(PageError(AppError::Forbidden(CSRF_REFUSED)));
     }
-    let ip = peer
-        .map(|Extension(ConnectInfo(a))| a.ip())
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let ip = client_ip(peer);
     let address = ip.to_string();
     let user = &session.user;
     let Some(attempt) = state.logins.attempt(&user.login, ip) else {
@@ -748,8 +754,7 @@ pub async fn logout(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     CsrfForm { session, .. }: CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
-    let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
-    let address = address.unwrap_or_default();
+    let address = client_ip(peer).to_string();
     audit::record_user(&state, &session.user, AuditEvent::Logout, "", &address).await;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         state
