@@ -33,7 +33,10 @@ case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
 
 tmp="$(mktemp -d)"
 out="$tmp/server.out"
-"$bin" --database "sqlite://$tmp/ui.db" serve --listen 127.0.0.1:0 --demo >"$out" 2>"$tmp/server.err" &
+# The pages' tests point the notification endpoint at loopback, so private addresses are
+# allowed for this server (the refusal itself is tested in tests/replies.rs and ui_replies.rs).
+STOPLIST_ALLOW_PRIVATE_URLS=true \
+  "$bin" --database "sqlite://$tmp/ui.db" serve --listen 127.0.0.1:0 --demo >"$out" 2>"$tmp/server.err" &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null || true
