@@ -905,6 +905,28 @@ async fn a_viewers_pages_offer_no_forms_that_would_be_refused() {
         !html.contains("action=\"/settings/api-keys\""),
         "keys are an owner's"
     );
+    // Settings: a viewer's forms are all disabled, a manager's owner-only ones, an owner's none.
+    let disabled = "<fieldset class=\"plain\" disabled>";
+    let html = viewer
+        .get(app.url("/settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches(disabled).count(), 5);
+    let max = user(&app, "max", Role::Manager).await;
+    let html = max
+        .get(app.url("/settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches(disabled).count(), 3);
+    assert_eq!(app.page("/settings").await.matches(disabled).count(), 0);
     // The viewer exports the list from the page; the export is in the audit log.
     let r = viewer
         .get(app.url("/optouts/export?format=csv&q=412"))

@@ -208,6 +208,11 @@ impl Layout {
         self.nav.as_ref().is_some_and(Nav::can_manage)
     }
 
+    /// Whether the signed-in user is an owner (users, keys, the connector, secrets).
+    pub fn is_owner(&self) -> bool {
+        self.nav.as_ref().is_some_and(Nav::is_owner)
+    }
+
     /// The session's CSRF token, for a form of a signed-in page.
     pub fn csrf(&self) -> &str {
         self.nav.as_ref().map_or("", |n| n.csrf.as_str())
