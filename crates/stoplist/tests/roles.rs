@@ -56,15 +56,19 @@ async fn user(app: &UiApp, login: &str, role: Role) -> Client {
     c
 }
 
-async fn csrf(app: &UiApp, c: &Client) -> String {
-    let html = c
-        .get(app.url("/account"))
+/// The text of a page as `c` sees it, whatever its status.
+async fn text_of(app: &UiApp, c: &Client, path: &str) -> String {
+    c.get(app.url(path))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn csrf(app: &UiApp, c: &Client) -> String {
+    let html = text_of(app, c, "/account").await;
     csrf_of(&html)
 }
 
@@ -219,25 +223,9 @@ async fn every_page_and_form_answers_each_role_as_the_policy_says() {
     }
     assert!(checked > 150, "walked {checked} route and role pairs");
     // The viewer's pages offer no owner navigation.
-    let html = clients[0]
-        .1
-        .get(app.url("/optouts"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &clients[0].1, "/optouts").await;
     assert!(!html.contains("href=\"/users\"") && !html.contains("href=\"/audit\""));
-    let html = clients[2]
-        .1
-        .get(app.url("/optouts"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &clients[2].1, "/optouts").await;
     assert!(html.contains("href=\"/users\"") && html.contains("href=\"/audit\""));
 }
 
@@ -512,14 +500,7 @@ fn now() -> u64 {
 }
 
 async fn second_factor(app: &UiApp, c: &Client, code: &str) -> reqwest::Response {
-    let html = c
-        .get(app.url("/login/second-factor"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(app, c, "/login/second-factor").await;
     c.post(app.url("/login/second-factor"))
         .form(&[("csrf_token", csrf_of(&html).as_str()), ("code", code)])
         .send()
@@ -794,14 +775,7 @@ async fn the_audit_log_records_security_events_and_exports_in_four_formats() {
 async fn a_thousand_concurrent_wrong_logins_check_at_most_the_limit_of_passwords() {
     let app = spawn_ui(Config::default(), "acme", 0, false).await;
     let c = client();
-    let html = c
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &c, "/login").await;
     let token = csrf_of(&html);
     let tasks: Vec<_> = (0..1000)
         .map(|i| {
@@ -856,14 +830,7 @@ async fn a_viewers_pages_offer_no_forms_that_would_be_refused() {
         .await
         .unwrap();
     let viewer = user(&app, "vera", Role::Viewer).await;
-    let html = viewer
-        .get(app.url("/optouts"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &viewer, "/optouts").await;
     assert!(html.contains("+61412345678"), "the viewer reads the list");
     for form in [
         "method=\"post\" action=\"/optouts\"",
@@ -872,59 +839,24 @@ async fn a_viewers_pages_offer_no_forms_that_would_be_refused() {
     ] {
         assert!(!html.contains(form), "{form} offered to a viewer");
     }
-    let html = viewer
-        .get(app.url("/campaigns"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &viewer, "/campaigns").await;
     assert!(
         !html.contains("href=\"/campaigns/new\" class")
             && !html.contains("class=\"button\" href=\"/campaigns/new\"")
     );
-    let html = viewer
-        .get(app.url("/contacts"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &viewer, "/contacts").await;
     assert!(!html.contains("action=\"/groups\"") && !html.contains("href=\"/contacts/import\""));
-    let html = viewer
-        .get(app.url("/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &viewer, "/settings").await;
     assert!(
         !html.contains("action=\"/settings/api-keys\""),
         "keys are an owner's"
     );
     // Settings: a viewer's forms are all disabled, a manager's owner-only ones, an owner's none.
     let disabled = "<fieldset class=\"plain\" disabled>";
-    let html = viewer
-        .get(app.url("/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &viewer, "/settings").await;
     assert_eq!(html.matches(disabled).count(), 5);
     let max = user(&app, "max", Role::Manager).await;
-    let html = max
-        .get(app.url("/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &max, "/settings").await;
     assert_eq!(html.matches(disabled).count(), 3);
     assert_eq!(app.page("/settings").await.matches(disabled).count(), 0);
     // The viewer exports the list from the page; the export is in the audit log.
