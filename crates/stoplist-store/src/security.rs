@@ -177,6 +177,14 @@ macro_rules! security_impl {
                 Ok(n > 0)
             }
 
+            /// A change that touched no row named no user of the account.
+            fn some_user(rows: u64) -> Result<()> {
+                if rows == 0 {
+                    return Err(StoreError::NotFound("user"));
+                }
+                Ok(())
+            }
+
             async fn lock_users(
                 tx: &mut sqlx::Transaction<'static, sqlx::$db>,
                 account: AccountId,
@@ -232,9 +240,7 @@ macro_rules! security_impl {
                             .bind(account.0)
                             .execute(&mut *tx)
                             .await?;
-                        if done.rows_affected() == 0 {
-                            return Err(StoreError::NotFound("user"));
-                        }
+                        some_user(done.rows_affected())?;
                     }
                     if let Some(disabled_at) = change.disabled_at {
                         // -- disable (at a time) or enable
@@ -244,9 +250,7 @@ macro_rules! security_impl {
                             .bind(account.0)
                             .execute(&mut *tx)
                             .await?;
-                        if done.rows_affected() == 0 {
-                            return Err(StoreError::NotFound("user"));
-                        }
+                        some_user(done.rows_affected())?;
                         if disabled_at.is_some() {
                             // -- a disabled user's sessions end at once
                             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
@@ -317,9 +321,7 @@ macro_rules! security_impl {
                         .bind(account.0)
                         .execute(&mut *tx)
                         .await?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound("user"));
-                    }
+                    some_user(done.rows_affected())?;
                     // -- every other session of the user ends
                     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
                         .bind(id.0)
@@ -443,9 +445,7 @@ macro_rules! security_impl {
                         .bind(account.0)
                         .execute(&mut *tx)
                         .await?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound("user"));
-                    }
+                    some_user(done.rows_affected())?;
                     // -- old recovery codes stop working
                     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
                     for h in recovery_hashes {

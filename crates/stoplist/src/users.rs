@@ -192,6 +192,17 @@ pub async fn reset_password(
     Ok(())
 }
 
+/// Whether `password` is the user's password.
+pub async fn password_is_right(state: &AppState, user: &User, password: &str) -> AppResult<bool> {
+    let stored = state
+        .store
+        .user_credentials(&user.login)
+        .await?
+        .map(|(_, hash)| hash)
+        .ok_or(AppError::NotFound("user"))?;
+    Ok(auth::verify_password(password.to_owned(), stored).await)
+}
+
 /// A user changes their own password, giving the current one; their other sessions end.
 pub async fn change_own_password(
     state: &AppState,
@@ -201,13 +212,7 @@ pub async fn change_own_password(
     keep_session: Option<&str>,
     address: &str,
 ) -> AppResult<()> {
-    let stored = state
-        .store
-        .user_credentials(&user.login)
-        .await?
-        .map(|(_, hash)| hash)
-        .ok_or(AppError::NotFound("user"))?;
-    if !auth::verify_password(current.to_owned(), stored).await {
+    if !password_is_right(state, user, current).await? {
         return Err(AppError::invalid(
             "wrong_password",
             "current_password",

@@ -210,8 +210,8 @@ impl FromRequestParts<AppState> for UiSession {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         // The gate's, on a guarded route; on a public one (logout), the cookie's.
-        if let Some(s) = parts.extensions.get::<UiSession>() {
-            return Ok(s.clone());
+        if let Some(s) = parts.extensions.remove::<UiSession>() {
+            return Ok(s);
         }
         match UiSession::load(&parts.headers, state).await {
             Ok(Some(s)) => Ok(s),

@@ -232,12 +232,6 @@ pub async fn disable_two_factor(
     headers: HeaderMap,
     CsrfForm { session, form }: CsrfForm<DisableForm>,
 ) -> Result<Response, PageError> {
-    let stored = state
-        .store
-        .user_credentials(&session.user.login)
-        .await?
-        .map(|(_, h)| h)
-        .unwrap_or_default();
     let refusal = if state
         .store
         .requires_two_factor(session.account_id())
@@ -248,7 +242,7 @@ pub async fn disable_two_factor(
             "password",
             "this account requires two-factor login; an owner can change that on the Users page",
         ))
-    } else if !crate::auth::verify_password(form.password, stored).await {
+    } else if !users::password_is_right(&state, &session.user, &form.password).await? {
         Some(AppError::invalid(
             "wrong_password",
             "password",
