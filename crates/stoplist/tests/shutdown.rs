@@ -328,7 +328,11 @@ async fn sigterm_with_a_hanging_provider_gives_back_what_was_never_handed_over()
     fake.hang(false);
     let _again = Server::start(&db, "default_send_rate = 0\n");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while statuses(&db, account, id).await.queued > 0 {
+    // Claimed messages leave `queued` before the provider answers: wait until none is in flight.
+    while {
+        let c = statuses(&db, account, id).await;
+        c.queued > 0 || c.sending > 0
+    } {
         assert!(
             Instant::now() < deadline,
             "the given-back messages were never sent"
