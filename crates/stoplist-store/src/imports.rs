@@ -5,8 +5,8 @@
 //! PostgreSQL is a round trip away: each batch goes as one statement whose columns are
 //! arrays (`UNNEST`), so a 20,000-row batch is one round trip instead of forty.
 //!
-//! Every statement here runs inside the import's write transaction
-//! ([`crate::ImportApply`]); none of them commits.
+//! Every statement here runs inside a caller's write transaction (an import's batch, or an
+//! upload's [`crate::ImportApply`]); none of them commits.
 
 use crate::Result;
 use crate::model::{Reject, StagedRow};
@@ -20,47 +20,40 @@ use std::future::Future;
 /// SQLite's 32,766 bound parameters).
 const SQLITE_ROWS_PER_STATEMENT: usize = 500;
 
-/// What an import's contacts statement does when the number is already in the group: the
-/// file's non-empty fields replace the stored ones, and a row whose fields would not change
-/// is left alone (a re-import of the same file rewrites nothing). Shared by both backends
-/// (`IS DISTINCT FROM`: SQLite 3.39+, PostgreSQL). A macro so that `concat!` can build
-/// whole statements from it.
-macro_rules! on_conflict_update {
-    () => {
-        " ON CONFLICT (group_id, number) DO UPDATE SET
-        first_name = COALESCE(excluded.first_name, contacts.first_name),
-        last_name = COALESCE(excluded.last_name, contacts.last_name),
-        email = COALESCE(excluded.email, contacts.email),
-        updated_at = excluded.updated_at
-      WHERE contacts.first_name IS DISTINCT FROM COALESCE(excluded.first_name, contacts.first_name)
-         OR contacts.last_name IS DISTINCT FROM COALESCE(excluded.last_name, contacts.last_name)
-         OR contacts.email IS DISTINCT FROM COALESCE(excluded.email, contacts.email)"
-    };
+/// A contact already in the group (visible), as an import batch finds it.
+pub(crate) struct Existing {
+    pub(crate) id: i64,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) email: Option<String>,
 }
 
 /// The bulk steps of an import on one backend.
 pub(crate) trait BulkImport: sqlx::Database {
-    /// The numbers of `rows` that are on `account`'s opt-out list, with their source.
+    /// The numbers of `rows` that are on `account`'s opt-out list, with their source and
+    /// when they were listed.
     fn listed(
         tx: &mut Transaction<'static, Self>,
         account: i64,
         rows: &[StagedRow],
-    ) -> impl Future<Output = Result<HashMap<String, String>>> + Send;
+    ) -> impl Future<Output = Result<HashMap<String, (String, i64)>>> + Send;
 
-    /// How many of the numbers of `rows` `group` holds already (a dry run's count).
-    fn count_in_group(
+    /// The contacts `group` shows already for the numbers of `rows` (never an import's
+    /// hidden rows).
+    fn existing(
         tx: &mut Transaction<'static, Self>,
         group: i64,
         rows: &[StagedRow],
-    ) -> impl Future<Output = Result<i64>> + Send;
+    ) -> impl Future<Output = Result<HashMap<String, Existing>>> + Send;
 
-    /// Inserts the new contacts of `rows` into `group` and updates the fields of those
-    /// already there — never an opted-out number (the caller skipped them; checked again
-    /// here, in SQL).
-    fn write_contacts(
+    /// Inserts `rows` into `group` as hidden rows of import `import_id` (see migration 15):
+    /// none of their numbers is in the group yet and none is opted out (the caller read both
+    /// in this transaction, under the lock that orders it with every opt-out).
+    fn insert_hidden(
         tx: &mut Transaction<'static, Self>,
         account: i64,
         group: i64,
+        import_id: i64,
         now: i64,
         rows: &[StagedRow],
     ) -> impl Future<Output = Result<()>> + Send;
@@ -91,15 +84,15 @@ fn json_numbers(rows: &[StagedRow]) -> String {
     out
 }
 
-/// SQLite's statement for `rows` new contacts, or new fields for numbers already in the group;
-/// never an opted-out number. Its arguments, in order ([`sqlite_contact_arguments`]): account,
-/// group, now, now, each row's number, first name, last name and email, then account again.
-fn sqlite_contacts_statement(rows: usize) -> String {
-    let mut sql = String::with_capacity(700 + rows * 14);
-    // -- new contacts, or new fields for numbers already in the group; never an opted-out number
+/// SQLite's statement for `rows` hidden rows of an import. Its arguments, in order
+/// ([`sqlite_hidden_arguments`]): account, group, import, now, now, then each row's number,
+/// first name, last name and email.
+fn sqlite_hidden_statement(rows: usize) -> String {
+    let mut sql = String::with_capacity(300 + rows * 14);
+    // -- an import's new contacts, hidden until it is published
     sql.push_str(
-        "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at)
-         SELECT ?, ?, v.column1, v.column2, v.column3, v.column4, ?, ? FROM (VALUES ",
+        "INSERT INTO contacts (account_id, group_id, import_id, number, first_name, last_name, email, created_at, updated_at)
+         SELECT ?, ?, ?, v.column1, v.column2, v.column3, v.column4, ?, ? FROM (VALUES ",
     );
     for i in 0..rows {
         sql.push_str(if i == 0 {
@@ -108,38 +101,50 @@ fn sqlite_contacts_statement(rows: usize) -> String {
             ", (?, ?, ?, ?)"
         });
     }
-    sql.push_str(
-        ") AS v WHERE NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = ? AND o.number = v.column1)",
-    );
-    sql.push_str(on_conflict_update!());
+    sql.push_str(") AS v");
     sql
 }
 
 /// The statement for a full chunk, built once.
-static SQLITE_FULL_CONTACTS_STATEMENT: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| sqlite_contacts_statement(SQLITE_ROWS_PER_STATEMENT));
+static SQLITE_FULL_HIDDEN_STATEMENT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| sqlite_hidden_statement(SQLITE_ROWS_PER_STATEMENT));
 
-/// The arguments of [`sqlite_contacts_statement`] for `rows`, with how many rows they hold.
-fn sqlite_contact_arguments(
-    account: i64,
-    group: i64,
-    now: i64,
+/// The arguments of [`sqlite_hidden_statement`] for `rows`, with how many rows they hold.
+fn sqlite_hidden_arguments(
+    head: [i64; 5],
     rows: &[StagedRow],
 ) -> std::result::Result<(usize, SqliteArguments), BoxDynError> {
     let mut args = SqliteArguments::default();
     args.reserve(5 + rows.len() * 4, 0);
-    args.add(account)?;
-    args.add(group)?;
-    args.add(now)?;
-    args.add(now)?;
+    for v in head {
+        args.add(v)?;
+    }
     for r in rows {
         args.add(r.number.as_str())?;
         args.add(r.fields.first_name.as_deref())?;
         args.add(r.fields.last_name.as_deref())?;
         args.add(r.fields.email.as_deref())?;
     }
-    args.add(account)?;
     Ok((rows.len(), args))
+}
+
+type ExistingRow = (String, i64, Option<String>, Option<String>, Option<String>);
+
+fn existing_map(found: Vec<ExistingRow>) -> HashMap<String, Existing> {
+    found
+        .into_iter()
+        .map(|(number, id, first_name, last_name, email)| {
+            (
+                number,
+                Existing {
+                    id,
+                    first_name,
+                    last_name,
+                    email,
+                },
+            )
+        })
+        .collect()
 }
 
 impl BulkImport for Sqlite {
@@ -147,49 +152,53 @@ impl BulkImport for Sqlite {
         tx: &mut Transaction<'static, Sqlite>,
         account: i64,
         rows: &[StagedRow],
-    ) -> Result<HashMap<String, String>> {
+    ) -> Result<HashMap<String, (String, i64)>> {
         // -- which of these numbers (a JSON array) are on the opt-out list; CROSS JOIN keeps
         // -- the array the outer loop, each number a probe of the list's index
-        let found: Vec<(String, String)> = sqlx::query_as(
-            "SELECT o.number, o.source FROM json_each($2) AS j
+        let found: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT o.number, o.source, o.created_at FROM json_each($2) AS j
                CROSS JOIN opt_outs o ON o.account_id = $1 AND o.number = j.value",
         )
         .bind(account)
         .bind(json_numbers(rows))
         .fetch_all(&mut **tx)
         .await?;
-        Ok(found.into_iter().collect())
+        Ok(found.into_iter().map(|(n, s, at)| (n, (s, at))).collect())
     }
 
-    async fn count_in_group(
+    async fn existing(
         tx: &mut Transaction<'static, Sqlite>,
         group: i64,
         rows: &[StagedRow],
-    ) -> Result<i64> {
-        // -- how many of these numbers (a JSON array) the group has already
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM json_each($2) AS j
-               CROSS JOIN contacts c ON c.group_id = $1 AND c.number = j.value",
+    ) -> Result<HashMap<String, Existing>> {
+        // -- the contacts the group shows for these numbers (a JSON array)
+        let found: Vec<ExistingRow> = sqlx::query_as(
+            "SELECT c.number, c.id, c.first_name, c.last_name, c.email FROM json_each($2) AS j
+               CROSS JOIN contacts c ON c.group_id = $1 AND c.number = j.value
+              WHERE (c.import_id IS NULL OR c.import_id NOT IN (SELECT import_id FROM hidden_imports))",
         )
         .bind(group)
         .bind(json_numbers(rows))
-        .fetch_one(&mut **tx)
-        .await?)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(existing_map(found))
     }
 
-    async fn write_contacts(
+    async fn insert_hidden(
         tx: &mut Transaction<'static, Sqlite>,
         account: i64,
         group: i64,
+        import_id: i64,
         now: i64,
         rows: &[StagedRow],
     ) -> Result<()> {
+        let head = [account, group, import_id, now, now];
         // Each statement's arguments are built while the one before runs: the statement runs
         // on sqlx's SQLite thread, the building on this one, and `join!` overlaps them.
         let mut chunks = rows.chunks(SQLITE_ROWS_PER_STATEMENT);
         let mut next = chunks
             .next()
-            .map(|c| sqlite_contact_arguments(account, group, now, c))
+            .map(|c| sqlite_hidden_arguments(head, c))
             .transpose()
             .map_err(sqlx::Error::Encode)?;
         while let Some((n, args)) = next.take() {
@@ -198,9 +207,9 @@ impl BulkImport for Sqlite {
             // last, shorter one is neither.
             let full = n == SQLITE_ROWS_PER_STATEMENT;
             let sql = if full {
-                SQLITE_FULL_CONTACTS_STATEMENT.as_str().into_sql_str()
+                SQLITE_FULL_HIDDEN_STATEMENT.as_str().into_sql_str()
             } else {
-                sqlx::AssertSqlSafe(sqlite_contacts_statement(n)).into_sql_str()
+                sqlx::AssertSqlSafe(sqlite_hidden_statement(n)).into_sql_str()
             };
             let (done, built) = tokio::join!(
                 sqlx::query_with(sql, args)
@@ -208,7 +217,7 @@ impl BulkImport for Sqlite {
                     .execute(&mut **tx),
                 async {
                     following
-                        .map(|c| sqlite_contact_arguments(account, group, now, c))
+                        .map(|c| sqlite_hidden_arguments(head, c))
                         .transpose()
                 },
             );
@@ -245,39 +254,43 @@ impl BulkImport for Postgres {
         tx: &mut Transaction<'static, Postgres>,
         account: i64,
         rows: &[StagedRow],
-    ) -> Result<HashMap<String, String>> {
+    ) -> Result<HashMap<String, (String, i64)>> {
         let numbers: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
         // -- which of these numbers are on the opt-out list
-        let found: Vec<(String, String)> = sqlx::query_as(
-            "SELECT number, source FROM opt_outs WHERE account_id = $1 AND number = ANY($2::text[])",
+        let found: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT number, source, created_at FROM opt_outs WHERE account_id = $1 AND number = ANY($2::text[])",
         )
         .bind(account)
         .bind(&numbers)
         .fetch_all(&mut **tx)
         .await?;
-        Ok(found.into_iter().collect())
+        Ok(found.into_iter().map(|(n, s, at)| (n, (s, at))).collect())
     }
 
-    async fn count_in_group(
+    async fn existing(
         tx: &mut Transaction<'static, Postgres>,
         group: i64,
         rows: &[StagedRow],
-    ) -> Result<i64> {
+    ) -> Result<HashMap<String, Existing>> {
         let numbers: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
-        // -- how many of these numbers the group has already
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM contacts WHERE group_id = $1 AND number = ANY($2::text[])",
+        // -- the contacts the group shows for these numbers
+        let found: Vec<ExistingRow> = sqlx::query_as(
+            "SELECT c.number, c.id, c.first_name, c.last_name, c.email FROM contacts c
+              WHERE c.group_id = $1 AND c.number = ANY($2::text[])
+                AND (c.import_id IS NULL OR c.import_id NOT IN (SELECT import_id FROM hidden_imports))",
         )
         .bind(group)
         .bind(&numbers)
-        .fetch_one(&mut **tx)
-        .await?)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(existing_map(found))
     }
 
-    async fn write_contacts(
+    async fn insert_hidden(
         tx: &mut Transaction<'static, Postgres>,
         account: i64,
         group: i64,
+        import_id: i64,
         now: i64,
         rows: &[StagedRow],
     ) -> Result<()> {
@@ -291,24 +304,23 @@ impl BulkImport for Postgres {
             .collect();
         let last: Vec<Option<&str>> = rows.iter().map(|r| r.fields.last_name.as_deref()).collect();
         let email: Vec<Option<&str>> = rows.iter().map(|r| r.fields.email.as_deref()).collect();
-        // -- new contacts, or new fields for numbers already in the group; never an
-        // -- opted-out number. One statement for the batch, its columns as arrays.
-        sqlx::query(concat!(
-            "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at)
-             SELECT $1, $2, v.number, v.first_name, v.last_name, v.email, $3, $3
-               FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[]) AS v(number, first_name, last_name, email)
-              WHERE NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = $1 AND o.number = v.number)",
-            on_conflict_update!()
-        ))
-            .bind(account)
-            .bind(group)
-            .bind(now)
-            .bind(&numbers)
-            .bind(&first)
-            .bind(&last)
-            .bind(&email)
-            .execute(&mut **tx)
-            .await?;
+        // -- an import's new contacts, hidden until it is published; one statement for the
+        // -- batch, its columns as arrays
+        sqlx::query(
+            "INSERT INTO contacts (account_id, group_id, import_id, number, first_name, last_name, email, created_at, updated_at)
+             SELECT $1, $2, $3, v.number, v.first_name, v.last_name, v.email, $4, $4
+               FROM UNNEST($5::text[], $6::text[], $7::text[], $8::text[]) AS v(number, first_name, last_name, email)",
+        )
+        .bind(account)
+        .bind(group)
+        .bind(import_id)
+        .bind(now)
+        .bind(&numbers)
+        .bind(&first)
+        .bind(&last)
+        .bind(&email)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

@@ -274,7 +274,8 @@ pub trait Store:
         invalid: i64,
         now: i64,
     ) -> Result<()>;
-    /// Begins applying import `import_id` of `account`: takes the write lock and the
+    /// Begins applying Opt Out Manager upload `import_id` of `account` (contact imports are
+    /// staged instead: [`Store::open_import`]): takes the write lock and the
     /// account's ledger head, and checks that the import and its group are the account's.
     /// Rows then go in batch by batch ([`ImportApply`]); the import lands whole at
     /// [`ImportApply::finish`] or not at all. `expected_rows` is about how many rows the file
@@ -288,6 +289,41 @@ pub trait Store:
         expected_rows: u64,
         now: i64,
     ) -> Result<Box<dyn ImportApply>>;
+    /// Opens contact import `import_id` for staging ([`Store::stage_import`]): checks that its
+    /// group is the account's and, unless it is a dry run, that no other import of the group
+    /// is staged (a conflict), and from then on hides the import's rows from every reader.
+    async fn open_import(&self, account: AccountId, import_id: i64) -> Result<()>;
+    /// Stages one batch of a contact import in one short transaction of its own: `rows` are
+    /// distinct numbers of the file, in number order. Rows whose number is opted out are
+    /// rejected (SPEC 3.4; a reset lifts only opt-outs listed before the import started, and
+    /// only when it is published); new numbers are written into the group as hidden rows;
+    /// fields that change contacts already in the group are kept for the publish step.
+    /// Records the progress (`rows_read`, `invalid`) with a fresh heartbeat. A dry run only
+    /// counts. Returns what the batch decided (imported: new numbers; updated: numbers
+    /// already in the group).
+    async fn stage_import(
+        &self,
+        account: AccountId,
+        import_id: i64,
+        rows: &[StagedRow],
+        rows_read: i64,
+        invalid: i64,
+    ) -> Result<ImportCounts>;
+    /// Publishes a staged contact import in one short transaction: lifts its reset's opt-outs
+    /// still standing (with their events), applies its staged field changes, shows its rows to
+    /// every reader, and records the report (`staged`: the batches' counts with the reading
+    /// totals; `imported` and `skipped_opted_out` are corrected for numbers an opt-out took
+    /// out meanwhile). The work is bounded by the lifts and field changes, not by the rows.
+    async fn publish_import(
+        &self,
+        account: AccountId,
+        import_id: i64,
+        staged: &ImportCounts,
+        now: i64,
+    ) -> Result<ImportCounts>;
+    /// Deletes the hidden rows of every staged import that will never be published (failed
+    /// or interrupted), in short transactions, and forgets them. Returns how many.
+    async fn discard_imports(&self) -> Result<u64>;
     /// Ends an import with its final status and counts.
     async fn finish_import(
         &self,

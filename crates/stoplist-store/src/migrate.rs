@@ -91,6 +91,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "reply parts expiry and ended campaigns' files",
         sql: include_str!("../migrations/sqlite/0014_expiry.sql"),
     },
+    Migration {
+        version: 15,
+        description: "imports beside everything else",
+        sql: include_str!("../migrations/sqlite/0015_imports_beside.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -163,5 +168,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 14,
         description: "reply parts expiry and ended campaigns' files",
         sql: include_str!("../migrations/postgres/0014_expiry.sql"),
+    },
+    Migration {
+        version: 15,
+        description: "imports beside everything else",
+        sql: include_str!("../migrations/postgres/0015_imports_beside.sql"),
     },
 ];

@@ -47,6 +47,11 @@ impl PgStore {
     /// One bootstrap at a time across instances (released at the transaction's end).
     const BOOTSTRAP_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(727002)");
 
+    /// -- an account's settings for an import batch, its ledger row share-locked: every
+    /// -- opt-out locks that row for update first, so it waits for the batch's commit (tens of
+    /// -- milliseconds) and then sees, and deletes, the batch's hidden rows of its number
+    const SHARE_LEDGER: &'static str = "SELECT settings_json FROM accounts WHERE id = $1 FOR SHARE";
+
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
     }

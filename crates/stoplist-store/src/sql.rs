@@ -405,6 +405,16 @@ pub(crate) const CONTACT_COLUMNS: &str =
         (o.id IS NOT NULL) AS opted_out, c.created_at, c.updated_at
    FROM contacts c LEFT JOIN opt_outs o ON o.account_id = c.account_id AND o.number = c.number";
 
+// -- a contact row every reader may see: not a hidden row of an import still being staged
+// -- (migration 15)
+pub(crate) const VISIBLE_CONTACT: &str =
+    "(c.import_id IS NULL OR c.import_id NOT IN (SELECT import_id FROM hidden_imports))";
+
+// -- the contacts a group shows: all its rows less the hidden rows of imports into it
+pub(crate) const GROUP_CONTACT_COUNT: &str =
+    "((SELECT COUNT(*) FROM contacts c WHERE c.group_id = g.id)
+      - (SELECT COUNT(*) FROM hidden_imports h JOIN contacts c ON c.import_id = h.import_id WHERE h.group_id = g.id))";
+
 /// Rows per multi-row statement of an import (at most 13 parameters a row: well under
 /// SQLite's 32,766 and PostgreSQL's 65,535 bound parameters).
 pub(crate) const IMPORT_ROWS_PER_STATEMENT: usize = 500;
@@ -473,6 +483,48 @@ impl Ledger {
                 None => self.known.remove(&n),
             };
         }
+    }
+}
+
+/// What an import does with one row, given whether its number is listed (`listed`: the
+/// entry's source and when it was listed).
+pub(crate) enum RowFate {
+    /// Not listed: imported (or, for an upload, listed).
+    Keep,
+    /// Listed before the import started, and the import resets: imported, the opt-out lifted.
+    Lift,
+    /// An upload of a number already listed.
+    Already,
+    /// Left out, with the reason for its rejected row; `true` when Enforce Global Optouts
+    /// keeps it out.
+    Skip(&'static str, bool),
+}
+
+/// The opt-out rules of SPEC 3.4 for one import row. A reset lifts only opt-outs recorded
+/// by `started_at` (the millisecond the import was recorded): one recorded since is the
+/// person's later word, and wins.
+pub(crate) fn row_fate(
+    policy: &stoplist_domain::rules::Policy,
+    event: stoplist_domain::rules::OptOutEvent,
+    started_at: i64,
+    listed: Option<&(String, i64)>,
+) -> RowFate {
+    use stoplist_domain::rules::{self, Decision, SkipReason};
+    let Some((source, listed_at)) = listed else {
+        return RowFate::Keep;
+    };
+    // Whether an entry is provisional changes nothing for an import row.
+    let current = stoplist_domain::OptOutSource::parse(source).map(rules::Listed::settled);
+    match rules::decide(policy, current, event) {
+        Decision::Skip(SkipReason::EnforcedReplyOptOut) => RowFate::Skip(
+            "opted out by reply; Enforce Global Optouts keeps it out",
+            true,
+        ),
+        Decision::ImportAndLift if *listed_at <= started_at => RowFate::Lift,
+        Decision::ImportAndLift => RowFate::Skip("opted out after the import started", false),
+        Decision::AlreadyOptedOut { .. } => RowFate::Already,
+        // Any other decision leaves an opted-out number out: the list wins.
+        _ => RowFate::Skip("opted out", false),
     }
 }
 
@@ -687,6 +739,9 @@ macro_rules! store_impl {
                     }
                     Decision::NoChange | Decision::Import | Decision::Skip(_) | Decision::Refuse(_) => ContactCleanup::Keep,
                 };
+                if matches!(decision, Decision::Record { .. } | Decision::RecordProvisional | Decision::AlreadyOptedOut { .. }) {
+                    Self::withdraw_from_imports(tx, account, &[cmd.number.as_str()]).await?;
+                }
                 let mut contacts_deleted = 0;
                 match cleanup {
                     ContactCleanup::Keep => {}
@@ -755,6 +810,41 @@ macro_rules! store_impl {
 
             /// Puts the number on the list (or lets a reply or an explicit add replace a weaker or
             /// provisional entry, keeping "since"), and answers the entry.
+            /// An opt-out of `numbers` recorded while imports run wins over them: their hidden
+            /// rows of these numbers are deleted and their staged lifts of them dropped (see
+            /// migration 15). Two probes a number; nothing when no import is running.
+            pub(crate) async fn withdraw_from_imports(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: AccountId,
+                numbers: &[&str],
+            ) -> Result<()> {
+                // -- is any import being staged? (almost always not: the two deletes are skipped)
+                let running: Option<i64> = sqlx::query_scalar("SELECT import_id FROM hidden_imports LIMIT 1")
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if running.is_none() {
+                    return Ok(());
+                }
+                for number in numbers {
+                    // -- running imports' hidden rows of this number
+                    sqlx::query(
+                        "DELETE FROM contacts WHERE account_id = $1 AND number = $2
+                            AND import_id IN (SELECT import_id FROM hidden_imports)",
+                    )
+                    .bind(account.0)
+                    .bind(number)
+                    .execute(&mut **tx)
+                    .await?;
+                    // -- and their staged lifts of it
+                    sqlx::query("DELETE FROM import_lifts WHERE account_id = $1 AND number = $2")
+                        .bind(account.0)
+                        .bind(number)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
             async fn list_number(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 account: AccountId,
@@ -990,64 +1080,38 @@ macro_rules! store_impl {
             }
         }
 
-        /// An import being applied (see [`ImportApply`]): its write transaction and what it
-        /// has decided so far. Dropped without `finish`, the transaction rolls back.
+        impl $store {
+            /// Import `import_id` of `account`, inside `tx`.
+            async fn import_in(tx: &mut sqlx::Transaction<'static, $db>, account: AccountId, import_id: i64) -> Result<ImportRecord> {
+                let sql = format!("{IMPORT_COLUMNS} WHERE id = $1 AND account_id = $2");
+                sqlx::query_as::<_, ImportRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(import_id)
+                    .bind(account.0)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .map(ImportRecord::try_from)
+                    .transpose()?
+                    .ok_or(StoreError::NotFound("import"))
+            }
+        }
+
+        /// An Opt Out Manager upload being applied (see [`ImportApply`]): its write
+        /// transaction and what it has decided so far. Dropped without `finish`, the
+        /// transaction rolls back. (Contact imports are staged instead: see
+        /// [`Store::stage_import`].)
         pub(crate) struct ImportTx {
             tx: sqlx::Transaction<'static, $db>,
             account: AccountId,
             imp: ImportRecord,
             ledger: Ledger,
             policy: Policy,
-            event: OptOutEvent,
             counts: ImportCounts,
-            /// Contacts in the group when the import began.
-            before: i64,
-            /// Rows offered to the group (inserted, updated, or already as the file has them).
-            written: i64,
             now: i64,
             /// On SQLite (the import pragmas are reset at the end).
             sqlite: bool,
         }
 
         impl ImportTx {
-            /// Lifts the opt-out of `r`'s number (an import reset) with an `opted_in` event.
-            async fn lift(&mut self, r: &StagedRow) -> Result<()> {
-                // -- lift the opt-out (an import reset); its events stay
-                sqlx::query("DELETE FROM opt_outs WHERE account_id = $1 AND number = $2")
-                    .bind(self.account.0)
-                    .bind(r.number.as_str())
-                    .execute(&mut *self.tx)
-                    .await?;
-                let content = EventContent {
-                    account_id: self.account.0,
-                    seq: 0,
-                    number: r.number.as_str().to_owned(),
-                    kind: EventKind::OptedIn,
-                    source: EventSource::ImportReset,
-                    actor: self.imp.actor.clone(),
-                    reason: self.imp.reason.clone(),
-                    evidence: Some(format!("import {} \"{}\" row {}", self.imp.id, self.imp.file_name, r.row)),
-                    at_ms: self.now,
-                };
-                $store::append_event(&mut self.tx, &mut self.ledger, content).await?;
-                Ok(())
-            }
-
-            /// Inserts the new contacts of `rows` and updates the fields of those already in
-            /// the group (a dry run only counts them).
-            async fn write_contacts(&mut self, rows: &[StagedRow]) -> Result<()> {
-                let group = self.imp.group_id.ok_or(StoreError::NotFound("group"))?;
-                if self.imp.dry_run {
-                    let there = <$db as $crate::imports::BulkImport>::count_in_group(&mut self.tx, group.0, rows).await?;
-                    self.counts.updated += there;
-                    self.counts.imported += rows.len() as i64 - there;
-                    return Ok(());
-                }
-                <$db as $crate::imports::BulkImport>::write_contacts(&mut self.tx, self.account.0, group.0, self.now, rows).await?;
-                self.written += rows.len() as i64;
-                Ok(())
-            }
-
             /// Puts the numbers of `rows` (none listed yet) on the opt-out list with source
             /// `upload`, the file and row as evidence, and one chained event each, many rows
             /// per statement (a dry run only counts them).
@@ -1075,6 +1139,8 @@ macro_rules! store_impl {
                             .push_bind(self.now);
                     });
                     q.build().execute(&mut *self.tx).await?;
+                    let numbers: Vec<&str> = chunk.iter().map(|r| r.number.as_str()).collect();
+                    $store::withdraw_from_imports(&mut self.tx, self.account, &numbers).await?;
                     let events = chunk.iter().zip(evidence).map(|(r, ev)| EventContent {
                         account_id: self.account.0,
                         seq: 0,
@@ -1099,47 +1165,17 @@ macro_rules! store_impl {
                 // numeric key, computed once a row: comparing text would re-check UTF-8 each time).
                 rows.sort_by_cached_key(|r| r.number.as_u64());
                 let listed = <$db as $crate::imports::BulkImport>::listed(&mut self.tx, self.account.0, &rows).await?;
-                let mut skipped = Vec::new();
                 let mut keep = Vec::with_capacity(rows.len());
                 for r in rows {
-                    let Some(source) = listed.get(r.number.as_str()) else {
-                        keep.push(r);
-                        continue;
-                    };
-                    // Whether an entry is provisional changes nothing for an import row.
-                    let current = stoplist_domain::OptOutSource::parse(source).map(rules::Listed::settled);
-                    match rules::decide(&self.policy, current, self.event) {
-                        Decision::Skip(rules::SkipReason::OptedOut) => {
-                            self.counts.skipped_opted_out += 1;
-                            skipped.push(Reject { row: r.row, raw: r.number.as_str().to_owned(), reason: "opted out".into() });
-                        }
-                        Decision::Skip(rules::SkipReason::EnforcedReplyOptOut) => {
-                            self.counts.skipped_enforced += 1;
-                            skipped.push(Reject {
-                                row: r.row,
-                                raw: r.number.as_str().to_owned(),
-                                reason: "opted out by reply; Enforce Global Optouts keeps it out".into(),
-                            });
-                        }
-                        Decision::ImportAndLift => {
-                            if !self.imp.dry_run {
-                                self.lift(&r).await?;
-                            }
-                            self.counts.lifted += 1;
-                            keep.push(r);
-                        }
+                    match row_fate(&self.policy, OptOutEvent::Added(rules::AddedBy::Upload), i64::MAX, listed.get(r.number.as_str())) {
+                        RowFate::Keep | RowFate::Lift => keep.push(r),
                         // An upload of a number already listed: counted, not duplicated.
-                        Decision::AlreadyOptedOut { .. } => self.counts.updated += 1,
-                        // Any other decision leaves an opted-out number out: the list wins.
-                        _ => {}
+                        RowFate::Already => self.counts.updated += 1,
+                        RowFate::Skip(..) => {}
                     }
                 }
-                match self.imp.kind {
-                    ImportKind::Contacts => self.write_contacts(&keep).await?,
-                    ImportKind::OptOuts => self.list_numbers(&keep).await?,
-                }
+                self.list_numbers(&keep).await?;
                 <$db as $crate::imports::BulkImport>::insert_rejects(&mut self.tx, self.imp.id, rejects).await?;
-                <$db as $crate::imports::BulkImport>::insert_rejects(&mut self.tx, self.imp.id, &skipped).await?;
                 self.counts.rows_read = rows_read;
                 self.counts.invalid = invalid;
                 $store::note_progress(&mut self.tx, self.imp.id, rows_read, invalid, now_ms()).await
@@ -1148,15 +1184,6 @@ macro_rules! store_impl {
             async fn finish(self: Box<Self>, duplicates: i64) -> Result<ImportCounts> {
                 let mut this = *self;
                 this.counts.duplicates = duplicates;
-                if let (ImportKind::Contacts, Some(g), false) = (this.imp.kind, this.imp.group_id, this.imp.dry_run) {
-                    // -- contacts in the group now: the difference is what the import added
-                    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE group_id = $1")
-                        .bind(g.0)
-                        .fetch_one(&mut *this.tx)
-                        .await?;
-                    this.counts.imported = after - this.before;
-                    this.counts.updated = this.written - this.counts.imported;
-                }
                 $store::save_ledger(&mut this.tx, &mut this.ledger).await?;
                 $store::write_import_report(&mut this.tx, this.account, this.imp.id, ImportStatus::Done, &this.counts, None, now_ms()).await?;
                 if this.sqlite {
@@ -1571,11 +1598,11 @@ macro_rules! store_impl {
 
             async fn group(&self, account: AccountId, id: GroupId) -> Result<Option<Group>> {
                 // -- one group with its contact count
-                Ok(sqlx::query_as::<_, GroupRow>(
-                    "SELECT g.id, g.account_id, g.name, (SELECT COUNT(*) FROM contacts c WHERE c.group_id = g.id) AS contact_count,
-                            g.created_at
-                       FROM contact_groups g WHERE g.id = $1 AND g.account_id = $2",
-                )
+                let sql = format!(
+                    "SELECT g.id, g.account_id, g.name, {GROUP_CONTACT_COUNT} AS contact_count, g.created_at
+                       FROM contact_groups g WHERE g.id = $1 AND g.account_id = $2"
+                );
+                Ok(sqlx::query_as::<_, GroupRow>(sqlx::AssertSqlSafe(sql))
                 .bind(id.0)
                 .bind(account.0)
                 .fetch_optional(&self.pool)
@@ -1585,11 +1612,11 @@ macro_rules! store_impl {
 
             async fn list_groups(&self, account: AccountId) -> Result<Vec<Group>> {
                 // -- the account's groups by name, with contact counts
-                Ok(sqlx::query_as::<_, GroupRow>(
-                    "SELECT g.id, g.account_id, g.name, (SELECT COUNT(*) FROM contacts c WHERE c.group_id = g.id) AS contact_count,
-                            g.created_at
-                       FROM contact_groups g WHERE g.account_id = $1 ORDER BY g.name_key",
-                )
+                let sql = format!(
+                    "SELECT g.id, g.account_id, g.name, {GROUP_CONTACT_COUNT} AS contact_count, g.created_at
+                       FROM contact_groups g WHERE g.account_id = $1 ORDER BY g.name_key"
+                );
+                Ok(sqlx::query_as::<_, GroupRow>(sqlx::AssertSqlSafe(sql))
                 .bind(account.0)
                 .fetch_all(&self.pool)
                 .await?
@@ -1612,10 +1639,16 @@ macro_rules! store_impl {
                 if Self::fetch_optout(&mut tx, account, number).await?.is_some() {
                     return Err(StoreError::OptedOut);
                 }
-                // -- a new contact instance
-                let id: i64 = sqlx::query_scalar(
+                // -- a new contact instance; a hidden row of a running import with this number
+                // -- becomes this contact (the import then no longer owns it)
+                let id: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                     ON CONFLICT (group_id, number) DO UPDATE SET import_id = NULL, first_name = excluded.first_name,
+                        last_name = excluded.last_name, email = excluded.email, created_at = excluded.created_at,
+                        updated_at = excluded.updated_at
+                      WHERE contacts.import_id IN (SELECT import_id FROM hidden_imports)
+                     RETURNING id",
                 )
                 .bind(account.0)
                 .bind(group.0)
@@ -1624,9 +1657,9 @@ macro_rules! store_impl {
                 .bind(&fields.last_name)
                 .bind(&fields.email)
                 .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| conflict(e, "a contact with this number in this group", "number"))?;
+                .fetch_optional(&mut *tx)
+                .await?;
+                let id = id.ok_or(StoreError::Conflict { what: "a contact with this number in this group", field: "number" })?;
                 tx.commit().await?;
                 self.contact(account, ContactId(id)).await?.ok_or(StoreError::NotFound("contact"))
             }
@@ -1665,7 +1698,7 @@ macro_rules! store_impl {
 
             async fn contact(&self, account: AccountId, id: ContactId) -> Result<Option<Contact>> {
                 // -- one contact with its opted-out flag
-                let sql = format!("{CONTACT_COLUMNS} WHERE c.id = $1 AND c.account_id = $2");
+                let sql = format!("{CONTACT_COLUMNS} WHERE c.id = $1 AND c.account_id = $2 AND {VISIBLE_CONTACT}");
                 sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(sql))
                     .bind(id.0)
                     .bind(account.0)
@@ -1680,7 +1713,7 @@ macro_rules! store_impl {
                 // -- a page of contacts by id, in one group or all, optionally matching a search
                 // -- (the search text literally: `%` and `_` escaped)
                 let sql = format!(
-                    "{CONTACT_COLUMNS} WHERE c.account_id = $1
+                    "{CONTACT_COLUMNS} WHERE c.account_id = $1 AND {VISIBLE_CONTACT}
                         AND (CAST($2 AS BIGINT) IS NULL OR c.group_id = $2)
                         AND c.id > $3
                         AND (CAST($4 AS TEXT) IS NULL OR c.number LIKE $4 ESCAPE '\\'
@@ -1848,61 +1881,273 @@ macro_rules! store_impl {
             async fn begin_import(&self, account: AccountId, import_id: i64, expected_rows: u64, now: i64) -> Result<Box<dyn ImportApply>> {
                 let mut tx = self.begin_write().await?;
                 if self.backend_kind() == $crate::Backend::Sqlite {
-                    // -- a bigger page cache for this connection while it applies an import
-                    // -- (the index pages of a large group stay in memory instead of being
-                    // -- spilled to the WAL and read back), and statement journals in memory.
-                    // -- Neither touches durability: synchronous and the journal stay as they are.
+                    // -- a bigger page cache for this connection while it applies an upload,
+                    // -- and statement journals in memory. Neither touches durability.
                     let pragmas = if $crate::is_big_import(expected_rows) { SQLITE_BIG_IMPORT_PRAGMAS } else { SQLITE_IMPORT_PRAGMAS };
                     sqlx::raw_sql(pragmas).execute(&mut *tx).await?;
                 }
                 let ledger = Self::ledger(&mut tx, account).await?;
-                let sql = format!("{IMPORT_COLUMNS} WHERE id = $1 AND account_id = $2");
-                let imp = sqlx::query_as::<_, ImportRow>(sqlx::AssertSqlSafe(sql))
-                    .bind(import_id)
-                    .bind(account.0)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(ImportRecord::try_from)
-                    .transpose()?
-                    .ok_or(StoreError::NotFound("import"))?;
-                let before = match (imp.kind, imp.group_id) {
-                    (ImportKind::Contacts, Some(g)) => {
-                        // -- the group must be this account's (it may have been deleted meanwhile)
-                        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM contact_groups WHERE id = $1 AND account_id = $2")
-                            .bind(g.0)
-                            .bind(account.0)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        if exists.is_none() {
-                            return Err(StoreError::NotFound("group"));
-                        }
-                        // -- contacts in the group before the import (to tell new from updated)
-                        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE group_id = $1")
-                            .bind(g.0)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        n
-                    }
-                    (ImportKind::Contacts, None) => return Err(StoreError::NotFound("group")),
-                    (ImportKind::OptOuts, _) => 0,
-                };
-                let event = match imp.kind {
-                    ImportKind::Contacts => OptOutEvent::ImportRow { reset: imp.reset },
-                    ImportKind::OptOuts => OptOutEvent::Added(rules::AddedBy::Upload),
-                };
+                let imp = Self::import_in(&mut tx, account, import_id).await?;
+                if imp.kind != ImportKind::OptOuts {
+                    return Err(StoreError::Corrupt(format!("import {import_id} is not an upload: contact imports are staged")));
+                }
                 Ok(Box::new(ImportTx {
                     tx,
                     account,
                     policy: Policy::from(&ledger.settings),
                     ledger,
-                    event,
                     counts: ImportCounts::default(),
-                    before,
-                    written: 0,
                     now,
                     sqlite: self.backend_kind() == $crate::Backend::Sqlite,
                     imp,
                 }))
+            }
+
+            async fn open_import(&self, account: AccountId, import_id: i64) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let imp = Self::import_in(&mut tx, account, import_id).await?;
+                let group = imp.group_id.ok_or(StoreError::NotFound("group"))?;
+                // -- the group must be this account's
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM contact_groups WHERE id = $1 AND account_id = $2")
+                    .bind(group.0)
+                    .bind(account.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound("group"));
+                }
+                // -- another import of this group still staged (running, or failed and not yet
+                // -- cleared away): its hidden rows hold numbers this one may bring
+                let other: Option<i64> = sqlx::query_scalar("SELECT import_id FROM hidden_imports WHERE group_id = $1 LIMIT 1")
+                    .bind(group.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if !imp.dry_run {
+                    if other.is_some() {
+                        return Err(StoreError::Conflict { what: "an import into this group that has not finished", field: "group" });
+                    }
+                    // -- from now on, rows of this import are hidden from every reader
+                    // -- (one per group: of two at once on PostgreSQL, the second fails here)
+                    sqlx::query("INSERT INTO hidden_imports (import_id, group_id) VALUES ($1, $2)")
+                        .bind(import_id)
+                        .bind(group.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| conflict(e, "an import into this group that has not finished", "group"))?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn stage_import(&self, account: AccountId, import_id: i64, rows: &[StagedRow], rows_read: i64, invalid: i64) -> Result<ImportCounts> {
+                let mut tx = self.begin_write().await?;
+                // -- the account's settings (on PostgreSQL, its ledger row share-locked: see SHARE_LEDGER)
+                let settings: Option<String> = sqlx::query_scalar(Self::SHARE_LEDGER)
+                    .bind(account.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let policy = Policy::from(&settings_from_json(&settings.ok_or(StoreError::NotFound("account"))?)?);
+                let imp = Self::import_in(&mut tx, account, import_id).await?;
+                if imp.status != ImportStatus::Running {
+                    return Err(StoreError::NotFound("running import"));
+                }
+                let group = imp.group_id.ok_or(StoreError::NotFound("group"))?;
+                if !imp.dry_run {
+                    // -- still hidden? (deleting the group deletes this row too)
+                    let open: Option<i64> = sqlx::query_scalar("SELECT group_id FROM hidden_imports WHERE import_id = $1")
+                        .bind(import_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if open.is_none() {
+                        return Err(StoreError::NotFound("group"));
+                    }
+                }
+                let listed = <$db as $crate::imports::BulkImport>::listed(&mut tx, account.0, rows).await?;
+                let existing = <$db as $crate::imports::BulkImport>::existing(&mut tx, group.0, rows).await?;
+                let event = OptOutEvent::ImportRow { reset: imp.reset };
+                let mut counts = ImportCounts::default();
+                let mut hidden = Vec::new();
+                let mut skipped = Vec::new();
+                let mut lifts = Vec::new();
+                let mut updates = Vec::new();
+                for r in rows {
+                    match row_fate(&policy, event, imp.created_at, listed.get(r.number.as_str())) {
+                        RowFate::Skip(reason, enforced) => {
+                            if enforced { counts.skipped_enforced += 1 } else { counts.skipped_opted_out += 1 }
+                            skipped.push(Reject { row: r.row, raw: r.number.as_str().to_owned(), reason: reason.into() });
+                            continue;
+                        }
+                        RowFate::Lift => {
+                            counts.lifted += 1;
+                            lifts.push(r);
+                        }
+                        RowFate::Keep | RowFate::Already => {}
+                    }
+                    match existing.get(r.number.as_str()) {
+                        None => {
+                            counts.imported += 1;
+                            hidden.push(r.clone());
+                        }
+                        Some(c) => {
+                            counts.updated += 1;
+                            // The file's non-empty fields replace the stored ones; a row that
+                            // would change nothing is not staged (a re-import rewrites nothing).
+                            let f = &r.fields;
+                            let changes = |new: &Option<String>, old: &Option<String>| new.is_some() && new != old;
+                            if changes(&f.first_name, &c.first_name) || changes(&f.last_name, &c.last_name) || changes(&f.email, &c.email) {
+                                updates.push((c.id, r));
+                            }
+                        }
+                    }
+                }
+                if !imp.dry_run {
+                    <$db as $crate::imports::BulkImport>::insert_hidden(&mut tx, account.0, group.0, import_id, now_ms(), &hidden).await?;
+                    for chunk in updates.chunks(IMPORT_ROWS_PER_STATEMENT) {
+                        // -- fields the import changes on contacts already in the group, applied when it is published
+                        let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO import_updates (import_id, contact_id, first_name, last_name, email) ");
+                        q.push_values(chunk, |mut b, (id, r)| {
+                            b.push_bind(import_id)
+                                .push_bind(*id)
+                                .push_bind(r.fields.first_name.clone())
+                                .push_bind(r.fields.last_name.clone())
+                                .push_bind(r.fields.email.clone());
+                        });
+                        q.build().execute(&mut *tx).await?;
+                    }
+                    for chunk in lifts.chunks(IMPORT_ROWS_PER_STATEMENT) {
+                        // -- opt-outs the import's reset lifts when it is published
+                        let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO import_lifts (import_id, account_id, number, row) ");
+                        q.push_values(chunk, |mut b, r| {
+                            b.push_bind(import_id).push_bind(account.0).push_bind(r.number.as_str().to_owned()).push_bind(r.row);
+                        });
+                        q.build().execute(&mut *tx).await?;
+                    }
+                }
+                <$db as $crate::imports::BulkImport>::insert_rejects(&mut tx, import_id, &skipped).await?;
+                Self::note_progress(&mut tx, import_id, rows_read, invalid, now_ms()).await?;
+                tx.commit().await?;
+                Ok(counts)
+            }
+
+            async fn publish_import(&self, account: AccountId, import_id: i64, staged: &ImportCounts, now: i64) -> Result<ImportCounts> {
+                let mut tx = self.begin_write().await?;
+                let mut ledger = Self::ledger(&mut tx, account).await?;
+                let imp = Self::import_in(&mut tx, account, import_id).await?;
+                if imp.status != ImportStatus::Running {
+                    return Err(StoreError::NotFound("running import"));
+                }
+                let mut counts = staged.clone();
+                if !imp.dry_run {
+                    // -- the group it goes into (deleting the group deletes this row too)
+                    let group: Option<i64> = sqlx::query_scalar("SELECT group_id FROM hidden_imports WHERE import_id = $1")
+                        .bind(import_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let group = group.ok_or(StoreError::NotFound("group"))?;
+                    // -- the staged lifts still standing (an opt-out recorded since dropped its
+                    // -- lift), of opt-outs listed before the import started
+                    let lifts: Vec<(String, i64)> = sqlx::query_as(
+                        "SELECT l.number, l.row FROM import_lifts l
+                           JOIN opt_outs o ON o.account_id = l.account_id AND o.number = l.number
+                          WHERE l.import_id = $1 AND o.created_at <= $2 ORDER BY l.number",
+                    )
+                    .bind(import_id)
+                    .bind(imp.created_at)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (number, row) in &lifts {
+                        // -- lift the opt-out (an import reset); its events stay
+                        sqlx::query("DELETE FROM opt_outs WHERE account_id = $1 AND number = $2")
+                            .bind(account.0)
+                            .bind(number)
+                            .execute(&mut *tx)
+                            .await?;
+                        let content = EventContent {
+                            account_id: account.0,
+                            seq: 0,
+                            number: number.clone(),
+                            kind: EventKind::OptedIn,
+                            source: EventSource::ImportReset,
+                            actor: imp.actor.clone(),
+                            reason: imp.reason.clone(),
+                            evidence: Some(format!("import {} \"{}\" row {}", imp.id, imp.file_name, row)),
+                            at_ms: now,
+                        };
+                        Self::append_event(&mut tx, &mut ledger, content).await?;
+                    }
+                    // -- hidden rows of numbers still opted out (their lift was withdrawn)
+                    sqlx::query(
+                        "DELETE FROM contacts WHERE import_id = $1 AND EXISTS
+                           (SELECT 1 FROM opt_outs o WHERE o.account_id = $2 AND o.number = contacts.number)
+                           AND number IN (SELECT number FROM import_lifts WHERE import_id = $1)",
+                    )
+                    .bind(import_id)
+                    .bind(account.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    // -- new fields for contacts already in the group (the file's non-empty ones)
+                    sqlx::query(
+                        "UPDATE contacts SET first_name = COALESCE(u.first_name, contacts.first_name),
+                                last_name = COALESCE(u.last_name, contacts.last_name),
+                                email = COALESCE(u.email, contacts.email), updated_at = $2
+                           FROM import_updates u WHERE u.import_id = $1 AND contacts.id = u.contact_id",
+                    )
+                    .bind(import_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    // -- what landed: this import's rows (less those an opt-out withdrew meanwhile)
+                    let landed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE import_id = $1 AND group_id = $2")
+                        .bind(import_id)
+                        .bind(group)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    counts.skipped_opted_out += counts.imported - landed;
+                    counts.imported = landed;
+                    counts.lifted = lifts.len() as i64;
+                    // -- the switch: from here on every reader sees the whole import
+                    for table in ["DELETE FROM hidden_imports WHERE import_id = $1", "DELETE FROM import_updates WHERE import_id = $1", "DELETE FROM import_lifts WHERE import_id = $1"] {
+                        sqlx::query(table).bind(import_id).execute(&mut *tx).await?;
+                    }
+                    Self::save_ledger(&mut tx, &mut ledger).await?;
+                }
+                Self::write_import_report(&mut tx, account, import_id, ImportStatus::Done, &counts, None, now).await?;
+                tx.commit().await?;
+                Ok(counts)
+            }
+
+            async fn discard_imports(&self) -> Result<u64> {
+                // -- staged imports that will never be published (failed, interrupted)
+                let gone: Vec<i64> = sqlx::query_scalar(
+                    "SELECT h.import_id FROM hidden_imports h LEFT JOIN imports i ON i.id = h.import_id
+                      WHERE i.id IS NULL OR i.status <> 'running'",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                for id in &gone {
+                    loop {
+                        // -- its hidden rows, a short transaction at a time (still hidden meanwhile)
+                        let mut tx = self.begin_write().await?;
+                        let n = sqlx::query(
+                            "DELETE FROM contacts WHERE id IN (SELECT id FROM contacts WHERE import_id = $1 LIMIT 10000)
+                               AND import_id IN (SELECT import_id FROM hidden_imports)",
+                        )
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        tx.commit().await?;
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    let mut tx = self.begin_write().await?;
+                    for table in ["DELETE FROM import_updates WHERE import_id = $1", "DELETE FROM import_lifts WHERE import_id = $1", "DELETE FROM hidden_imports WHERE import_id = $1"] {
+                        sqlx::query(table).bind(id).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                }
+                Ok(gone.len() as u64)
             }
 
             async fn finish_import(&self, account: AccountId, import_id: i64, status: ImportStatus, counts: &ImportCounts, error: Option<&str>, now: i64) -> Result<()> {

@@ -46,6 +46,10 @@ impl SqliteStore {
     /// The IMMEDIATE write transaction already runs one bootstrap at a time.
     const BOOTSTRAP_LOCK: Option<&'static str> = None;
 
+    /// -- an account's settings for an import batch; the IMMEDIATE transaction already
+    /// -- orders the batch with every opt-out
+    const SHARE_LEDGER: &'static str = "SELECT settings_json FROM accounts WHERE id = $1";
+
     /// A write transaction that takes SQLite's write lock at once, so that two writers never
     /// deadlock upgrading read locks (they queue on the busy timeout instead).
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {

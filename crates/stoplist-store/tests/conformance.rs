@@ -726,7 +726,7 @@ async fn an_unknown_database_url_is_refused_with_a_clear_error() {
 
 mod imports {
     use super::*;
-    use stoplist_store::{ImportKind, ImportStatus, NewImport, Reject, StagedRow};
+    use stoplist_store::{ImportCounts, ImportKind, ImportStatus, NewImport, Reject, StagedRow};
 
     fn staged(row: i64, raw: &str, first: &str) -> StagedRow {
         StagedRow {
@@ -766,15 +766,38 @@ mod imports {
             raw: "hello".into(),
             reason: "not a number".into(),
         }];
-        let mut apply = store.begin_import(acc, id, 0, NOW).await.unwrap();
-        // Two batches, as the pipeline sends them.
+        // Two batches, as the pipeline sends them (sorted by number).
+        let mut rows = rows.to_vec();
+        rows.sort_by_key(|r| r.number.as_u64());
         let (first, rest) = rows.split_at(rows.len() / 2);
-        apply.apply_batch(first.to_vec(), &[], 1, 0).await.unwrap();
-        apply
-            .apply_batch(rest.to_vec(), &bad, rows.len() as i64 + 1, 1)
-            .await
-            .unwrap();
-        let counts = apply.finish(0).await.unwrap();
+        let counts = if kind == ImportKind::OptOuts {
+            let mut apply = store.begin_import(acc, id, 0, NOW).await.unwrap();
+            apply.apply_batch(first.to_vec(), &[], 1, 0).await.unwrap();
+            apply
+                .apply_batch(rest.to_vec(), &bad, rows.len() as i64 + 1, 1)
+                .await
+                .unwrap();
+            apply.finish(0).await.unwrap()
+        } else {
+            store.open_import(acc, id).await.unwrap();
+            let mut staged = store.stage_import(acc, id, first, 1, 0).await.unwrap();
+            store
+                .note_import(id, &bad, rows.len() as i64 + 1, 1, NOW)
+                .await
+                .unwrap();
+            let more = store
+                .stage_import(acc, id, rest, rows.len() as i64 + 1, 1)
+                .await
+                .unwrap();
+            staged.imported += more.imported;
+            staged.updated += more.updated;
+            staged.skipped_opted_out += more.skipped_opted_out;
+            staged.skipped_enforced += more.skipped_enforced;
+            staged.lifted += more.lifted;
+            staged.rows_read = rows.len() as i64 + 1;
+            staged.invalid = 1;
+            store.publish_import(acc, id, &staged, NOW).await.unwrap()
+        };
         // The report landed with the rows, in the same transaction.
         let record = store.import(acc, id).await.unwrap().unwrap();
         assert_eq!(record.status, ImportStatus::Done);
@@ -905,6 +928,196 @@ mod imports {
                 last.reason.as_deref(),
                 Some("customers re-consented at the counter")
             );
+        }
+    }
+
+    /// The numbers a group shows.
+    async fn shown(store: &Arc<dyn Store>, acc: AccountId, g: GroupId) -> Vec<String> {
+        let page = store
+            .list_contacts(acc, Some(g), None, None, 100)
+            .await
+            .unwrap();
+        let mut n: Vec<String> = page
+            .items
+            .iter()
+            .map(|c| c.number.as_str().to_owned())
+            .collect();
+        n.sort();
+        n
+    }
+
+    /// Interleaves opt-outs with the staged batches of a reset import, deterministically: a
+    /// STOP from a number already staged as a hidden row, a repeated STOP from a number whose
+    /// lift is staged, and an opt-out before its number's batch. Every one of them wins; the
+    /// only lift is of an opt-out listed before the import started and untouched since; and
+    /// nothing of the import is seen until it is published.
+    #[tokio::test]
+    async fn an_opt_out_recorded_while_an_import_is_staged_wins_even_over_a_reset() {
+        let reply = OptOutEvent::ReplyOptOut {
+            matched_campaign: false,
+        };
+        for store in fresh_stores().await.unwrap() {
+            let acc = account(&store, "a").await;
+            let g = store
+                .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+                .await
+                .unwrap();
+            for n in ["0412000001", "0412000002"] {
+                store
+                    .apply_optout(
+                        acc,
+                        &cmd(&num(n), OptOutEvent::Added(AddedBy::Manual)),
+                        NOW - 1_000,
+                    )
+                    .await
+                    .unwrap();
+            }
+            let reason = Reason::parse("re-consented in store").unwrap();
+            let actor = Actor::cli("tester");
+            let new = NewImport {
+                account: acc,
+                group: Some(g.id),
+                kind: ImportKind::Contacts,
+                file_name: "c.csv",
+                dry_run: false,
+                reset: Some(&reason),
+                actor: &actor,
+            };
+            let id = store.create_import(&new, NOW).await.unwrap();
+            store.open_import(acc, id).await.unwrap();
+            let first = [
+                staged(1, "0412000001", "A"),
+                staged(2, "0412000003", "C"),
+                staged(4, "0412000005", "E"),
+            ];
+            let c1 = store.stage_import(acc, id, &first, 3, 0).await.unwrap();
+            assert_eq!((c1.imported, c1.lifted), (3, 1));
+            // While the import is staged: STOP from a staged number, STOP again from a number
+            // whose lift is staged, and an opt-out of a number before its batch.
+            for n in ["0412000003", "0412000001", "0412000004"] {
+                store
+                    .apply_optout(acc, &cmd(&num(n), reply), NOW + 5)
+                    .await
+                    .unwrap();
+            }
+            let second = [staged(3, "0412000002", "B"), staged(5, "0412000004", "D")];
+            let c2 = store.stage_import(acc, id, &second, 5, 0).await.unwrap();
+            // (Enforce Global Optouts is on by default: the reply opt-out is kept out by it.)
+            assert_eq!((c2.imported, c2.lifted, c2.skipped_enforced), (1, 1, 1));
+            // Nothing of it is seen yet, and nothing is lifted yet.
+            assert!(shown(&store, acc, g.id).await.is_empty());
+            assert_eq!(
+                store.group(acc, g.id).await.unwrap().unwrap().contact_count,
+                0
+            );
+            assert!(
+                store
+                    .optout(acc, &num("0412000002"))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            let staged_counts = ImportCounts {
+                rows_read: 5,
+                imported: c1.imported + c2.imported,
+                lifted: c1.lifted + c2.lifted,
+                skipped_enforced: c2.skipped_enforced,
+                ..Default::default()
+            };
+            let counts = store
+                .publish_import(acc, id, &staged_counts, NOW + 10)
+                .await
+                .unwrap();
+            assert_eq!(
+                shown(&store, acc, g.id).await,
+                vec!["+61412000002", "+61412000005"]
+            );
+            assert_eq!(
+                store.group(acc, g.id).await.unwrap().unwrap().contact_count,
+                2
+            );
+            assert_eq!(
+                (counts.imported, counts.lifted, counts.skipped_opted_out),
+                (2, 1, 2)
+            );
+            for (n, out) in [
+                ("0412000001", true),
+                ("0412000002", false),
+                ("0412000003", true),
+                ("0412000004", true),
+            ] {
+                assert_eq!(
+                    store.optout(acc, &num(n)).await.unwrap().is_some(),
+                    out,
+                    "{n}"
+                );
+            }
+            // One lift event, in the switch, for the one number lifted; the chain holds.
+            let chain: Vec<_> = store
+                .events_after(acc, 0, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.event)
+                .collect();
+            let lifts: Vec<_> = chain
+                .iter()
+                .filter(|e| e.content.kind == stoplist_domain::ledger::EventKind::OptedIn)
+                .collect();
+            assert_eq!(lifts.len(), 1);
+            assert_eq!(lifts[0].content.number, "+61412000002");
+            stoplist_domain::ledger::verify_chain(
+                (0, stoplist_domain::ledger::Digest32::GENESIS),
+                &chain,
+            )
+            .unwrap();
+        }
+    }
+
+    /// A group deleted while its import is staged: the next batch and the publish step are
+    /// refused, and none of the import remains.
+    #[tokio::test]
+    async fn an_import_into_a_group_deleted_meanwhile_is_refused_and_leaves_nothing() {
+        for store in fresh_stores().await.unwrap() {
+            let acc = account(&store, "a").await;
+            let g = store
+                .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+                .await
+                .unwrap();
+            let actor = Actor::cli("tester");
+            let new = NewImport {
+                account: acc,
+                group: Some(g.id),
+                kind: ImportKind::Contacts,
+                file_name: "c.csv",
+                dry_run: false,
+                reset: None,
+                actor: &actor,
+            };
+            let id = store.create_import(&new, NOW).await.unwrap();
+            store.open_import(acc, id).await.unwrap();
+            store
+                .stage_import(acc, id, &[staged(1, "0412000001", "A")], 1, 0)
+                .await
+                .unwrap();
+            store.delete_group(acc, g.id).await.unwrap();
+            assert!(matches!(
+                store
+                    .stage_import(acc, id, &[staged(2, "0412000002", "B")], 2, 0)
+                    .await,
+                Err(StoreError::NotFound("group"))
+            ));
+            assert!(matches!(
+                store
+                    .publish_import(acc, id, &ImportCounts::default(), NOW)
+                    .await,
+                Err(StoreError::NotFound("group"))
+            ));
+            let all = store
+                .list_contacts(acc, None, None, None, 10)
+                .await
+                .unwrap();
+            assert!(all.items.is_empty());
         }
     }
 
@@ -1133,27 +1346,46 @@ mod imports {
             };
             let id = store.create_import(&new, NOW).await.unwrap();
             store.note_import(id, &[], 1, 0, NOW).await.unwrap();
-            let mut apply = store.begin_import(acc, id, 0, NOW).await.unwrap();
-            apply
-                .apply_batch(vec![staged(2, "0412000001", "Ann")], &[], 1, 0)
+            store.open_import(acc, id).await.unwrap();
+            store
+                .stage_import(acc, id, &[staged(2, "0412000001", "Ann")], 1, 0)
                 .await
                 .unwrap();
-            // The process dies here (its transaction is dropped); a later start fails what
-            // is stale.
-            drop(apply);
+            // Staged, it is seen nowhere.
+            assert_eq!(
+                store.group(acc, g.id).await.unwrap().unwrap().contact_count,
+                0
+            );
+            let page = store
+                .list_contacts(acc, Some(g.id), None, None, 10)
+                .await
+                .unwrap();
+            assert!(page.items.is_empty());
+            // A second import into the group is refused while this one is unfinished.
+            let second = store.create_import(&new, NOW).await.unwrap();
+            assert!(matches!(
+                store.open_import(acc, second).await,
+                Err(StoreError::Conflict { .. })
+            ));
+            // The process dies here; a later start fails what is stale (its heartbeat is the
+            // clock's; the refused second import is stale too) and clears its rows.
             assert_eq!(
                 store
-                    .fail_stale_imports(NOW + 1, NOW + 60_000)
+                    .fail_stale_imports(i64::MAX, NOW + 60_000)
                     .await
                     .unwrap(),
-                1
+                2
             );
             let rec = store.import(acc, id).await.unwrap().unwrap();
             assert_eq!(rec.status, ImportStatus::Failed);
             assert!(rec.error.unwrap().contains("interrupted"));
+            assert_eq!(store.discard_imports().await.unwrap(), 1);
+            assert_eq!(store.discard_imports().await.unwrap(), 0);
+            // Its hidden row is gone: a manual add of the number is a plain new contact.
+            contact(&store, acc, g.id, &num("0412000001")).await;
             assert_eq!(
                 store.group(acc, g.id).await.unwrap().unwrap().contact_count,
-                0
+                1
             );
         }
     }

@@ -281,6 +281,13 @@ async fn fail_stale_imports(state: &AppState) {
         ),
         Err(e) => tracing::warn!(error = %e, "checking for interrupted imports failed; will retry"),
     }
+    match state.store.discard_imports().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(imports = n, "cleared the hidden rows of failed imports"),
+        Err(e) => {
+            tracing::warn!(error = %e, "clearing failed imports' hidden rows failed; will retry")
+        }
+    }
 }
 
 /// A database URL with any password hidden, for messages and logs.

@@ -726,3 +726,118 @@ fn an_import_killed_midway_changes_nothing_and_is_marked_failed_on_restart() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Whether the group's contacts API lists the number.
+async fn in_group(app: &TestApp, gid: i64, e164: &str) -> bool {
+    let q = e164.trim_start_matches("+61");
+    let (_, page) = app
+        .get(&format!("/api/v1/groups/{gid}/contacts?q={q}"))
+        .await;
+    page["items"].as_array().is_some_and(|a| !a.is_empty())
+}
+
+/// STOP replies through the generic webhook while a 100,000-row import with reset runs: every
+/// reply is acknowledged, a reader never sees the group half-imported, and every number that
+/// said STOP is out of the group when the import lands — also a number opted out before the
+/// import, whose opt-out the reset would have lifted, when it said STOP again meanwhile. The
+/// numbers listed before that stayed silent are lifted and imported.
+#[tokio::test]
+async fn stop_replies_during_an_import_are_answered_and_win_over_its_reset() {
+    const ROWS: usize = 100_000;
+    const LISTED: usize = 20;
+    let e164 = |i: usize| format!("+61413{i:06}");
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn_with(&url, Config::default()).await;
+        let gid = app.group("Big").await;
+        let manual =
+            stoplist_domain::rules::OptOutEvent::Added(stoplist_domain::rules::AddedBy::Manual);
+        for i in 0..LISTED {
+            app.listed(&e164(i), manual).await;
+        }
+        let mut file = String::from("Mobile,First Name\n");
+        for i in 0..ROWS {
+            file.push_str(&format!("0413{i:06},N{i}\n"));
+        }
+        let (s, job) = app
+            .upload(
+                &format!("/api/v1/groups/{gid}/imports"),
+                "file_name=big.csv&reset_optouts=true&reason=re-consented",
+                file,
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+        let job = job["id"].as_i64().unwrap();
+        let token = app
+            .store
+            .account(app.account)
+            .await
+            .unwrap()
+            .unwrap()
+            .webhook_token;
+        // Replies, each with whether the import was still running once it was answered.
+        let (mut replies, mut counts_seen) = (Vec::new(), Vec::new());
+        for k in 0.. {
+            counts_seen.push(
+                app.get(&format!("/api/v1/groups/{gid}")).await.1["contact_count"]
+                    .as_i64()
+                    .unwrap(),
+            );
+            // Half the replies from numbers listed before the import, half from new ones.
+            let n = if k % 2 == 0 && k / 2 < LISTED {
+                e164(k / 2)
+            } else {
+                e164(1_000 + k * 97)
+            };
+            let (st, body) = common::send(app.http.post(format!("{}/webhooks/generic/{token}", app.base)).json(
+                &json!({"id": format!("m{k}"), "from": n, "to": "+61400000000", "text": "STOP"}),
+            ))
+            .await;
+            assert_eq!(st, StatusCode::OK, "reply {k}: {body}");
+            let running = app.get(&format!("/api/v1/imports/{job}")).await.1["status"] == "running";
+            replies.push((n, running));
+            if !running {
+                break;
+            }
+        }
+        let during = replies.iter().filter(|r| r.1).count();
+        let said_stop: Vec<String> = replies.iter().map(|r| r.0.clone()).collect();
+        assert!(during >= 3, "only {during} replies overlapped the import");
+        let (_, done) = app.get(&format!("/api/v1/imports/{job}")).await;
+        assert_eq!(done["status"], "done", "{done}");
+        let stopped: std::collections::HashSet<&String> = said_stop.iter().collect();
+        let last = app.get(&format!("/api/v1/groups/{gid}")).await.1["contact_count"]
+            .as_i64()
+            .unwrap();
+        // Replies after the import landed do not take numbers out of the group (nothing
+        // deletes contacts on an opt-out by default): only those during the import are out.
+        assert!(last <= (ROWS - LISTED) as i64 + LISTED as i64, "{last}");
+        for c in &counts_seen {
+            assert!(
+                *c == 0 || *c == last,
+                "a reader saw {c} contacts: the group had 0 before and {last} after"
+            );
+        }
+        for (n, was_running) in &replies {
+            assert!(app.opted_out(n).await, "{n} said STOP and is not opted out");
+            if *was_running {
+                assert!(
+                    !in_group(&app, gid, n).await,
+                    "{n} said STOP during the import and is in the group"
+                );
+            }
+        }
+        for i in 0..LISTED {
+            let n = e164(i);
+            if !stopped.contains(&n) {
+                assert!(
+                    !app.opted_out(&n).await,
+                    "{n} was listed before and not lifted"
+                );
+                assert!(
+                    in_group(&app, gid, &n).await,
+                    "{n} was lifted and is not in the group"
+                );
+            }
+        }
+    }
+}

@@ -1,13 +1,13 @@
 //! The import engine: contact files and Opt Out Manager uploads turned into rows, then into
 //! contacts and opt-outs. [`read`] owns reading files; [`mod@run`] is the pipeline on top of it:
-//! numbers parsed with the account's region and deduped as they are read ([`dedupe`]), then
-//! handed in batches (never the whole file in memory) to one transaction of the store, where
-//! the opt-out rules of SPEC 3.4 decide every opted-out row. An import lands whole or not at
-//! all.
+//! numbers parsed with the account's region, sorted across the whole file and deduped
+//! ([`sort`], on disk past the memory budget), then staged in short transactions of the store,
+//! where the opt-out rules of SPEC 3.4 decide every opted-out row, and published in one short
+//! switch. An import lands whole or not at all, and never holds up an opt-out.
 
-pub mod dedupe;
 pub mod read;
 pub mod run;
+pub mod sort;
 pub mod upload;
 
 pub use run::{

@@ -14,8 +14,8 @@
 //! 4. Commit, and record the report. A failure at any step drops the transaction and records
 //!    the import as failed; the group and the opt-out list are then exactly as before.
 
-use super::dedupe::FirstRows;
 use super::read::{self, CellNote, Mapping, ReadError, ReadOptions, Row};
+use super::sort::{Next, Sorter};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use std::collections::HashMap;
@@ -27,17 +27,6 @@ use stoplist_domain::{AccountId, Actor, GroupId, PhoneNumber, Region};
 use stoplist_store::{
     ImportApply, ImportCounts, ImportKind, ImportRecord, ImportStatus, NewImport, Reject, StagedRow,
 };
-
-/// Rows per batch handed from the reader to the store. Each batch is sorted by number, and
-/// the store writes it in that order: the bigger the batch, the more of its index entries land
-/// next to each other. At 1,000,000 rows into an empty group on SQLite, batches of 100,000
-/// instead of 20,000 took about a fifth off the import, for some 90 MB more at its peak
-/// (docs/benchmarks.md).
-const BATCH: usize = 100_000;
-
-/// Rows per batch of a big import ([`stoplist_store::is_big_import`]),
-/// whose 10,000,000 rows must fit in 300 MB: no group index fits a cache then anyway.
-const BIG_BATCH: usize = 20_000;
 
 /// Where an import goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,6 +307,9 @@ pub async fn run_started(
                     now,
                 )
                 .await?;
+            if let Err(e) = state.store.discard_imports().await {
+                tracing::warn!(import = id, error = %e, "clearing a failed import's hidden rows failed; retried with the next stale-import check");
+            }
             tracing::warn!(import = id, file = %req.file_name, error = %message, "import failed; nothing was applied");
             return Err(e);
         }
@@ -354,15 +346,36 @@ pub async fn start(state: &AppState, req: &ImportRequest) -> AppResult<i64> {
     Ok(state.store.create_import(&new, crate::now_ms()).await?)
 }
 
-/// One batch from the reader: valid rows (numbers distinct across the file), rejected rows,
-/// and the running totals.
-struct Batch {
-    rows: Vec<StagedRow>,
-    rejects: Vec<Reject>,
-    rows_read: i64,
-    invalid: i64,
-    duplicates: i64,
+/// What the reader hands the writer.
+enum FromReader {
+    /// Rejected rows and the totals so far; sent now and then while the file is read, also as
+    /// a sign of life (the import's heartbeat).
+    Progress {
+        rejects: Vec<Reject>,
+        rows_read: i64,
+        invalid: i64,
+    },
+    /// Once the whole file is read and sorted: distinct rows in number order, with the
+    /// duplicates found among them.
+    Rows {
+        rows: Vec<StagedRow>,
+        duplicates: Vec<Reject>,
+    },
 }
+
+/// Rows per staged batch of a contact import: one short write transaction each (about
+/// 20–40 ms on SQLite), so that opt-outs and everything else go on between them.
+const STAGE_ROWS: usize = 10_000;
+
+/// Rows read between two signs of life while a file is read (rejected rows go with them).
+const PROGRESS_EVERY: i64 = 200_000;
+
+/// An import's memory budget, in MiB.
+const IMPORT_MEMORY_MB: usize = 256;
+
+/// The share of the import's memory budget its sort may hold in memory before it spills to
+/// disk; the rest is for reading, batches in flight and the database's cache.
+const SORT_SHARE_PERCENT: usize = 60;
 
 async fn execute(
     state: &AppState,
@@ -372,80 +385,178 @@ async fn execute(
     progress: &Arc<ImportProgress>,
 ) -> AppResult<ImportCounts> {
     let region = state.account_settings(req.account).await?.default_region;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, AppError>>(2);
-    let with_fields = matches!(req.target, Target::Group(_));
+    let group = matches!(req.target, Target::Group(_));
+    let mut opened = false;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<FromReader, AppError>>(2);
     let expected = expected_rows(&req.path, &prepared);
-    let batch_rows = if stoplist_store::is_big_import(expected as u64) {
-        BIG_BATCH
-    } else {
-        BATCH
-    };
+    let budget = IMPORT_MEMORY_MB * (1 << 20);
+    let sorter = Sorter::new(
+        budget / 100 * SORT_SHARE_PERCENT,
+        req.path.parent().unwrap_or(std::path::Path::new(".")),
+        id,
+    );
     let reader = tokio::task::spawn_blocking(move || {
-        read_rows(prepared, region, with_fields, expected, batch_rows, &tx)
+        read_rows(prepared, region, group, sorter, &tx);
     });
     let started = std::time::Instant::now();
-    let mut totals = (0, 0, 0);
-    // Dropped without `finish` (an error below, a read error), the transaction rolls back.
-    let mut apply: Option<Box<dyn ImportApply>> = None;
-    while let Some(batch) = rx.recv().await {
-        let batch = batch?;
-        totals = (batch.rows_read, batch.invalid, batch.duplicates);
-        progress.rows_read.store(batch.rows_read, Ordering::Relaxed);
-        let a = match apply.as_mut() {
-            Some(a) => a,
-            None => {
-                // The first batch's progress is committed on its own, so that the import is
-                // seen under way while the write transaction below holds everything else.
+    let (mut rows_read, mut invalid, mut duplicates) = (0, 0, 0);
+    let mut staged = ImportCounts::default();
+    let mut sorted_at = None;
+    // An upload's write transaction, begun with its first rows; dropped without `finish` (an
+    // error below, a read error), it rolls back.
+    let mut upload: Option<Box<dyn ImportApply>> = None;
+    while let Some(msg) = rx.recv().await {
+        match msg? {
+            FromReader::Progress {
+                rejects,
+                rows_read: r,
+                invalid: i,
+            } => {
+                (rows_read, invalid) = (r, i);
+                progress.rows_read.store(r, Ordering::Relaxed);
                 state
                     .store
-                    .note_import(
-                        id,
-                        &batch.rejects,
-                        batch.rows_read,
-                        batch.invalid,
-                        crate::now_ms(),
-                    )
+                    .note_import(id, &rejects, r, i, crate::now_ms())
                     .await?;
-                let mut a = state
-                    .store
-                    .begin_import(req.account, id, expected as u64, crate::now_ms())
-                    .await?;
-                a.apply_batch(batch.rows, &[], batch.rows_read, batch.invalid)
-                    .await?;
-                apply = Some(a);
-                continue;
             }
-        };
-        a.apply_batch(batch.rows, &batch.rejects, batch.rows_read, batch.invalid)
-            .await?;
+            FromReader::Rows {
+                rows,
+                duplicates: dups,
+            } => {
+                sorted_at.get_or_insert_with(|| started.elapsed());
+                if !dups.is_empty() {
+                    duplicates += dups.len() as i64;
+                    state
+                        .store
+                        .note_import(id, &dups, rows_read, invalid, crate::now_ms())
+                        .await?;
+                }
+                if group {
+                    if !opened {
+                        open_when_free(state, req, id, rows_read, invalid).await?;
+                        opened = true;
+                    }
+                    let c = state
+                        .store
+                        .stage_import(req.account, id, &rows, rows_read, invalid)
+                        .await
+                        .map_err(group_error)?;
+                    staged.imported += c.imported;
+                    staged.updated += c.updated;
+                    staged.skipped_opted_out += c.skipped_opted_out;
+                    staged.skipped_enforced += c.skipped_enforced;
+                    staged.lifted += c.lifted;
+                    continue;
+                }
+                let a = match upload.as_mut() {
+                    Some(a) => a,
+                    None => upload.insert(
+                        state
+                            .store
+                            .begin_import(req.account, id, expected as u64, crate::now_ms())
+                            .await?,
+                    ),
+                };
+                a.apply_batch(rows, &[], rows_read, invalid).await?;
+            }
+        }
     }
     reader
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("import reader: {e}")))?;
-    let read = started.elapsed();
-    let apply = match apply {
-        Some(a) => a,
-        None => {
-            state
-                .store
-                .begin_import(req.account, id, expected as u64, crate::now_ms())
-                .await?
+    let written = started.elapsed();
+    staged.rows_read = rows_read;
+    staged.invalid = invalid;
+    staged.duplicates = duplicates;
+    let mut counts = if group {
+        if !opened {
+            open_when_free(state, req, id, rows_read, invalid).await?;
         }
+        // The list changes only where a reset lifts opt-outs.
+        let lifts = staged.lifted > 0 && !req.dry_run;
+        state
+            .optouts
+            .commit_bulk(
+                req.account,
+                lifts,
+                state
+                    .store
+                    .publish_import(req.account, id, &staged, crate::now_ms()),
+            )
+            .await
+            .map_err(group_error)?
+    } else {
+        let apply = match upload {
+            Some(a) => a,
+            None => {
+                state
+                    .store
+                    .begin_import(req.account, id, expected as u64, crate::now_ms())
+                    .await?
+            }
+        };
+        state
+            .optouts
+            .commit_import(req.account, apply, req.dry_run, duplicates)
+            .await?
     };
-    let mut counts = state
-        .optouts
-        .commit_import(req.account, apply, req.dry_run, totals.2)
-        .await?;
     tracing::info!(
         import = id,
-        read_and_applied_ms = read.as_millis() as u64,
-        committed_ms = (started.elapsed() - read).as_millis() as u64,
+        read_and_sorted_ms = sorted_at.unwrap_or(written).as_millis() as u64,
+        written_ms = (written - sorted_at.unwrap_or(written)).as_millis() as u64,
+        published_ms = (started.elapsed() - written).as_millis() as u64,
         "import applied"
     );
-    counts.rows_read = totals.0;
-    counts.invalid = totals.1;
-    counts.duplicates = totals.2;
+    counts.rows_read = rows_read;
+    counts.invalid = invalid;
+    counts.duplicates = duplicates;
     Ok(counts)
+}
+
+/// How often an import waiting for another import into its group looks again.
+const WAIT_FOR_GROUP: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Opens a contact import for staging ([`stoplist_store::Store::open_import`]) once no other
+/// import into its group is unfinished: two imports into one group land one after the other,
+/// each whole (the second is read and sorted meanwhile). Failed imports' leftovers are cleared
+/// first; the heartbeat goes on while it waits.
+async fn open_when_free(
+    state: &AppState,
+    req: &ImportRequest,
+    id: i64,
+    rows_read: i64,
+    invalid: i64,
+) -> AppResult<()> {
+    let mut last_sign = std::time::Instant::now();
+    loop {
+        state.store.discard_imports().await?;
+        match state.store.open_import(req.account, id).await {
+            Err(stoplist_store::StoreError::Conflict { .. }) => {
+                if last_sign.elapsed() > std::time::Duration::from_secs(5) {
+                    state
+                        .store
+                        .note_import(id, &[], rows_read, invalid, crate::now_ms())
+                        .await?;
+                    last_sign = std::time::Instant::now();
+                }
+                tokio::time::sleep(WAIT_FOR_GROUP).await;
+            }
+            r => return r.map_err(group_error),
+        }
+    }
+}
+
+/// A store error of a contact import, in the words of what happened to the group.
+fn group_error(e: stoplist_store::StoreError) -> AppError {
+    use stoplist_store::StoreError;
+    match e {
+        StoreError::NotFound("group") => AppError::invalid(
+            "group_deleted",
+            "group",
+            "the group was deleted while the import ran; nothing of the import was applied",
+        ),
+        e => e.into(),
+    }
 }
 
 /// About how many rows the file holds, to size the dedupe table once: the file's size over
@@ -497,88 +608,109 @@ fn bytecount(bytes: &[u8], b: u8) -> usize {
     bytes.iter().filter(|&&c| c == b).count()
 }
 
-/// Reads every row, sending batches; stops at the first fatal read error (sent as an error).
+/// Reads every row into the sorter, sending rejected rows and progress now and then; then
+/// sends the sorted, distinct rows in batches. Stops at the first fatal read error (sent as an
+/// error).
 fn read_rows(
     mut p: Prepared,
     region: Region,
     with_fields: bool,
-    expected: usize,
-    batch_rows: usize,
-    tx: &tokio::sync::mpsc::Sender<Result<Batch, AppError>>,
+    mut sorter: Sorter,
+    tx: &tokio::sync::mpsc::Sender<Result<FromReader, AppError>>,
 ) {
-    let mut batch = Batch {
-        rows: Vec::with_capacity(batch_rows),
-        rejects: Vec::new(),
-        rows_read: 0,
-        invalid: 0,
-        duplicates: 0,
+    let fail = |e: AppError| {
+        let _ = tx.blocking_send(Err(e));
     };
+    let spill_error =
+        |e: std::io::Error| AppError::Internal(anyhow::anyhow!("import sort on disk: {e}"));
+    let (mut rows_read, mut invalid) = (0i64, 0i64);
+    let mut rejects = Vec::new();
     let mut row = Row::default();
-    // The first row of each number, to dedupe as we read.
-    let mut first_rows = FirstRows::with_capacity(expected);
     loop {
         match p.rows.next_into(&mut row) {
             Ok(false) => break,
             Ok(true) => {
-                batch.rows_read += 1;
+                rows_read += 1;
                 match classify(&p, &row, region, with_fields) {
                     Ok(staged) => {
-                        match first_rows.first_or_insert(staged.number.as_u64(), staged.row as u32)
-                        {
-                            Some(first) => {
-                                batch.duplicates += 1;
-                                batch.rejects.push(Reject {
-                                    row: staged.row,
-                                    raw: staged.number.as_str().to_owned(),
-                                    reason: format!("duplicate of row {first}"),
-                                });
-                            }
-                            None => batch.rows.push(staged),
+                        if let Err(e) = sorter.push(staged) {
+                            return fail(spill_error(e));
                         }
                     }
                     Err(reject) => {
-                        batch.invalid += 1;
-                        batch.rejects.push(reject);
+                        invalid += 1;
+                        rejects.push(reject);
                     }
                 }
             }
             Err(e) if !e.is_fatal() => {
-                batch.rows_read += 1;
-                batch.invalid += 1;
-                batch.rejects.push(Reject {
+                rows_read += 1;
+                invalid += 1;
+                rejects.push(Reject {
                     row: e.row().unwrap_or(0) as i64,
                     raw: String::new(),
                     reason: e.to_string(),
                 });
             }
-            Err(e) => {
-                let _ = tx.blocking_send(Err(file_error(e)));
-                return;
-            }
+            Err(e) => return fail(file_error(e)),
         }
-        if batch.rows.len() + batch.rejects.len() >= batch_rows {
-            // Sorted here, on the reader's thread, the store's sort of the batch finds it in
-            // order and costs the writing side next to nothing.
-            batch.rows.sort_by_cached_key(|r| r.number.as_u64());
-            let next = Batch {
-                rows: Vec::with_capacity(batch_rows),
-                rejects: Vec::new(),
-                ..batch
+        if rows_read % PROGRESS_EVERY == 0 || rejects.len() >= STAGE_ROWS {
+            let msg = FromReader::Progress {
+                rejects: std::mem::take(&mut rejects),
+                rows_read,
+                invalid,
             };
-            if tx
-                .blocking_send(Ok(std::mem::replace(&mut batch, next)))
-                .is_err()
-            {
+            if tx.blocking_send(Ok(msg)).is_err() {
                 return;
             }
         }
     }
-    tracing::debug!(
-        numbers = first_rows.len(),
-        dedupe_bytes = first_rows.bytes(),
-        "file read"
-    );
-    let _ = tx.blocking_send(Ok(batch));
+    let runs = sorter.runs();
+    let msg = FromReader::Progress {
+        rejects,
+        rows_read,
+        invalid,
+    };
+    if tx.blocking_send(Ok(msg)).is_err() {
+        return;
+    }
+    let mut sorted = match sorter.finish() {
+        Ok(s) => s,
+        Err(e) => return fail(spill_error(e)),
+    };
+    tracing::debug!(rows_read, runs, "file read and sorted");
+    let mut rows = Vec::with_capacity(STAGE_ROWS);
+    let mut duplicates = Vec::new();
+    loop {
+        let next = match sorted.next_row() {
+            Ok(n) => n,
+            Err(e) => return fail(spill_error(e)),
+        };
+        let end = match next {
+            Some(Next::First(r)) => {
+                rows.push(r);
+                false
+            }
+            Some(Next::Duplicate(r, first)) => {
+                duplicates.push(Reject {
+                    row: r.row,
+                    raw: r.number.as_str().to_owned(),
+                    reason: format!("duplicate of row {first}"),
+                });
+                false
+            }
+            None => true,
+        };
+        if end || rows.len() >= STAGE_ROWS || duplicates.len() >= STAGE_ROWS {
+            let msg = FromReader::Rows {
+                rows: std::mem::replace(&mut rows, Vec::with_capacity(STAGE_ROWS)),
+                duplicates: std::mem::take(&mut duplicates),
+            };
+            if tx.blocking_send(Ok(msg)).is_err() || end {
+                return;
+            }
+        }
+    }
 }
 
 /// Turns one row into a staged row, or says why it cannot be imported.

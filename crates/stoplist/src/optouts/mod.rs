@@ -591,12 +591,24 @@ impl OptOuts {
         dry_run: bool,
         duplicates: i64,
     ) -> Result<ImportCounts, StoreError> {
-        if dry_run {
-            return apply.finish(duplicates).await;
+        self.commit_bulk(account, !dry_run, apply.finish(duplicates))
+            .await
+    }
+
+    /// Runs `write`, a bulk write of an import that may change the opt-out list, as
+    /// [`OptOuts::commit_import`] describes; without `changes_list` it is just run.
+    pub async fn commit_bulk(
+        &self,
+        account: AccountId,
+        changes_list: bool,
+        write: impl std::future::Future<Output = Result<ImportCounts, StoreError>>,
+    ) -> Result<ImportCounts, StoreError> {
+        if !changes_list {
+            return write.await;
         }
         let index = self.index(account);
         index.begin_bulk();
-        let result = apply.finish(duplicates).await;
+        let result = write.await;
         let followed = match self.follow_one(account, &index).await {
             Ok(()) => true,
             Err(e) => {

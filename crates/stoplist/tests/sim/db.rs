@@ -8,6 +8,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use stoplist_store::{PgStore, SqliteStore, Store};
 
+/// A contact row readers see: not a hidden row of an import still being staged (the store's
+/// `VISIBLE_CONTACT`, migration 15).
+macro_rules! visible {
+    () => {
+        "(import_id IS NULL OR import_id NOT IN (SELECT import_id FROM hidden_imports))"
+    };
+}
+
 /// A pool on either backend (the store keeps its pools concrete; so does this).
 #[derive(Clone)]
 pub enum Db {
@@ -73,22 +81,31 @@ impl Db {
         Ok(row.and_then(|(c,)| c))
     }
 
-    /// Contacts in the group.
+    /// Contacts in the group (as readers see it: not an unpublished import's hidden rows).
     pub async fn group_count(&self, group: i64) -> DbResult<i64> {
-        let sql = "SELECT COUNT(*) FROM contacts WHERE group_id = $1";
+        let sql = concat!(
+            "SELECT COUNT(*) FROM contacts WHERE group_id = $1 AND ",
+            visible!()
+        );
         on_both!(self, p => Ok(sqlx::query_scalar(sql).bind(group).fetch_one(p).await?))
     }
 
     /// Contacts in the group whose number is between `lo` and `hi` (same-length E.164).
     pub async fn count_between(&self, group: i64, lo: &str, hi: &str) -> DbResult<i64> {
-        let sql =
-            "SELECT COUNT(*) FROM contacts WHERE group_id = $1 AND number >= $2 AND number <= $3";
+        let sql = concat!(
+            "SELECT COUNT(*) FROM contacts WHERE group_id = $1 AND number >= $2 AND number <= $3 AND ",
+            visible!()
+        );
         on_both!(self, p => Ok(sqlx::query_scalar(sql).bind(group).bind(lo).bind(hi).fetch_one(p).await?))
     }
 
     /// Each number's contacts (instances in all groups) in the account.
     pub async fn contacts_by_number(&self, account: i64) -> DbResult<HashMap<String, i64>> {
-        let sql = "SELECT number, COUNT(*) FROM contacts WHERE account_id = $1 GROUP BY number";
+        let sql = concat!(
+            "SELECT number, COUNT(*) FROM contacts WHERE account_id = $1 AND ",
+            visible!(),
+            " GROUP BY number"
+        );
         let rows: Vec<(String, i64)> = on_both!(self, p => {
             sqlx::query_as(sql).bind(account).fetch_all(p).await?
         });
