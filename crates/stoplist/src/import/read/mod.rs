@@ -37,7 +37,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-pub use error::{KindArticle, ReadError};
+pub use error::{KindArticle, ReadError, SheetLimit};
 pub use mapping::{
     Mapping, TypedPhone, describe_headers, guess_mapping, looks_like_phone, looks_scientific,
 };
