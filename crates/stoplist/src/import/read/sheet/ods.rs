@@ -485,3 +485,164 @@ fn grow(budget: &Budget, text: &str, more: u64, row: u64) -> Result<(), ReadErro
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::io::{Cursor, Write};
+    use std::time::{Duration, Instant};
+
+    use zip::write::SimpleFileOptions;
+
+    use crate::import::read::{self, ReadError, ReadOptions, Row, SheetLimit};
+
+    /// An ODS workbook whose `office:spreadsheet` holds `tables` (XML as LibreOffice writes it).
+    fn ods(tables: &str) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let stored =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("mimetype", stored).unwrap();
+        zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+            .unwrap();
+        zip.start_file("content.xml", SimpleFileOptions::default())
+            .unwrap();
+        write!(
+            zip,
+            r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:automatic-styles><style:style style:name="ta2" style:family="table"><style:table-properties table:display="false"/></style:style></office:automatic-styles><office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>"#
+        )
+        .unwrap();
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn text(s: &str) -> String {
+        format!(r#"<table:table-cell office:value-type="string"><text:p>{s}</text:p></table:table-cell>"#)
+    }
+
+    fn open(bytes: &[u8]) -> Result<(read::FileInfo, Vec<Row>), ReadError> {
+        let path = std::env::temp_dir().join(format!(
+            "stoplist-ods-{}-{:?}.ods",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::write(&path, bytes).unwrap();
+        let opened = read::open(&path, "book.ods", &ReadOptions::default());
+        let result = opened.and_then(|(info, rows)| Ok((info, rows.collect::<Result<_, _>>()?)));
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    fn refused(bytes: &[u8]) -> SheetLimit {
+        match open(bytes) {
+            Err(ReadError::SheetTooLarge { over, .. }) => over,
+            other => panic!("expected SheetTooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trailing_repeated_empty_rows_and_columns_are_skipped_not_expanded() {
+        // What LibreOffice writes: the data, each row's unused columns as one repeated empty
+        // cell, then the sheet's unused rows as one empty row repeated to the last.
+        let empty_cols = r#"<table:table-cell table:number-columns-repeated="16382"/>"#;
+        let rows = format!(
+            "<table:table-row>{}{}{empty_cols}</table:table-row>\
+             <table:table-row>{}{}{empty_cols}</table:table-row>\
+             <table:table-row table:number-rows-repeated=\"1048574\"><table:table-cell table:number-columns-repeated=\"16384\"/></table:table-row>",
+            text("Mobile"),
+            text("Name"),
+            text("0412 345 678"),
+            text("Ann"),
+        );
+        let book = ods(&format!(
+            r#"<table:table table:name="Contacts"><table:table-column table:number-columns-repeated="16384"/>{rows}</table:table>"#
+        ));
+        let started = Instant::now();
+        let (info, rows) = open(&book).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(info.headers, ["Mobile", "Name"]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].to_vec(), ["0412 345 678", "Ann"]);
+        assert_eq!(rows[0].number(), 2);
+    }
+
+    #[test]
+    fn a_repeated_row_with_data_is_each_of_its_copies_numbered_in_turn() {
+        let book = ods(&format!(
+            r#"<table:table table:name="S"><table:table-row>{}</table:table-row><table:table-row table:number-rows-repeated="2"><table:table-cell table:number-rows-repeated="1"/></table:table-row><table:table-row table:number-rows-repeated="3"><table:table-cell office:value-type="float" office:value="61412345678"/><table:table-cell table:number-columns-repeated="2" office:value-type="string"><text:p>a<text:s text:c="2"/>b</text:p><text:p>c</text:p></table:table-cell></table:table-row></table:table>"#,
+            text("Mobile")
+        ));
+        let (_, rows) = open(&book).unwrap();
+        let numbers: Vec<u64> = rows.iter().map(Row::number).collect();
+        assert_eq!(numbers, [4, 5, 6], "rows 2 and 3 are blank");
+        assert_eq!(rows[2].to_vec(), ["61412345678", "a  b\nc", "a  b\nc"]);
+    }
+
+    #[test]
+    fn a_hidden_sheet_is_listed_but_not_chosen() {
+        let book = ods(&format!(
+            r#"<table:table table:name="Hidden" table:style-name="ta2"><table:table-row>{}</table:table-row></table:table><table:table table:name="Shown"><table:table-row>{}</table:table-row><table:table-row>{}</table:table-row></table:table>"#,
+            text("Secret"),
+            text("Mobile"),
+            text("0412345678"),
+        ));
+        let (info, rows) = open(&book).unwrap();
+        assert_eq!(info.sheets, ["Hidden", "Shown"]);
+        assert_eq!(info.sheet.as_deref(), Some("Shown"));
+        assert_eq!(rows[0].to_vec(), ["0412345678"]);
+    }
+
+    #[test]
+    fn rows_repeated_past_the_cell_bound_are_refused_before_they_are_expanded() {
+        // 16,384 cells repeated over a million rows: 17 billion cells from a few hundred bytes.
+        let book = ods(
+            r#"<table:table table:name="S"><table:table-row table:number-rows-repeated="1000000"><table:table-cell table:number-columns-repeated="16384" office:value-type="float" office:value="1"/></table:table-row></table:table>"#,
+        );
+        assert_eq!(
+            refused(&book),
+            SheetLimit::Cells {
+                limit: super::super::MAX_CELLS
+            }
+        );
+    }
+
+    #[test]
+    fn data_past_the_last_column_or_row_is_refused() {
+        let wide = ods(
+            r#"<table:table table:name="S"><table:table-row><table:table-cell table:number-columns-repeated="1000000000" office:value-type="float" office:value="1"/></table:table-row></table:table>"#,
+        );
+        assert_eq!(
+            refused(&wide),
+            SheetLimit::Columns {
+                row: 1,
+                limit: super::super::MAX_COLUMNS
+            }
+        );
+        let deep = ods(&format!(
+            r#"<table:table table:name="S"><table:table-row table:number-rows-repeated="2000000"><table:table-cell/></table:table-row><table:table-row>{}</table:table-row></table:table>"#,
+            text("late")
+        ));
+        assert_eq!(
+            refused(&deep),
+            SheetLimit::Rows {
+                limit: super::super::MAX_ROWS
+            }
+        );
+    }
+
+    #[test]
+    fn a_cell_asking_for_billions_of_spaces_is_refused() {
+        let book = ods(
+            r#"<table:table table:name="S"><table:table-row><table:table-cell office:value-type="string"><text:p>a<text:s text:c="4000000000"/></text:p></table:table-cell></table:table-row></table:table>"#,
+        );
+        assert_eq!(
+            refused(&book),
+            SheetLimit::RowBytes {
+                row: 1,
+                limit: super::super::MAX_ROW_BYTES
+            }
+        );
+    }
+}
