@@ -152,13 +152,13 @@ impl std::fmt::Display for Busy {
         match self.scope {
             LimitScope::Account => write!(
                 f,
-                "this account already has {limit} {work} running, the most it may run at once; \
-                 try again in {wait} seconds, when one has finished"
+                "this account already runs as many {work} at once as it may ({limit}); try \
+                 again in {wait} seconds, when one has finished"
             ),
             LimitScope::Server => write!(
                 f,
-                "the server is running {limit} {work} for all accounts, the most it runs at once; \
-                 try again in {wait} seconds"
+                "the server already runs as many {work} at once as it may, for all accounts \
+                 together ({limit}); try again in {wait} seconds"
             ),
         }
     }

@@ -325,7 +325,7 @@ mod tests {
         })
         .to_string();
         assert!(
-            message.contains("this account already has 2 imports running"),
+            message.starts_with("this account already runs as many imports at once as it may (2)"),
             "{message}"
         );
         assert!(message.contains("try again in 30 seconds"), "{message}");

@@ -505,11 +505,13 @@ pub async fn check(
     let (pieces_tx, pieces) = tokio::sync::mpsc::channel::<Vec<u8>>(PIECES_AHEAD);
     let metrics = state.metrics.clone();
     tokio::task::spawn_blocking(move || {
-        // Held until the last piece is handed over (or the client has gone).
-        let _permit = permit;
+        // Held until the last piece is handed over (or the client has gone): dropped before
+        // the pieces' sender, so a client that has read the whole answer finds the place free.
+        let permit = permit;
         let numbers = match parse_capped(&body, cap) {
             Ok(numbers) => numbers,
             Err(resp) => {
+                drop(permit);
                 let _ = started_tx.send(Err(resp));
                 return;
             }
@@ -533,6 +535,7 @@ pub async fn check(
         if let Err(e) = written {
             tracing::error!(error = %e, "bulk check: serializing an answer");
         }
+        drop(permit);
     });
     match started.await {
         Ok(Ok(())) => {

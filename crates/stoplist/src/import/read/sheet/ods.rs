@@ -515,7 +515,9 @@ mod tests {
     }
 
     fn text(s: &str) -> String {
-        format!(r#"<table:table-cell office:value-type="string"><text:p>{s}</text:p></table:table-cell>"#)
+        format!(
+            r#"<table:table-cell office:value-type="string"><text:p>{s}</text:p></table:table-cell>"#
+        )
     }
 
     fn open(bytes: &[u8]) -> Result<(read::FileInfo, Vec<Row>), ReadError> {
