@@ -336,7 +336,8 @@ max_bulk_checks_per_account = 2
 max_bulk_checks_per_server = 4
 
 # The memory one import may use, in MiB (the import pipeline keeps within it; spreadsheets
-# are also bounded by fixed limits, docs/imports). Also STOPLIST_IMPORT_MEMORY_MB.
+# are also held to fixed bounds, docs/architecture.md, Imports). Also
+# STOPLIST_IMPORT_MEMORY_MB.
 import_memory_mb = 256
 
 # Web sessions last this many hours. Cookies are Secure (and HSTS is sent) whenever
