@@ -313,7 +313,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(d);
@@ -325,7 +325,7 @@ fn thousands(n: u64) -> String {
 /// bytes when under one.
 fn megabytes(bytes: u64) -> String {
     const MB: u64 = 1024 * 1024;
-    if bytes >= MB && bytes % MB == 0 {
+    if bytes >= MB && bytes.is_multiple_of(MB) {
         format!("{} MB", thousands(bytes / MB))
     } else {
         format!("{} bytes", thousands(bytes))
@@ -347,6 +347,23 @@ impl fmt::Display for KindArticle {
         };
         write!(f, "{article} {name}")
     }
+}
+
+/// `"A", "B", "C"`, or `(none)`.
+pub(super) fn quoted_list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "(none)".to_owned();
+    }
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('"');
+        out.push_str(item);
+        out.push('"');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -375,21 +392,4 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(50_000_000), "50,000,000");
     }
-}
-
-/// `"A", "B", "C"`, or `(none)`.
-pub(super) fn quoted_list(items: &[String]) -> String {
-    if items.is_empty() {
-        return "(none)".to_owned();
-    }
-    let mut out = String::new();
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push('"');
-        out.push_str(item);
-        out.push('"');
-    }
-    out
 }
