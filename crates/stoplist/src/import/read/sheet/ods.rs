@@ -264,7 +264,8 @@ impl<'f> SheetReader<'f> {
                 .map_err(|e| xml_error(self.file, e))?;
             match event {
                 Event::Start(e) if e.name() == ROW => {
-                    let copies = repeats(&e, "table:number-rows-repeated", self.file)?;
+                    // A count of 0 (not valid ODF) is read as 1, as spreadsheet programs do.
+                    let copies = repeats(&e, "table:number-rows-repeated", self.file)?.max(1);
                     let mut row = Row::default();
                     row.clear(next.saturating_add(1));
                     let before = self.budget.cells;
