@@ -64,6 +64,26 @@ pub struct Config {
     /// (sent or cancelled), in hours; 0 (the default): removed at the next sweep, within
     /// seconds. The campaign's record, messages and reports do not need it.
     pub campaign_file_retention_hours: u64,
+    /// Imports (contact imports and opt-out uploads, dry runs too) one account may run at
+    /// once; one more is answered 429 with `Retry-After` (see `crate::limits`). At least 1.
+    /// Also `STOPLIST_MAX_IMPORTS_PER_ACCOUNT`.
+    pub max_imports_per_account: usize,
+    /// Imports the whole server runs at once, all accounts together. At least 1. Also
+    /// `STOPLIST_MAX_IMPORTS_PER_SERVER`.
+    pub max_imports_per_server: usize,
+    /// Bulk checks (`POST /api/v1/optouts/check`) one account may run at once. At least 1.
+    /// Also `STOPLIST_MAX_BULK_CHECKS_PER_ACCOUNT`.
+    pub max_bulk_checks_per_account: usize,
+    /// Bulk checks the whole server runs at once. At least 1. Also
+    /// `STOPLIST_MAX_BULK_CHECKS_PER_SERVER`.
+    pub max_bulk_checks_per_server: usize,
+    /// The most numbers one bulk check may hold; more is answered 413 naming the limit. At
+    /// least 1. Also `STOPLIST_MAX_CHECK_NUMBERS`.
+    pub max_check_numbers: usize,
+    /// The memory one import may use, in MiB, for the import pipeline to keep within (the
+    /// file readers have fixed bounds of their own). At least 1. Also
+    /// `STOPLIST_IMPORT_MEMORY_MB`.
+    pub import_memory_mb: u64,
 }
 
 impl Config {
@@ -104,6 +124,12 @@ impl Default for Config {
             campaign_files_dir: None,
             allow_private_urls: false,
             campaign_file_retention_hours: 0,
+            max_imports_per_account: 2,
+            max_imports_per_server: 4,
+            max_bulk_checks_per_account: 2,
+            max_bulk_checks_per_server: 4,
+            max_check_numbers: 1_000_000,
+            import_memory_mb: 256,
         }
     }
 }
@@ -133,11 +159,102 @@ pub struct FileConfig {
     pub campaign_files_dir: Option<std::path::PathBuf>,
     pub allow_private_urls: Option<bool>,
     pub campaign_file_retention_hours: Option<u64>,
+    pub max_imports_per_account: Option<usize>,
+    pub max_imports_per_server: Option<usize>,
+    pub max_bulk_checks_per_account: Option<usize>,
+    pub max_bulk_checks_per_server: Option<usize>,
+    pub max_check_numbers: Option<usize>,
+    pub import_memory_mb: Option<u64>,
 }
 
 impl Config {
-    /// Defaults overlaid with the file at `path`, if given.
+    /// Defaults overlaid with the file at `path`, if given, then with the `STOPLIST_*`
+    /// variables of the settings that have one here (see [`Config::overlay_env`]).
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut c = Config::load_file(path)?;
+        c.overlay_env(|name| std::env::var(name).ok())?;
+        Ok(c)
+    }
+
+    /// The limits' settings from `STOPLIST_<KEY>` variables, read through `var` (the process
+    /// environment in [`Config::load`]; a map in tests). A value that is not a whole number of
+    /// at least 1 is refused with the variable's name.
+    pub fn overlay_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn read<T: std::str::FromStr + PartialOrd + From<u8>>(
+            var: &impl Fn(&str) -> Option<String>,
+            name: &str,
+            into: &mut T,
+        ) -> anyhow::Result<()> {
+            let Some(raw) = var(name) else { return Ok(()) };
+            match raw.trim().parse::<T>() {
+                Ok(v) if v >= T::from(1) => {
+                    *into = v;
+                    Ok(())
+                }
+                _ => anyhow::bail!("{name}={raw:?}: expected a whole number of at least 1"),
+            }
+        }
+        read(
+            &var,
+            "STOPLIST_MAX_IMPORTS_PER_ACCOUNT",
+            &mut self.max_imports_per_account,
+        )?;
+        read(
+            &var,
+            "STOPLIST_MAX_IMPORTS_PER_SERVER",
+            &mut self.max_imports_per_server,
+        )?;
+        read(
+            &var,
+            "STOPLIST_MAX_BULK_CHECKS_PER_ACCOUNT",
+            &mut self.max_bulk_checks_per_account,
+        )?;
+        read(
+            &var,
+            "STOPLIST_MAX_BULK_CHECKS_PER_SERVER",
+            &mut self.max_bulk_checks_per_server,
+        )?;
+        read(
+            &var,
+            "STOPLIST_MAX_CHECK_NUMBERS",
+            &mut self.max_check_numbers,
+        )?;
+        read(
+            &var,
+            "STOPLIST_IMPORT_MEMORY_MB",
+            &mut self.import_memory_mb,
+        )?;
+        Ok(())
+    }
+
+    /// The limits that must be at least 1 (0 would refuse every import or check): the first
+    /// that is not, named as in the file.
+    fn check_limits(&self) -> anyhow::Result<()> {
+        let limits = [
+            (
+                "max_imports_per_account",
+                self.max_imports_per_account as u64,
+            ),
+            ("max_imports_per_server", self.max_imports_per_server as u64),
+            (
+                "max_bulk_checks_per_account",
+                self.max_bulk_checks_per_account as u64,
+            ),
+            (
+                "max_bulk_checks_per_server",
+                self.max_bulk_checks_per_server as u64,
+            ),
+            ("max_check_numbers", self.max_check_numbers as u64),
+            ("import_memory_mb", self.import_memory_mb),
+        ];
+        match limits.iter().find(|(_, v)| *v == 0) {
+            Some((key, _)) => anyhow::bail!("{key} must be at least 1"),
+            None => Ok(()),
+        }
+    }
+
+    /// Defaults overlaid with the file at `path`, if given.
+    fn load_file(path: Option<&Path>) -> anyhow::Result<Config> {
         let mut c = Config::default();
         let Some(path) = path else { return Ok(c) };
         let text = std::fs::read_to_string(path)
@@ -166,8 +283,16 @@ impl Config {
             index_check_seconds,
             instance_lease_seconds,
             allow_private_urls,
-            campaign_file_retention_hours
+            campaign_file_retention_hours,
+            max_imports_per_account,
+            max_imports_per_server,
+            max_bulk_checks_per_account,
+            max_bulk_checks_per_server,
+            max_check_numbers,
+            import_memory_mb
         );
+        c.check_limits()
+            .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
         if f.public_url.is_some() {
             c.public_url = f.public_url;
         }
@@ -197,6 +322,23 @@ listen = "127.0.0.1:8080"
 # Request body limits in bytes: JSON requests, and bulk opt-out checks.
 max_body_bytes = 2097152
 max_bulk_body_bytes = 67108864
+
+# The most numbers one bulk check (POST /api/v1/optouts/check) may hold (413 beyond).
+max_check_numbers = 1000000
+
+# Heavy work allowed at once, per account and for the whole server: imports (contact
+# imports and opt-out uploads, dry runs too) and bulk checks. More is answered 429 with
+# Retry-After (30 seconds for an import, 5 for a check), never queued. Also
+# STOPLIST_MAX_IMPORTS_PER_ACCOUNT and the like.
+max_imports_per_account = 2
+max_imports_per_server = 4
+max_bulk_checks_per_account = 2
+max_bulk_checks_per_server = 4
+
+# The memory one import may use, in MiB (the import pipeline keeps within it; spreadsheets
+# are also held to fixed bounds, docs/architecture.md, Imports). Also
+# STOPLIST_IMPORT_MEMORY_MB.
+import_memory_mb = 256
 
 # Web sessions last this many hours. Cookies are Secure (and HSTS is sent) whenever
 # public_url is https; set secure_cookies behind a TLS proxy without a public_url.
@@ -281,6 +423,62 @@ mod tests {
         assert_eq!(
             f.campaign_file_retention_hours,
             Some(d.campaign_file_retention_hours)
+        );
+        assert_eq!(f.max_imports_per_account, Some(d.max_imports_per_account));
+        assert_eq!(f.max_imports_per_server, Some(d.max_imports_per_server));
+        assert_eq!(
+            f.max_bulk_checks_per_account,
+            Some(d.max_bulk_checks_per_account)
+        );
+        assert_eq!(
+            f.max_bulk_checks_per_server,
+            Some(d.max_bulk_checks_per_server)
+        );
+        assert_eq!(f.max_check_numbers, Some(d.max_check_numbers));
+        assert_eq!(f.import_memory_mb, Some(d.import_memory_mb));
+    }
+
+    #[test]
+    fn limits_come_from_stoplist_variables() {
+        let mut c = super::Config::default();
+        let vars = [
+            ("STOPLIST_MAX_IMPORTS_PER_ACCOUNT", "1"),
+            ("STOPLIST_MAX_BULK_CHECKS_PER_SERVER", " 8 "),
+            ("STOPLIST_IMPORT_MEMORY_MB", "512"),
+        ];
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        c.overlay_env(lookup).unwrap();
+        assert_eq!(c.max_imports_per_account, 1);
+        assert_eq!(c.max_bulk_checks_per_server, 8);
+        assert_eq!(c.import_memory_mb, 512);
+        assert_eq!(
+            c.max_imports_per_server, 4,
+            "a variable not set keeps the default"
+        );
+    }
+
+    #[test]
+    fn a_limit_of_zero_is_refused_with_its_name() {
+        let mut c = super::Config::default();
+        let err = c
+            .overlay_env(|name| (name == "STOPLIST_MAX_CHECK_NUMBERS").then(|| "0".to_owned()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("STOPLIST_MAX_CHECK_NUMBERS"),
+            "{err}"
+        );
+        let from_file = super::Config {
+            max_bulk_checks_per_server: 0,
+            ..super::Config::default()
+        };
+        let err = from_file.check_limits().unwrap_err();
+        assert!(
+            err.to_string().contains("max_bulk_checks_per_server"),
+            "{err}"
         );
     }
 }

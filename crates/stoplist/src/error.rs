@@ -40,6 +40,10 @@ pub enum AppError {
     TooLarge(String),
     #[error("too many attempts; try again in a few minutes")]
     TooManyRequests,
+    /// As much of this kind of work is running as the limits allow (see `crate::limits`):
+    /// answered 429 with `Retry-After`.
+    #[error("{0}")]
+    Busy(Busy),
     /// Not now: the server cannot answer this yet (the message says why and when to retry).
     #[error("{0}")]
     Unavailable(String),
@@ -100,3 +104,62 @@ impl From<SettingsError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Work whose concurrency is limited (`crate::limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitedWork {
+    /// A contact import or an opt-out upload, dry run or not.
+    Import,
+    /// `POST /api/v1/optouts/check`.
+    BulkCheck,
+}
+
+impl LimitedWork {
+    /// "imports", "bulk checks": for messages.
+    pub fn plural(self) -> &'static str {
+        match self {
+            LimitedWork::Import => "imports",
+            LimitedWork::BulkCheck => "bulk checks",
+        }
+    }
+}
+
+/// Whose limit was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitScope {
+    /// The account's own share.
+    Account,
+    /// The whole server's, all accounts together.
+    Server,
+}
+
+/// Why work was refused for now: which work, whose limit, the limit, and when to try again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Busy {
+    pub work: LimitedWork,
+    pub scope: LimitScope,
+    /// How many may run at once in that scope.
+    pub limit: usize,
+    /// The `Retry-After` answered, in seconds (at least 1).
+    pub retry_after_secs: u64,
+}
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let work = self.work.plural();
+        let limit = self.limit;
+        let wait = self.retry_after_secs;
+        match self.scope {
+            LimitScope::Account => write!(
+                f,
+                "this account already runs as many {work} at once as it may ({limit}); try \
+                 again in {wait} seconds, when one has finished"
+            ),
+            LimitScope::Server => write!(
+                f,
+                "the server already runs as many {work} at once as it may, for all accounts \
+                 together ({limit}); try again in {wait} seconds"
+            ),
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod import;
 pub mod lifecycle;
+pub mod limits;
 pub mod metrics;
 pub mod optouts;
 pub mod replies;

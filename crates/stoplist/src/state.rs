@@ -1,6 +1,6 @@
 //! The state every request shares: the store, the configuration and the services built
 //! once by `app` (the opt-out authority, replies, connectors, account settings), the API key
-//! cache, the login limiter and metrics. Passed in, cloned cheaply (everything is behind
+//! cache, the login limiter, the limits on heavy work and metrics. Passed in, cloned cheaply (everything is behind
 //! `Arc`). This module sits above the services: they never import it, so each is built with
 //! only what it needs (see `app::services`).
 
@@ -9,6 +9,7 @@ use crate::campaigns::connectors::Connectors;
 use crate::campaigns::files::CampaignFiles;
 use crate::config::Config;
 use crate::lifecycle::{Lifecycle, Wakeups};
+use crate::limits::{LimitSettings, Limits};
 use crate::metrics::Metrics;
 use crate::optouts::OptOuts;
 use crate::replies::Replies;
@@ -58,6 +59,8 @@ pub struct Shared {
     pub outbound: stoplist_providers::Outbound,
     /// Removes ended campaigns' recipients files (swept by the dispatcher).
     pub campaign_files: Arc<CampaignFiles>,
+    /// How many imports and bulk checks may run at once, per account and server-wide.
+    pub limits: Limits,
 }
 
 impl AppState {
@@ -88,6 +91,7 @@ impl AppState {
             config.default_send_rate,
             outbound.clone(),
         ));
+        let limits = Limits::new(LimitSettings::from(&config));
         AppState(Arc::new(Shared {
             keys: Arc::new(KeyCache::new(Duration::from_secs(
                 config.api_key_cache_seconds,
@@ -106,6 +110,7 @@ impl AppState {
             lifecycle: Arc::new(Lifecycle::default()),
             outbound,
             campaign_files,
+            limits,
         }))
     }
 

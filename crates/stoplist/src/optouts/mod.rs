@@ -828,15 +828,23 @@ pub fn check<'a, S: AsRef<str>>(
 /// Inputs below which a bulk check runs on one thread.
 const PARALLEL_FROM: usize = 20_000;
 
-/// [`check()`] written straight to JSON (`{"results":[…]}`), the inputs split over the
-/// machine's cores: each part is parsed, looked up and serialized on a thread of its own and
-/// the parts joined in order. On 2 cores a million numbers took about half the time of one
-/// thread (docs/benchmarks.md, session 7).
+/// Inputs per piece of a bulk check's answer (see [`check_json`]): about 4 MB of JSON at some
+/// 60 bytes a result, so that an answer is held a piece at a time, never whole (a million
+/// results were about 60 MB, held twice while the parts were joined).
+pub const CHECK_PIECE: usize = 65_536;
+
+/// [`check()`] written straight to JSON (`{"results":[…]}`), handed to `emit` in order in
+/// pieces: the opening, the results of up to [`CHECK_PIECE`] inputs at a time, the closing.
+/// Within a piece the inputs are split over the machine's cores: each part is parsed, looked
+/// up and serialized on a thread of its own and the parts joined in order (on 2 cores a
+/// million numbers took about half the time of one thread: docs/benchmarks.md, session 7).
+/// Stops early, without error, as soon as `emit` returns false (its reader has gone).
 pub fn check_json<S: AsRef<str> + Sync>(
     listed: &(impl Fn(u64) -> bool + Sync),
     region: Region,
     inputs: &[S],
-) -> Result<Vec<u8>, serde_json::Error> {
+    mut emit: impl FnMut(Vec<u8>) -> bool,
+) -> Result<(), serde_json::Error> {
     let part = |inputs: &[S]| -> Result<Vec<u8>, serde_json::Error> {
         let mut out = Vec::with_capacity(inputs.len() * 64);
         for (i, r) in check(listed, region, inputs).iter().enumerate() {
@@ -848,31 +856,42 @@ pub fn check_json<S: AsRef<str> + Sync>(
         Ok(out)
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let parts: Vec<Vec<u8>> = if threads < 2 || inputs.len() < PARALLEL_FROM {
-        vec![part(inputs)?]
-    } else {
-        let size = inputs.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let running: Vec<_> = inputs
-                .chunks(size)
-                .map(|c| scope.spawn(move || part(c)))
-                .collect();
-            running
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect::<Result<Vec<_>, _>>()
-        })?
-    };
-    let mut json = Vec::with_capacity(16 + parts.iter().map(Vec::len).sum::<usize>() + parts.len());
-    json.extend_from_slice(b"{\"results\":[");
-    for (i, p) in parts.iter().filter(|p| !p.is_empty()).enumerate() {
-        if i > 0 {
+    if !emit(b"{\"results\":[".to_vec()) {
+        return Ok(());
+    }
+    for (n, piece) in inputs.chunks(CHECK_PIECE).enumerate() {
+        let parts: Vec<Vec<u8>> = if threads < 2 || piece.len() < PARALLEL_FROM {
+            vec![part(piece)?]
+        } else {
+            let size = piece.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let running: Vec<_> = piece
+                    .chunks(size)
+                    .map(|c| scope.spawn(move || part(c)))
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect::<Result<Vec<_>, _>>()
+            })?
+        };
+        let mut json =
+            Vec::with_capacity(1 + parts.iter().map(Vec::len).sum::<usize>() + parts.len());
+        if n > 0 {
             json.push(b',');
         }
-        json.extend_from_slice(p);
+        for (i, p) in parts.iter().filter(|p| !p.is_empty()).enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            json.extend_from_slice(p);
+        }
+        if !emit(json) {
+            return Ok(());
+        }
     }
-    json.extend_from_slice(b"]}");
-    Ok(json)
+    emit(b"]}".to_vec());
+    Ok(())
 }
 
 /// Parses many numbers (for a bulk check answered from the database).

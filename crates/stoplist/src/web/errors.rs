@@ -57,9 +57,21 @@ pub fn classify(e: &AppError) -> (StatusCode, &'static str, Option<String>) {
             Some("file".into()),
         ),
         AppError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None),
+        AppError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_running", None),
         AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
         AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
     }
+}
+
+/// The `Retry-After` header an error's answer carries, when it says when to try again.
+fn with_retry_after(e: &AppError, mut resp: Response) -> Response {
+    if let AppError::Busy(busy) = e {
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(busy.retry_after_secs),
+        );
+    }
+    resp
 }
 
 fn log_internal(e: &AppError) {
@@ -85,7 +97,7 @@ impl IntoResponse for ApiError {
             AppError::Internal(_) => "internal error; the server log has the details".to_owned(),
             other => other.to_string(),
         };
-        let mut resp = api_error(status, code, message, field);
+        let mut resp = with_retry_after(&self.0, api_error(status, code, message, field));
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -422,7 +434,7 @@ impl IntoResponse for PageError {
             reason = status.canonical_reason().unwrap_or(""),
             msg = html_escape(&message),
         );
-        (status, Html(body)).into_response()
+        with_retry_after(&self.0, (status, Html(body)).into_response())
     }
 }
 

@@ -89,6 +89,14 @@ pub enum ReadError {
         limit: u64,
     },
 
+    /// The spreadsheet would expand past one of the reader's bounds: refused before the part
+    /// at fault is expanded, or as soon as reading reaches it, never after holding it whole.
+    #[error(
+        "\"{file}\" was refused: {over}. Save it as CSV (in the spreadsheet program: File > \
+         Save As > CSV) and upload that, or split it into smaller files"
+    )]
+    SheetTooLarge { file: String, over: SheetLimit },
+
     /// `ReadOptions::sheet` names a sheet the workbook does not have.
     #[error(
         "\"{file}\" has no sheet named \"{sheet}\"; its sheets are: {}",
@@ -199,6 +207,7 @@ impl ReadError {
             | ReadError::Damaged { file, .. }
             | ReadError::TooLargeUnzipped { file, .. }
             | ReadError::CompressionRatio { file, .. }
+            | ReadError::SheetTooLarge { file, .. }
             | ReadError::UnknownSheet { file, .. }
             | ReadError::EmptySheet { file, .. }
             | ReadError::LineTooLong { file, .. }
@@ -217,6 +226,7 @@ impl ReadError {
             | ReadError::MixedEncoding { row, .. }
             | ReadError::RaggedRow { row, .. }
             | ReadError::BadSheetData { row, .. } => Some(*row),
+            ReadError::SheetTooLarge { over, .. } => over.row(),
             _ => None,
         }
     }
@@ -227,6 +237,98 @@ impl ReadError {
             ReadError::MixedEncoding { column, .. } => Some(*column),
             _ => None,
         }
+    }
+}
+
+/// Which bound of the spreadsheet reader a file went past (see the constants in
+/// `read/sheet.rs`, which say why each is where it is), with the limit, for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SheetLimit {
+    /// An XLSX's shared strings part inflates to more than `limit` bytes (as its zip
+    /// declares, or as counted while inflating it).
+    SharedStringBytes { limit: u64 },
+    /// An XLSX's shared strings table holds (or declares) more than `limit` texts.
+    SharedStrings { limit: u64 },
+    /// Data past row `limit`.
+    Rows { limit: u64 },
+    /// Row `row` has data past column `limit`.
+    Columns { row: u64, limit: u64 },
+    /// More than `limit` cells with data in the sheet.
+    Cells { limit: u64 },
+    /// Row `row` holds more than `limit` bytes of text.
+    RowBytes { row: u64, limit: u64 },
+}
+
+impl SheetLimit {
+    /// The 1-based row at fault, when there is one.
+    pub fn row(&self) -> Option<u64> {
+        match self {
+            SheetLimit::Columns { row, .. } | SheetLimit::RowBytes { row, .. } => Some(*row),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SheetLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SheetLimit::SharedStringBytes { limit } => write!(
+                f,
+                "the file's shared strings expand to more than {}",
+                megabytes(limit)
+            ),
+            SheetLimit::SharedStrings { limit } => write!(
+                f,
+                "the file's shared strings table holds more than {} texts",
+                thousands(limit)
+            ),
+            SheetLimit::Rows { limit } => write!(
+                f,
+                "the sheet has data past row {}, the most a sheet may have",
+                thousands(limit)
+            ),
+            SheetLimit::Columns { row, limit } => write!(
+                f,
+                "row {} has data past column {}, the most a row may have",
+                thousands(row),
+                thousands(limit)
+            ),
+            SheetLimit::Cells { limit } => write!(
+                f,
+                "the sheet has more than {} cells with data",
+                thousands(limit)
+            ),
+            SheetLimit::RowBytes { row, limit } => write!(
+                f,
+                "row {} holds more than {} of text",
+                thousands(row),
+                megabytes(limit)
+            ),
+        }
+    }
+}
+
+/// `1048576` as `1,048,576`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// A size in bytes as whole MB (1 MB = 1,048,576 bytes, as spreadsheet users read it), or in
+/// bytes when under one.
+fn megabytes(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", thousands(bytes / MB))
+    } else {
+        format!("{} bytes", thousands(bytes))
     }
 }
 
@@ -262,4 +364,32 @@ pub(super) fn quoted_list(items: &[String]) -> String {
         out.push('"');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_is_named_with_its_figure() {
+        let e = ReadError::SheetTooLarge {
+            file: "big.xlsx".to_owned(),
+            over: SheetLimit::SharedStringBytes {
+                limit: 256 * 1024 * 1024,
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "\"big.xlsx\" was refused: the file's shared strings expand to more than 256 MB. \
+             Save it as CSV (in the spreadsheet program: File > Save As > CSV) and upload that, \
+             or split it into smaller files"
+        );
+        let rows = SheetLimit::Rows { limit: 1_048_576 };
+        assert_eq!(
+            rows.to_string(),
+            "the sheet has data past row 1,048,576, the most a sheet may have"
+        );
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(50_000_000), "50,000,000");
+    }
 }

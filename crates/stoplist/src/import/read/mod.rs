@@ -1,10 +1,10 @@
 //! Reading contact files: CSV, TSV, TXT, XLSX, XLS and ODS, turned into numbered rows of text
 //! fields, as a stream (never the whole file in memory, except what the spreadsheet library
-//! itself holds for XLS and ODS: see [`open`]).
+//! itself holds for XLS, and an XLSX's shared strings: see [`open`]).
 //!
 //! Owns: what a file is (content first, the extension second), its encoding, delimiter and
 //! header row, the bounds that keep a hostile file from exhausting memory (row length, zip
-//! expansion), turning spreadsheet cells into the text a user sees, and a first guess of which
+//! expansion, a spreadsheet's rows, columns, cells and shared strings), turning spreadsheet cells into the text a user sees, and a first guess of which
 //! column is which ([`guess_mapping`]). Does not own: parsing phone numbers, deduplication,
 //! the opt-out rules or storing anything — the import pipeline does that with these rows.
 //!
@@ -37,7 +37,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-pub use error::{KindArticle, ReadError};
+pub use error::{KindArticle, ReadError, SheetLimit};
 pub use mapping::{
     Mapping, TypedPhone, describe_headers, guess_mapping, looks_like_phone, looks_scientific,
 };
@@ -401,9 +401,10 @@ fn note_scientific(row: &mut Row) {
 /// the first 64 KiB are valid UTF-8 (else Windows-1252). The extension only says whether text
 /// is CSV, TSV or TXT.
 ///
-/// Memory: text files and XLSX stream (XLSX on a thread of its own, rows passed in batches;
-/// the workbook's shared strings are held, as calamine holds them). XLS and ODS sheets are
-/// loaded whole by calamine (XLS holds at most 65,536 rows; ODS is bounded by the zip checks).
+/// Memory: text files, XLSX and ODS stream (spreadsheets on a thread of their own, rows passed
+/// in batches; an XLSX's shared strings are held, as calamine holds them, once checked against
+/// their bounds). XLS sheets are loaded whole by calamine (at most 65,536 rows). Spreadsheets
+/// past a bound of the reader: [`ReadError::SheetTooLarge`].
 pub fn open(
     path: &Path,
     display_name: &str,

@@ -1,12 +1,20 @@
-//! XLSX, XLS and ODS through calamine: the sheet chosen (the first visible worksheet, or one
-//! named), and cells turned into the text a user sees — numbers stored as numbers as their
-//! digits ("61412345678", not "61412345678.0"), dates as ISO text, formulas as their cached
-//! value — with a [`CellNote`] where the cell's type matters to the pipeline.
+//! XLSX, XLS and ODS: the sheet chosen (the first visible worksheet, or one named), and cells
+//! turned into the text a user sees — numbers stored as numbers as their digits
+//! ("61412345678", not "61412345678.0"), dates as ISO text, formulas as their cached value —
+//! with a [`CellNote`] where the cell's type matters to the pipeline.
 //!
-//! XLSX streams: calamine's cell reader runs on a thread of its own (it borrows the workbook,
-//! so it cannot live inside the row iterator) and hands rows over in batches through a bounded
-//! channel. XLS and ODS sheets are loaded whole by calamine (it has no streaming reader for
-//! them).
+//! XLSX and ODS stream: their reader runs on a thread of its own (it borrows the workbook, so
+//! it cannot live inside the row iterator) and hands rows over in batches through a bounded
+//! channel. XLSX cells come from calamine's cell reader; ODS from [`ods`], a reader of its own,
+//! because calamine loads every ODS sheet whole with its repeated rows and columns expanded
+//! (an 826-byte file took 4.5 GB). XLS sheets are loaded whole by calamine (it has no
+//! streaming reader for them; the format holds at most 65,536 rows).
+//!
+//! Every sheet is held to the bounds below while it is read ([`Budget`]), and an XLSX's
+//! shared strings before calamine loads them (`zipcheck`): a file past one is refused with
+//! [`ReadError::SheetTooLarge`] naming the bound, never expanded in memory first.
+
+mod ods;
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -16,18 +24,120 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use calamine::{
-    Data, DataRef, ExcelDateTime, Ods, OdsError, Range, Reader, Sheet, SheetType, SheetVisible,
-    Xls, XlsError, Xlsx, XlsxError,
+    Data, DataRef, ExcelDateTime, Range, Reader, Sheet, SheetType, SheetVisible, Xls, XlsError,
+    Xlsx, XlsxError,
 };
 
-use super::error::{KindArticle, ReadError};
+use super::error::{KindArticle, ReadError, SheetLimit};
 use super::{CellNote, FileKind, Opened, ReadOptions, Row, Source};
 
-/// Rows per batch handed from the XLSX thread.
+/// The most rows a sheet may have data in: 1,048,576, the most Excel and LibreOffice Calc
+/// hold, so no sheet a spreadsheet program saved is refused (a million-row contact list
+/// fits). Data past it can only come from a file built to expand (an ODS repeat count).
+/// Empty rows past it (LibreOffice writes a sheet's unused rows as one repeated empty row)
+/// cost nothing and are not refused.
+pub(super) const MAX_ROWS: u64 = 1_048_576;
+
+/// The most columns a row may have data in: 16,384 (column XFD), the most Excel and
+/// LibreOffice hold. Empty columns past it (trailing repeated empty cells) are skipped, not
+/// refused.
+pub(super) const MAX_COLUMNS: u64 = 16_384;
+
+/// The most cells with data one sheet may hold: 50,000,000, ten times a million-row contact
+/// sheet of five columns. Rows stream, so this bounds the time a sheet takes to read (about
+/// two minutes at the XLSX reader's pace), not memory.
+pub(super) const MAX_CELLS: u64 = 50_000_000;
+
+/// The most text one spreadsheet row may hold: 1 MiB, as for a row of a text file
+/// (`ReadOptions::max_line_bytes`'s default). A contact row is under 1 KiB; this bounds what
+/// one row, and the batches of rows in flight, can hold.
+pub(super) const MAX_ROW_BYTES: u64 = 1024 * 1024;
+
+/// The most an XLSX's shared strings part may inflate to: 256 MiB of XML. calamine holds the
+/// whole table in memory; a million-row contact sheet of five text columns, every text
+/// distinct, takes about 140 MB (measured with `bench_read`: 29 MB for a million rows of four
+/// columns, about a million distinct texts).
+pub(super) const MAX_SHARED_STRINGS_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The most texts an XLSX's shared strings table may hold, or declare (calamine reserves room
+/// for the declared count up front): 6,000,000, six distinct texts a row for a million rows.
+/// Each costs calamine about 60 bytes on top of its text, so the table stays under about
+/// 400 MB together with [`MAX_SHARED_STRINGS_BYTES`].
+pub(super) const MAX_SHARED_STRINGS: u64 = 6_000_000;
+
+/// Rows per batch handed from a streaming reader's thread.
 const BATCH: usize = 256;
 
-/// Batches in flight between the XLSX thread and the reader (bounds the memory held ahead).
+/// Bytes of row text per batch: a batch is handed over when either is reached, so that rows
+/// near [`MAX_ROW_BYTES`] do not make batches of hundreds of megabytes.
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// Batches in flight between a streaming reader's thread and the reader (bounds the memory
+/// held ahead: at most this many batches of [`BATCH_BYTES`], plus one row).
 const BATCHES_AHEAD: usize = 4;
+
+/// What one sheet has used of the bounds so far; every cell with data passes through
+/// [`Budget::cells`] before it is added to its row.
+struct Budget {
+    file: String,
+    cells: u64,
+}
+
+impl Budget {
+    fn new(file: &str) -> Budget {
+        Budget {
+            file: file.to_owned(),
+            cells: 0,
+        }
+    }
+
+    fn over(&self, over: SheetLimit) -> ReadError {
+        ReadError::SheetTooLarge {
+            file: self.file.clone(),
+            over,
+        }
+    }
+
+    /// `count` cells of `bytes` bytes of text each, about to be added to `row` from 0-based
+    /// column `col` on.
+    fn cells(&mut self, row: &Row, col: u64, count: u64, bytes: usize) -> Result<(), ReadError> {
+        let number = row.number();
+        if number > MAX_ROWS {
+            return Err(self.over(SheetLimit::Rows { limit: MAX_ROWS }));
+        }
+        if col.saturating_add(count) > MAX_COLUMNS {
+            return Err(self.over(SheetLimit::Columns {
+                row: number,
+                limit: MAX_COLUMNS,
+            }));
+        }
+        let text = (row.text.len() as u64).saturating_add(count.saturating_mul(bytes as u64));
+        if text > MAX_ROW_BYTES {
+            return Err(self.over(SheetLimit::RowBytes {
+                row: number,
+                limit: MAX_ROW_BYTES,
+            }));
+        }
+        self.add_cells(count)
+    }
+
+    /// `copies` more copies of a row that holds `cells` cells with data, the last of them
+    /// numbered `last` (an ODS repeated row).
+    fn copies(&mut self, cells: u64, copies: u64, last: u64) -> Result<(), ReadError> {
+        if last > MAX_ROWS {
+            return Err(self.over(SheetLimit::Rows { limit: MAX_ROWS }));
+        }
+        self.add_cells(cells.saturating_mul(copies))
+    }
+
+    fn add_cells(&mut self, count: u64) -> Result<(), ReadError> {
+        self.cells = self.cells.saturating_add(count);
+        if self.cells > MAX_CELLS {
+            return Err(self.over(SheetLimit::Cells { limit: MAX_CELLS }));
+        }
+        Ok(())
+    }
+}
 
 /// Opens an XLSX or ODS workbook whose zip has passed [`super::zipcheck::inspect`].
 pub(super) fn open(
@@ -37,18 +147,8 @@ pub(super) fn open(
     opts: &ReadOptions,
 ) -> Result<Opened, ReadError> {
     match kind {
-        FileKind::Ods => {
-            let reader = open_file(path, file)?;
-            let loaded = guarded(file, kind, || -> Result<_, ReadError> {
-                let mut wb = Ods::new(reader).map_err(|e| ods_error(file, e))?;
-                let (sheet, sheets) =
-                    choose_sheet(wb.sheets_metadata(), opts.sheet.as_deref(), file)?;
-                let range = wb.worksheet_range(&sheet).map_err(|e| ods_error(file, e))?;
-                Ok((sheet, sheets, range))
-            })?;
-            Ok(range_opened(kind, loaded))
-        }
-        _ => open_xlsx(path, file, opts),
+        FileKind::Ods => open_streamed(path, file, FileKind::Ods, opts, ods::produce),
+        _ => open_streamed(path, file, FileKind::Xlsx, opts, produce_xlsx),
     }
 }
 
@@ -78,7 +178,7 @@ pub(super) fn open_ole(
         })?;
         Ok((sheet, sheets, range))
     })?;
-    Ok(range_opened(FileKind::Xls, loaded))
+    Ok(range_opened(file, loaded))
 }
 
 fn open_file(path: &Path, file: &str) -> Result<BufReader<File>, ReadError> {
@@ -182,14 +282,11 @@ fn choose_sheet(
     Ok((chosen, names))
 }
 
-fn range_opened(
-    kind: FileKind,
-    (sheet, sheets, range): (String, Vec<String>, Range<Data>),
-) -> Opened {
+fn range_opened(file: &str, (sheet, sheets, range): (String, Vec<String>, Range<Data>)) -> Opened {
     let (row0, col0) = range.start().unwrap_or((0, 0));
     let (height, width) = range.get_size();
     Opened {
-        kind,
+        kind: FileKind::Xls,
         encoding: "UTF-8",
         delimiter: None,
         sheet: Some(sheet),
@@ -202,11 +299,13 @@ fn range_opened(
             row0: u64::from(row0),
             col0: col0 as usize,
             scratch: String::new(),
+            budget: Budget::new(file),
+            failed: false,
         }),
     }
 }
 
-/// Rows of a sheet calamine loaded whole (XLS, ODS).
+/// Rows of a sheet calamine loaded whole (XLS).
 struct RangeSource {
     range: Range<Data>,
     next: usize,
@@ -215,11 +314,14 @@ struct RangeSource {
     row0: u64,
     col0: usize,
     scratch: String,
+    budget: Budget,
+    /// A bound was passed: the read has ended.
+    failed: bool,
 }
 
 impl Source for RangeSource {
     fn read(&mut self, row: &mut Row) -> Result<bool, ReadError> {
-        if self.next >= self.height {
+        if self.failed || self.next >= self.height {
             return Ok(false);
         }
         let i = self.next;
@@ -227,14 +329,25 @@ impl Source for RangeSource {
         row.clear(self.row0 + i as u64 + 1);
         for j in 0..self.width {
             if let Some(value) = self.range.get((i, j)) {
-                push_cell(row, self.col0 + j, View::from(value), &mut self.scratch);
+                let pushed = push_cells(
+                    row,
+                    (self.col0 + j) as u64,
+                    1,
+                    View::from(value),
+                    &mut self.scratch,
+                    &mut self.budget,
+                );
+                if let Err(e) = pushed {
+                    self.failed = true;
+                    return Err(e);
+                }
             }
         }
         Ok(true)
     }
 }
 
-/// What the XLSX thread sends.
+/// What a streaming reader's thread sends.
 enum Msg {
     /// The sheet chosen and the workbook's worksheets: sent first, once.
     Meta {
@@ -246,25 +359,91 @@ enum Msg {
     End,
 }
 
-fn open_xlsx(path: &Path, file: &str, opts: &ReadOptions) -> Result<Opened, ReadError> {
+/// Why a streaming reader's thread stopped before the end of the sheet.
+enum Stop {
+    /// The reader has gone (dropped early): there is no one left to send rows to.
+    Gone,
+    Failed(ReadError),
+}
+
+impl From<ReadError> for Stop {
+    fn from(e: ReadError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+/// Where a streaming reader's thread puts what it reads: rows gathered into batches, handed
+/// over through the bounded channel.
+struct Sink {
+    tx: SyncSender<Msg>,
+    batch: Vec<Row>,
+    bytes: usize,
+}
+
+impl Sink {
+    fn send(&self, msg: Msg) -> Result<(), Stop> {
+        self.tx.send(msg).map_err(|_| Stop::Gone)
+    }
+
+    /// The sheet chosen and the workbook's worksheets, before any row.
+    fn meta(&mut self, sheet: String, sheets: Vec<String>) -> Result<(), Stop> {
+        self.send(Msg::Meta { sheet, sheets })
+    }
+
+    fn push(&mut self, row: Row) -> Result<(), Stop> {
+        self.bytes += row.text.len() + row.len() * std::mem::size_of::<usize>();
+        self.batch.push(row);
+        if self.batch.len() >= BATCH || self.bytes >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Stop> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.bytes = 0;
+        let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.send(Msg::Rows(full))
+    }
+}
+
+/// Reads a sheet on a thread of its own: `produce` opens the workbook, chooses the sheet,
+/// sends [`Sink::meta`], then the rows. Returns once the sheet is chosen (or the workbook
+/// refused), with the rows to come.
+fn open_streamed(
+    path: &Path,
+    file: &str,
+    kind: FileKind,
+    opts: &ReadOptions,
+    produce: fn(&Path, &str, Option<&str>, &mut Sink) -> Result<(), Stop>,
+) -> Result<Opened, ReadError> {
     let (tx, rx) = mpsc::sync_channel::<Msg>(BATCHES_AHEAD);
     let thread_path = path.to_owned();
     let thread_file = file.to_owned();
     let requested = opts.sheet.clone();
     std::thread::Builder::new()
-        .name("import-xlsx".to_owned())
+        .name(format!("import-{}", kind.name().to_ascii_lowercase()))
         .spawn(move || {
-            let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-                produce_xlsx(&thread_path, &thread_file, requested.as_deref(), &tx)
-            }));
-            let failure = match outcome {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(_) => Some(library_failed(&thread_file, FileKind::Xlsx)),
+            let mut sink = Sink {
+                tx,
+                batch: Vec::with_capacity(BATCH),
+                bytes: 0,
             };
-            if let Some(e) = failure {
-                // The reader may be gone already (dropped early): nothing left to tell.
-                let _ = tx.send(Msg::Failed(e));
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+                produce(&thread_path, &thread_file, requested.as_deref(), &mut sink)
+            }));
+            let end = match outcome {
+                Ok(Ok(())) => Msg::End,
+                Ok(Err(Stop::Gone)) => return,
+                Ok(Err(Stop::Failed(e))) => Msg::Failed(e),
+                Err(_) => Msg::Failed(library_failed(&thread_file, kind)),
+            };
+            // The rows read before the end first. The reader may be gone already: then
+            // there is no one to tell.
+            if sink.flush().is_ok() {
+                let _ = sink.send(end);
             }
         })
         .map_err(|source| ReadError::Io {
@@ -273,7 +452,7 @@ fn open_xlsx(path: &Path, file: &str, opts: &ReadOptions) -> Result<Opened, Read
         })?;
     match rx.recv() {
         Ok(Msg::Meta { sheet, sheets }) => Ok(Opened {
-            kind: FileKind::Xlsx,
+            kind,
             encoding: "UTF-8",
             delimiter: None,
             sheet: Some(sheet),
@@ -283,36 +462,29 @@ fn open_xlsx(path: &Path, file: &str, opts: &ReadOptions) -> Result<Opened, Read
                 batch: Vec::new().into_iter(),
                 done: false,
                 file: file.to_owned(),
+                kind,
             }),
         }),
         Ok(Msg::Failed(e)) => Err(e),
-        _ => Err(library_failed(file, FileKind::Xlsx)),
+        _ => Err(library_failed(file, kind)),
     }
 }
 
-/// The XLSX thread: opens the workbook, sends [`Msg::Meta`], then the rows in batches, then
-/// [`Msg::End`]. Returns early, quietly, when the reader has gone.
+/// The XLSX thread: opens the workbook (its shared strings already checked by `zipcheck`),
+/// then streams the chosen sheet's cells, row by row.
 fn produce_xlsx(
     path: &Path,
     file: &str,
     requested: Option<&str>,
-    tx: &SyncSender<Msg>,
-) -> Result<(), ReadError> {
+    sink: &mut Sink,
+) -> Result<(), Stop> {
     let mut wb: Xlsx<_> = Xlsx::new(open_file(path, file)?).map_err(|e| xlsx_error(file, e))?;
     let (sheet, sheets) = choose_sheet(wb.sheets_metadata(), requested, file)?;
-    if tx
-        .send(Msg::Meta {
-            sheet: sheet.clone(),
-            sheets,
-        })
-        .is_err()
-    {
-        return Ok(());
-    }
+    sink.meta(sheet.clone(), sheets)?;
     let mut cells = wb
         .worksheet_cells_reader(&sheet)
         .map_err(|e| xlsx_error(file, e))?;
-    let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
+    let mut budget = Budget::new(file);
     let mut current: Option<(u32, Row)> = None;
     let mut last_row: u64 = 0;
     let mut scratch = String::new();
@@ -322,28 +494,19 @@ fn produce_xlsx(
             Ok(None) => break,
             Err(e) => {
                 if let Some((_, row)) = current.take() {
-                    batch.push(row);
+                    sink.push(row)?;
                 }
-                if !batch.is_empty() && tx.send(Msg::Rows(batch)).is_err() {
-                    return Ok(());
-                }
-                return Err(ReadError::BadSheetData {
+                return Err(Stop::Failed(ReadError::BadSheetData {
                     file: file.to_owned(),
                     row: last_row + 1,
                     detail: e.to_string(),
-                });
+                }));
             }
         };
         let (r, c) = cell.get_position();
         if current.as_ref().is_none_or(|(cr, _)| *cr != r) {
             if let Some((_, row)) = current.take() {
-                batch.push(row);
-                if batch.len() >= BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if tx.send(Msg::Rows(full)).is_err() {
-                        return Ok(());
-                    }
-                }
+                sink.push(row)?;
             }
             last_row = u64::from(r) + 1;
             let mut row = Row::default();
@@ -351,26 +514,23 @@ fn produce_xlsx(
             current = Some((r, row));
         }
         if let Some((_, row)) = current.as_mut() {
-            push_cell(row, c as usize, View::from(cell.get_value()), &mut scratch);
+            let value = View::from(cell.get_value());
+            push_cells(row, u64::from(c), 1, value, &mut scratch, &mut budget)?;
         }
     }
     if let Some((_, row)) = current.take() {
-        batch.push(row);
+        sink.push(row)?;
     }
-    if !batch.is_empty() && tx.send(Msg::Rows(batch)).is_err() {
-        return Ok(());
-    }
-    // The reader may be gone already: then there is no one to tell.
-    let _ = tx.send(Msg::End);
     Ok(())
 }
 
-/// Rows from the XLSX thread.
+/// Rows from a streaming reader's thread.
 struct ChannelSource {
     rx: Receiver<Msg>,
     batch: std::vec::IntoIter<Row>,
     done: bool,
     file: String,
+    kind: FileKind,
 }
 
 impl Source for ChannelSource {
@@ -394,7 +554,7 @@ impl Source for ChannelSource {
                 // The thread ended without saying so: it cannot have finished.
                 Err(_) => {
                     self.done = true;
-                    return Err(library_failed(&self.file, FileKind::Xlsx));
+                    return Err(library_failed(&self.file, self.kind));
                 }
             }
         }
@@ -416,20 +576,6 @@ fn xlsx_error(file: &str, e: XlsxError) -> ReadError {
         file: file.to_owned(),
         kind: KindArticle(FileKind::Xlsx),
         detail,
-    }
-}
-
-fn ods_error(file: &str, e: OdsError) -> ReadError {
-    match e {
-        OdsError::Password => ReadError::Encrypted {
-            file: file.to_owned(),
-        },
-        OdsError::WorksheetNotFound(_) => library_failed(file, FileKind::Ods),
-        other => ReadError::Damaged {
-            file: file.to_owned(),
-            kind: KindArticle(FileKind::Ods),
-            detail: other.to_string(),
-        },
     }
 }
 
@@ -477,21 +623,36 @@ impl<'a> From<&'a DataRef<'_>> for View<'a> {
     }
 }
 
-/// Appends the cell at 0-based column `col` to `row`, with empty fields for the columns
-/// skipped since the last cell. Empty cells add nothing (trailing ones would only widen the
-/// row); a cell out of column order is ignored.
-fn push_cell(row: &mut Row, col: usize, value: View<'_>, scratch: &mut String) {
-    if matches!(value, View::Empty) || col < row.len() {
-        return;
+/// Appends `count` copies of a cell (an ODS cell may repeat; one elsewhere) at 0-based column
+/// `col` on to `row`, with empty fields for the columns skipped since the last cell, once
+/// [`Budget::cells`] has allowed them. Empty cells add nothing (trailing ones would only
+/// widen the row); a cell out of column order is ignored.
+fn push_cells(
+    row: &mut Row,
+    col: u64,
+    count: u64,
+    value: View<'_>,
+    scratch: &mut String,
+    budget: &mut Budget,
+) -> Result<(), ReadError> {
+    if matches!(value, View::Empty) || count == 0 || col < row.len() as u64 {
+        return Ok(());
     }
+    scratch.clear();
+    let note = cell_text(value, scratch);
+    budget.cells(row, col, count, scratch.len())?;
+    // Within MAX_COLUMNS now, so these fit in a usize.
+    let (col, count) = (col as usize, count as usize);
     while row.len() < col {
         row.push_field("");
     }
-    scratch.clear();
-    if let Some(note) = cell_text(value, scratch) {
-        row.push_note(col, note);
+    for i in col..col + count {
+        if let Some(note) = note {
+            row.push_note(i, note);
+        }
+        row.push_field(scratch);
     }
-    row.push_field(scratch);
+    Ok(())
 }
 
 /// Writes the text a user sees for a cell into `out`; returns the note it deserves.

@@ -8,8 +8,9 @@ use crate::rfc3339;
 use crate::state::AppState;
 use crate::web::errors::{ApiError, ApiJson, ApiJsonBody, OptionalApiJson, parse_json};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use stoplist_domain::PhoneNumber;
 use stoplist_domain::rules::AddedBy;
@@ -327,12 +328,14 @@ pub async fn number_events(
 }
 
 /// Many numbers to check.
-// Documents the request body in the OpenAPI document; the handler parses `CheckRequestRef`.
+// Documents the request body in the OpenAPI document, and names the field at fault in a body
+// that `parse_capped` refuses; the handler reads the numbers with `parse_capped`.
 #[allow(dead_code)]
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
-    /// Any written forms, read with the account's default region.
+    /// Any written forms, read with the account's default region; at most
+    /// `max_check_numbers` (1,000,000 by default) in one request.
     pub numbers: Vec<String>,
 }
 
@@ -343,24 +346,137 @@ pub struct CheckResponse<'a> {
     pub results: Vec<CheckResult<'a>>,
 }
 
-/// The request as parsed: the numbers borrowed from the body where they need no unescaping.
+/// One number of the request, borrowed from the body where it needs no unescaping.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckRequestRef<'a> {
-    #[serde(borrow)]
-    numbers: Vec<std::borrow::Cow<'a, str>>,
+#[serde(transparent)]
+struct Number<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+
+impl AsRef<str> for Number<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
 }
 
+/// Parses a bulk check's body, refusing it as soon as it holds more than `cap` numbers: a
+/// 64 MB body of one-digit numbers would otherwise become some 16 million entries before it
+/// could be counted. Any other fault is named as for every API body ([`parse_json`]).
+// The error is the finished response, as `parse_json`'s is.
+#[allow(clippy::result_large_err)]
+fn parse_capped(body: &[u8], cap: usize) -> Result<Vec<Number<'_>>, axum::response::Response> {
+    use serde::de::{DeserializeSeed, Deserializer as _, Error as _, MapAccess, SeqAccess};
+    use std::cell::Cell;
+
+    /// The body's `numbers`, counted as they are read; `over` notes a refusal for the cap.
+    struct Numbers<'c> {
+        cap: usize,
+        over: &'c Cell<bool>,
+    }
+
+    impl<'de> serde::de::Visitor<'de> for Numbers<'_> {
+        type Value = Vec<Number<'de>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object with \"numbers\", an array of strings")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut numbers = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key != "numbers" {
+                    return Err(A::Error::unknown_field(&key, &["numbers"]));
+                }
+                numbers = Some(map.next_value_seed(Capped {
+                    cap: self.cap,
+                    over: self.over,
+                })?);
+            }
+            numbers.ok_or_else(|| A::Error::missing_field("numbers"))
+        }
+    }
+
+    /// The `numbers` array, refused past `cap` elements.
+    struct Capped<'c> {
+        cap: usize,
+        over: &'c Cell<bool>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Capped<'_> {
+        type Value = Vec<Number<'de>>;
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> serde::de::Visitor<'de> for Capped<'_> {
+        type Value = Vec<Number<'de>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of strings")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut numbers = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.cap));
+            while let Some(n) = seq.next_element::<Number<'de>>()? {
+                if numbers.len() == self.cap {
+                    self.over.set(true);
+                    return Err(A::Error::custom("too many numbers"));
+                }
+                numbers.push(n);
+            }
+            Ok(numbers)
+        }
+    }
+
+    let over = Cell::new(false);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = de
+        .deserialize_struct("CheckRequest", &["numbers"], Numbers { cap, over: &over })
+        .and_then(|numbers| de.end().map(|()| numbers));
+    match parsed {
+        Ok(numbers) => Ok(numbers),
+        Err(_) if over.get() => Err(ApiError(AppError::TooLarge(format!(
+            "numbers: a bulk check takes at most {cap} numbers; split the list into several \
+             requests"
+        )))
+        .into_response()),
+        // The derived parse names the field at fault (it fails where this one did: the
+        // numbers it reads before that are within the cap).
+        Err(e) => Err(match parse_json::<CheckRequest>(body) {
+            Err(named) => named,
+            Ok(_) => crate::web::errors::api_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_json",
+                format!("request body: {e}"),
+                None,
+            ),
+        }),
+    }
+}
+
+/// Pieces of the answer a bulk check may have written ahead of its client.
+const PIECES_AHEAD: usize = 2;
+
 #[utoipa::path(post, path = "/api/v1/optouts/check", tag = "opt-outs", request_body = CheckRequest,
-    responses((status = 200, body = CheckResponse), (status = 413, body = crate::web::errors::ErrorBody)))]
-/// Checks many numbers in one request.
+    responses((status = 200, body = CheckResponse),
+              (status = 413, body = crate::web::errors::ErrorBody, description = "a body over max_bulk_body_bytes, or more numbers than max_check_numbers"),
+              (status = 429, body = crate::web::errors::ErrorBody, description = "the account or the server runs as many bulk checks as allowed; see Retry-After")))]
+/// Checks many numbers in one request. The account and the server each run a limited number
+/// at once (429 with `Retry-After` past it, before the body is read); the answer is written
+/// out in pieces as it is made, never whole in memory.
 pub async fn check(
     auth: ApiAuth,
     State(state): State<AppState>,
-    ApiJsonBody(body): ApiJsonBody,
+    request: axum::extract::Request,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
     let account = auth.account();
+    // The place first: a refused check costs no more than its headers.
+    let permit = state.limits.try_bulk_check(account)?;
+    let body = match ApiJsonBody::from_request(request, &state).await {
+        Ok(ApiJsonBody(body)) => body,
+        Err(resp) => return Ok(resp),
+    };
+    let cap = state.config.max_check_numbers;
     let region = state.optouts.region(account).await?;
     // Every key answered truthfully from memory; while the account's whole index is in doubt
     // (still loading, an import being followed) past this wait, from the database.
@@ -371,44 +487,71 @@ pub async fn check(
     let listed = match view {
         Some(_) => None,
         None => {
-            let req: CheckRequestRef = match parse_json(&body) {
-                Ok(r) => r,
+            let numbers = match parse_capped(&body, cap) {
+                Ok(n) => n,
                 Err(resp) => return Ok(resp),
             };
-            let numbers: Vec<PhoneNumber> = optouts::parse_all(region, &req.numbers)
+            let numbers: Vec<PhoneNumber> = optouts::parse_all(region, &numbers)
                 .into_iter()
                 .filter_map(Result::ok)
                 .collect();
             Some(state.optouts.listed_among(account, &numbers).await?)
         }
     };
-    // Parse, check and serialize on a blocking thread: a million numbers is CPU work. (The
-    // error is a finished response.)
-    #[allow(clippy::result_large_err)]
-    let answer = tokio::task::spawn_blocking(move || {
-        let req: CheckRequestRef = parse_json(&body)?;
-        state.metrics.checks(req.numbers.len() as u64);
-        let json = match (&view, &listed) {
+    // Parse, check and serialize on a blocking thread (a million numbers is CPU work), which
+    // says first whether the body is right, then hands the answer over in pieces.
+    let (started_tx, started) =
+        tokio::sync::oneshot::channel::<Result<(), axum::response::Response>>();
+    let (pieces_tx, pieces) = tokio::sync::mpsc::channel::<Vec<u8>>(PIECES_AHEAD);
+    let metrics = state.metrics.clone();
+    tokio::task::spawn_blocking(move || {
+        // Held until the last piece is handed over (or the client has gone): dropped before
+        // the pieces' sender, so a client that has read the whole answer finds the place free.
+        let permit = permit;
+        let numbers = match parse_capped(&body, cap) {
+            Ok(numbers) => numbers,
+            Err(resp) => {
+                drop(permit);
+                let _ = started_tx.send(Err(resp));
+                return;
+            }
+        };
+        metrics.checks(numbers.len() as u64);
+        if started_tx.send(Ok(())).is_err() {
+            return;
+        }
+        let emit = |piece: Vec<u8>| pieces_tx.blocking_send(piece).is_ok();
+        let written = match (&view, &listed) {
             (Some(view), _) => {
-                optouts::check_json(&|k| view.get(k).is_some(), region, &req.numbers)
+                optouts::check_json(&|k| view.get(k).is_some(), region, &numbers, emit)
             }
             (None, Some(listed)) => {
-                optouts::check_json(&|k| listed.contains_key(&k), region, &req.numbers)
+                optouts::check_json(&|k| listed.contains_key(&k), region, &numbers, emit)
             }
-            (None, None) => optouts::check_json(&|_| false, region, &req.numbers[..0]),
+            (None, None) => optouts::check_json(&|_| false, region, &numbers[..0], emit),
         };
-        json.map_err(|e| {
-            ApiError(AppError::Internal(anyhow::anyhow!("serializing: {e}"))).into_response()
-        })
-    })
-    .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("bulk check task: {e}")))?;
-    match answer {
-        Ok(json) => Ok((
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            json,
-        )
-            .into_response()),
-        Err(resp) => Ok(resp),
+        // Results serialize without fail (plain strings and booleans); were one not to, the
+        // answer is cut short, which its client sees as a broken body.
+        if let Err(e) = written {
+            tracing::error!(error = %e, "bulk check: serializing an answer");
+        }
+        drop(permit);
+    });
+    match started.await {
+        Ok(Ok(())) => {
+            let stream = futures_util::stream::unfold(pieces, |mut pieces| async move {
+                let piece = pieces.recv().await?;
+                Some((Ok::<_, std::io::Error>(piece), pieces))
+            });
+            Ok((
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                axum::body::Body::from_stream(stream),
+            )
+                .into_response())
+        }
+        Ok(Err(resp)) => Ok(resp),
+        Err(_) => Err(ApiError(AppError::Internal(anyhow::anyhow!(
+            "the bulk check task ended before it started its answer"
+        )))),
     }
 }
