@@ -39,7 +39,8 @@ use std::path::Path;
 
 pub use error::{KindArticle, ReadError, SheetLimit};
 pub use mapping::{
-    Mapping, TypedPhone, describe_headers, guess_mapping, looks_like_phone, looks_scientific,
+    Mapping, RowPhones, TypedPhone, describe_headers, guess_mapping, looks_like_phone,
+    looks_scientific,
 };
 
 use detect::{Content, PREFIX_BYTES, TextEncoding};

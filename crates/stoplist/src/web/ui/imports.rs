@@ -1,8 +1,9 @@
 //! Contacts → Import and the Opt Out Manager's upload (SPEC 3.4, 3.5): choose a file (and,
 //! for contacts, a group and "Reset contacts that have previously opted out?"), see a preview
-//! with the guessed column mapping, then a dry run or the import itself, which runs in the
-//! background while its page shows progress and, at the end, the report with a download of
-//! the rejected rows.
+//! with the guessed column mapping and, for contacts, which of its rows are opted out (on the
+//! account's list, or by the file's own opt-out column), then a dry run or the import itself,
+//! which runs in the background while its page shows progress and, at the end, the report
+//! with a download of the rejected rows.
 //!
 //! Owns the pages, the upload form's fields ([`CsrfUpload`], read and CSRF-checked by
 //! `upload_form`) and where an uploaded file waits between the preview and the run. Owns no import rule: the file is
@@ -43,7 +44,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 use stoplist_domain::names::{GroupName, Reason, TextError};
-use stoplist_domain::{AccountId, GroupId};
+use stoplist_domain::{AccountId, GroupId, PhoneNumber};
 use stoplist_store::{ImportKind, ImportRecord, ImportStatus};
 
 /// The start of every waiting upload's file name in the temporary directory.
@@ -798,7 +799,7 @@ async fn render_preview(
             }
         })
         .collect();
-    let columns = info
+    let mut columns: Vec<Column> = info
         .headers
         .iter()
         .enumerate()
@@ -815,7 +816,7 @@ async fn render_preview(
                 .join(", "),
         })
         .collect();
-    let rows = info
+    let mut rows: Vec<SampleRow> = info
         .sample
         .iter()
         .take(PREVIEW_ROWS)
@@ -826,6 +827,28 @@ async fn render_preview(
                 .collect(),
         })
         .collect();
+    if contacts {
+        let mut mapping = guess;
+        if let Some(c) = meta.chosen[0].filter(|&c| Some(c) != meta.guessed[0]) {
+            mapping.choose_mobile(c);
+        }
+        let marks = opt_out_marks(state, session.account_id(), &mapping, info).await?;
+        // First after the row number, so that a row's mark lines up whatever its width; an
+        // index no select offers, so that no field's tag lands on it.
+        if mapping.opted_out.is_some() || marks.iter().any(|m| !m.is_empty()) {
+            columns.insert(
+                0,
+                Column {
+                    index: info.headers.len(),
+                    header: "Opt-out check".to_owned(),
+                    mapped: String::new(),
+                },
+            );
+            for (row, mark) in rows.iter_mut().zip(marks) {
+                row.cells.insert(0, mark);
+            }
+        }
+    }
     let no_number_column = current[0].is_none() && !has_auto_phones;
     let title = format!("Preview of {}", meta.file_name);
     let page = PreviewPage {
@@ -856,6 +879,39 @@ async fn render_preview(
         error,
     };
     Ok((status, page).into_response())
+}
+
+/// What the preview says of each shown row of a contacts file that will be skipped as opted
+/// out, before anything is imported: "opted out in the file" when its opt-out column says yes
+/// (or that column's message when its value is neither yes nor no), "opted out (on your
+/// list)" when its number is on the account's opt-out list; both, or "" for a row that will
+/// be imported. A row without a valid number gets no mark (the dry run reports it invalid).
+async fn opt_out_marks(
+    state: &AppState,
+    account: AccountId,
+    mapping: &read::Mapping,
+    info: &FileInfo,
+) -> AppResult<Vec<String>> {
+    let region = state.optouts.region(account).await?;
+    let mut marks = Vec::new();
+    for row in info.sample.iter().take(PREVIEW_ROWS) {
+        let mut said: Vec<String> = Vec::new();
+        match mapping.opted_out(row) {
+            Ok(true) => said.push("opted out in the file".to_owned()),
+            Ok(false) => {}
+            Err(message) => said.push(message),
+        }
+        let number = mapping
+            .mobile_value(row)
+            .and_then(|raw| PhoneNumber::parse(raw, region).ok());
+        if let Some(number) = number
+            && state.optouts.lookup(account, &number).await?.is_some()
+        {
+            said.push("opted out (on your list)".to_owned());
+        }
+        marks.push(said.join("; "));
+    }
+    Ok(marks)
 }
 
 // --- running ---------------------------------------------------------------------------
