@@ -45,9 +45,15 @@ bench_backend() { # name db-url-maker
   echo "$name import median: $(printf '%s\n' "${first[@]}" | median)s; re-import median: $(printf '%s\n' "${again[@]}" | median)s; opt-out upload median: $(printf '%s\n' "${upload[@]}" | median)s"
 }
 
-duck=()
-for r in $(seq 1 "$RUNS"); do duck+=("$(python3 bench/duckdb_import.py "$DATA")"); echo "duckdb run $r: ${duck[-1]}s"; done
-echo "duckdb median: $(printf '%s\n' "${duck[@]}" | median)s ($(( $(wc -l < "$DATA/duckdb_out.csv") - 1 )) rows out)"
+# The fair baseline keeps each number's first row in file order, as the import does; the
+# DISTINCT ON one (an arbitrary row of each number) is printed beside it.
+duck=() any=()
+for r in $(seq 1 "$RUNS"); do
+  duck+=("$(python3 bench/duckdb_import.py "$DATA" first)")
+  any+=("$(python3 bench/duckdb_import.py "$DATA" any)")
+  echo "duckdb run $r: first row in file order ${duck[-1]}s, DISTINCT ON ${any[-1]}s"
+done
+echo "duckdb median: $(printf '%s\n' "${duck[@]}" | median)s keeping the first row ($(( $(wc -l < "$DATA/duckdb_out.csv") - 1 )) rows out); DISTINCT ON $(printf '%s\n' "${any[@]}" | median)s"
 
 sqlite_db() { rm -f "$DATA"/bench.db*; echo "sqlite://$PWD/$DATA/bench.db"; }
 bench_backend sqlite sqlite_db

@@ -313,12 +313,15 @@ pub trait Store:
     /// still standing (with their events), applies its staged field changes, shows its rows to
     /// every reader, and records the report (`staged`: the batches' counts with the reading
     /// totals; `imported` and `skipped_opted_out` are corrected for numbers an opt-out took
-    /// out meanwhile). The work is bounded by the lifts and field changes, not by the rows.
+    /// out meanwhile). `marked`: rows the file itself marks as opted out, listed first (source
+    /// `upload`, the file and row as evidence). The work is bounded by those, the lifts and
+    /// the field changes, not by the rows.
     async fn publish_import(
         &self,
         account: AccountId,
         import_id: i64,
         staged: &ImportCounts,
+        marked: &[StagedRow],
         now: i64,
     ) -> Result<ImportCounts>;
     /// Deletes the hidden rows of every staged import that will never be published (failed

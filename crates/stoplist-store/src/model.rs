@@ -328,6 +328,8 @@ pub struct ImportCounts {
     pub skipped_opted_out: i64,
     /// Rows skipped because the number opted out by reply and Enforce Global Optouts is on.
     pub skipped_enforced: i64,
+    /// Rows the file itself marks as opted out (an "Opted out" column): listed, not imported.
+    pub opted_out_in_file: i64,
     /// Opt-outs lifted by "Reset contacts that have previously opted out?".
     pub lifted: i64,
 }

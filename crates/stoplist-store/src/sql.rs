@@ -355,6 +355,7 @@ pub(crate) struct ImportRow {
     invalid: i64,
     skipped_opted_out: i64,
     skipped_enforced: i64,
+    opted_out_in_file: i64,
     lifted: i64,
     error: Option<String>,
     created_at: i64,
@@ -385,6 +386,7 @@ impl TryFrom<ImportRow> for ImportRecord {
                 invalid: r.invalid,
                 skipped_opted_out: r.skipped_opted_out,
                 skipped_enforced: r.skipped_enforced,
+                opted_out_in_file: r.opted_out_in_file,
                 lifted: r.lifted,
             },
             error: r.error,
@@ -397,7 +399,7 @@ impl TryFrom<ImportRow> for ImportRecord {
 // -- the columns of an import
 pub(crate) const IMPORT_COLUMNS: &str = "SELECT id, account_id, group_id, kind, file_name, status, dry_run, reset, reason,
         actor_kind, actor_id, actor_label, rows_read, imported, updated, duplicates, invalid, skipped_opted_out,
-        skipped_enforced, lifted, error, created_at, finished_at FROM imports";
+        skipped_enforced, opted_out_in_file, lifted, error, created_at, finished_at FROM imports";
 
 // -- the columns of a contact with its opted-out flag (joined to the opt-out list).
 pub(crate) const CONTACT_COLUMNS: &str =
@@ -784,7 +786,8 @@ macro_rules! store_impl {
                 // -- the final status and report
                 let done = sqlx::query(
                     "UPDATE imports SET status = $1, rows_read = $2, imported = $3, updated = $4, duplicates = $5, invalid = $6,
-                        skipped_opted_out = $7, skipped_enforced = $8, lifted = $9, error = $10, finished_at = $11, heartbeat_at = $11
+                        skipped_opted_out = $7, skipped_enforced = $8, lifted = $9, error = $10, finished_at = $11, heartbeat_at = $11,
+                        opted_out_in_file = $14
                       WHERE id = $12 AND account_id = $13",
                 )
                 .bind(status.as_str())
@@ -800,6 +803,7 @@ macro_rules! store_impl {
                 .bind(now)
                 .bind(import_id)
                 .bind(account.0)
+                .bind(counts.opted_out_in_file)
                 .execute(&mut **tx)
                 .await?;
                 if done.rows_affected() == 0 {
@@ -2029,7 +2033,7 @@ macro_rules! store_impl {
                 Ok(counts)
             }
 
-            async fn publish_import(&self, account: AccountId, import_id: i64, staged: &ImportCounts, now: i64) -> Result<ImportCounts> {
+            async fn publish_import(&self, account: AccountId, import_id: i64, staged: &ImportCounts, marked: &[StagedRow], now: i64) -> Result<ImportCounts> {
                 let mut tx = self.begin_write().await?;
                 let mut ledger = Self::ledger(&mut tx, account).await?;
                 let imp = Self::import_in(&mut tx, account, import_id).await?;
@@ -2044,6 +2048,19 @@ macro_rules! store_impl {
                         .fetch_optional(&mut *tx)
                         .await?;
                     let group = group.ok_or(StoreError::NotFound("group"))?;
+                    // Rows the file marks as opted out go on the list first (withdrawing their
+                    // numbers from this import, as any opt-out does).
+                    for r in marked {
+                        let cmd = OptOutCommand {
+                            number: r.number.clone(),
+                            event: OptOutEvent::Added(rules::AddedBy::Upload),
+                            actor: imp.actor.clone(),
+                            reason: None,
+                            evidence: Some(format!("import {} \"{}\" row {}: opted out in the file", imp.id, imp.file_name, r.row)),
+                            campaign_groups: Vec::new(),
+                        };
+                        Self::apply_optout_in(&mut tx, &mut ledger, &cmd, now).await?;
+                    }
                     // -- the staged lifts still standing (an opt-out recorded since dropped its
                     // -- lift), of opt-outs listed before the import started
                     let lifts: Vec<(String, i64)> = sqlx::query_as(

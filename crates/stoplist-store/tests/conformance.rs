@@ -796,7 +796,10 @@ mod imports {
             staged.lifted += more.lifted;
             staged.rows_read = rows.len() as i64 + 1;
             staged.invalid = 1;
-            store.publish_import(acc, id, &staged, NOW).await.unwrap()
+            store
+                .publish_import(acc, id, &staged, &[], NOW)
+                .await
+                .unwrap()
         };
         // The report landed with the rows, in the same transaction.
         let record = store.import(acc, id).await.unwrap().unwrap();
@@ -1025,7 +1028,7 @@ mod imports {
                 ..Default::default()
             };
             let counts = store
-                .publish_import(acc, id, &staged_counts, NOW + 10)
+                .publish_import(acc, id, &staged_counts, &[], NOW + 10)
                 .await
                 .unwrap();
             assert_eq!(
@@ -1109,7 +1112,7 @@ mod imports {
             ));
             assert!(matches!(
                 store
-                    .publish_import(acc, id, &ImportCounts::default(), NOW)
+                    .publish_import(acc, id, &ImportCounts::default(), &[], NOW)
                     .await,
                 Err(StoreError::NotFound("group"))
             ));

@@ -841,3 +841,82 @@ async fn stop_replies_during_an_import_are_answered_and_win_over_its_reset() {
         }
     }
 }
+
+/// A contact file that says who opted out ("Opted out" column): a dry run counts those rows
+/// and lists nothing; the import lists them (source upload, the file and row as evidence) and
+/// imports the rest, middle names kept; an unclear value is a rejected row naming the column,
+/// and Google's second number in a cell is reported.
+#[tokio::test]
+async fn a_file_that_marks_rows_opted_out_lists_them_and_imports_the_rest() {
+    const FILE: &str = "Mobile,First Name,Middle Name,Last Name,Opted out\n\
+0412345601,Mary,Ann,Smith,\n\
+0412345602,Bob,,Ng,TRUE\n\
+0412345603,Cat,,Wu,maybe\n\
++61 412 345 604 ::: 0412345699,Dan,,Xu,no\n";
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn_with(&url, Config::default()).await;
+        let gid = app.group("Marked").await;
+        let path = format!("/api/v1/groups/{gid}/imports");
+        let (s, dry) = app
+            .upload(&path, "file_name=crm.csv&wait=true&dry_run=true", FILE)
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{dry}");
+        assert_eq!(dry["counts"]["opted_out_in_file"], 1, "{dry}");
+        assert!(!app.opted_out("0412345602").await);
+        let (s, r) = app.upload(&path, "file_name=crm.csv&wait=true", FILE).await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        let c = &r["counts"];
+        assert_eq!(
+            (
+                c["imported"].as_i64(),
+                c["opted_out_in_file"].as_i64(),
+                c["invalid"].as_i64()
+            ),
+            (Some(2), Some(1), Some(1)),
+            "{r}"
+        );
+        assert!(app.opted_out("0412345602").await);
+        let listed = app
+            .store
+            .optout(
+                app.account,
+                &stoplist_domain::PhoneNumber::parse("0412345602", stoplist_domain::Region::AU)
+                    .unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(listed.source.as_str(), "upload");
+        let evidence = listed.evidence.unwrap_or_default();
+        assert!(
+            evidence.contains("crm.csv") && evidence.contains("row 3"),
+            "{evidence}"
+        );
+        assert!(!in_group(&app, gid, "+61412345602").await);
+        let (_, page) = app
+            .get(&format!("/api/v1/groups/{gid}/contacts?q=412345601"))
+            .await;
+        assert_eq!(page["items"][0]["first_name"], "Mary Ann", "{page}");
+        assert_eq!(page["items"][0]["last_name"], "Smith", "{page}");
+        assert!(in_group(&app, gid, "+61412345604").await);
+        let rejects = app
+            .req(
+                reqwest::Method::GET,
+                &format!("/api/v1/imports/{}/rejects", r["id"]),
+            )
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            rejects.contains("\"\"Opted out\"\" is \"\"maybe\"\""),
+            "{rejects}"
+        );
+        assert!(
+            rejects.contains("0412345699") && rejects.contains("another number of this row"),
+            "{rejects}"
+        );
+    }
+}

@@ -34,3 +34,7 @@ CREATE TABLE import_lifts (
     PRIMARY KEY (import_id, number)
 );
 CREATE INDEX import_lifts_number ON import_lifts(account_id, number);
+
+-- Rows a contact file itself marks as opted out ("Opted out", "Unsubscribed", "Do not text"…):
+-- listed (source upload) when the import is published, never imported as contacts.
+ALTER TABLE imports ADD COLUMN opted_out_in_file BIGINT NOT NULL DEFAULT 0;

@@ -762,6 +762,10 @@ fn print_report(r: &stoplist_store::ImportRecord) {
             c.skipped_enforced,
         ),
         ("opt-outs lifted by the reset", c.lifted),
+        (
+            "opted out in the file (listed, not imported)",
+            c.opted_out_in_file,
+        ),
     ] {
         println!("  {label:<55} {n:>10}");
     }

@@ -91,6 +91,9 @@ pub struct MappingOverride {
     pub first_name: Option<ColumnRef>,
     pub last_name: Option<ColumnRef>,
     pub email: Option<ColumnRef>,
+    pub middle_name: Option<ColumnRef>,
+    /// The column that marks a row as opted out ("Opted out", "Unsubscribed"…), or none.
+    pub opted_out: Option<ColumnRef>,
 }
 
 impl MappingOverride {
@@ -112,12 +115,15 @@ impl MappingOverride {
                 "first_name" => m.first_name = col,
                 "last_name" => m.last_name = col,
                 "email" => m.email = col,
+                "middle_name" => m.middle_name = col,
+                "opted_out" => m.opted_out = col,
                 other => {
                     return Err(AppError::invalid(
                         "invalid_field",
                         "mapping",
                         format!(
-                            "mapping: unknown field {other:?} (use mobile, first_name, last_name, email)"
+                            "mapping: unknown field {other:?} (use mobile, first_name, middle_name, \
+                             last_name, email, opted_out)"
                         ),
                     ));
                 }
@@ -132,14 +138,12 @@ impl MappingOverride {
                 return Err(AppError::invalid(
                     "invalid_field",
                     "mapping.mobile",
-                    "mapping mobile: the number needs a column; only first_name, last_name and \
-                     email can be none",
+                    "mapping mobile: the number needs a column; only first_name, middle_name, \
+                     last_name, email and opted_out can be none",
                 ));
             }
-            m.mobile = Some(c.resolve(headers, "mobile")?);
             // The caller named the column: use it, not Google's typed pairs or fallbacks.
-            m.typed_phones.clear();
-            m.other_phones.clear();
+            m.choose_mobile(c.resolve(headers, "mobile")?);
         }
         let optional = |c: &ColumnRef, field| match c {
             ColumnRef::NoColumn => Ok(None),
@@ -148,9 +152,19 @@ impl MappingOverride {
         if let Some(c) = &self.first_name {
             m.first_name = optional(c, "first_name")?;
             if *c == ColumnRef::NoColumn {
-                // No first name means none: not the guessed full-name column either.
+                // No first name means none: not the guessed full-name or middle-name
+                // column either.
                 m.full_name = None;
+                m.middle_name = None;
             }
+        }
+        if let Some(c) = &self.middle_name {
+            m.middle_name = optional(c, "middle_name")?;
+        }
+        if let Some(c) = &self.opted_out {
+            m.opted_out = optional(c, "opted_out")?;
+            let chosen = m.opted_out;
+            m.custom.retain(|(i, _)| Some(*i) != chosen);
         }
         if let Some(c) = &self.last_name {
             m.last_name = optional(c, "last_name")?;
@@ -185,10 +199,12 @@ pub struct ImportProgress {
     pub rows_read: AtomicI64,
 }
 
-/// The imports this process is running, by id.
+/// The imports this process is running, by id, with their places under the limits on
+/// running imports (taken by [`start`], given back when the import ends).
 #[derive(Default)]
 pub struct ImportJobs {
     running: Mutex<HashMap<i64, Arc<ImportProgress>>>,
+    permits: Mutex<HashMap<i64, crate::limits::Permit>>,
 }
 
 impl ImportJobs {
@@ -212,6 +228,17 @@ impl ImportJobs {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+        self.permits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    fn hold(&self, id: i64, permit: crate::limits::Permit) {
+        self.permits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, permit);
     }
 }
 
@@ -321,8 +348,10 @@ pub async fn run_started(
         .ok_or(AppError::NotFound("import"))
 }
 
-/// Records a new import for `req`.
+/// Records a new import for `req`, once it has a place under the limits on running imports
+/// (else 429 with `Retry-After`: [`crate::limits::Limits::try_import`]).
 pub async fn start(state: &AppState, req: &ImportRequest) -> AppResult<i64> {
+    let permit = state.limits.try_import(req.account)?;
     let (kind, group) = match req.target {
         Target::Group(g) => (ImportKind::Contacts, Some(g)),
         Target::OptOutList => (ImportKind::OptOuts, None),
@@ -343,7 +372,9 @@ pub async fn start(state: &AppState, req: &ImportRequest) -> AppResult<i64> {
         reset: req.reset.as_ref(),
         actor: &req.actor,
     };
-    Ok(state.store.create_import(&new, crate::now_ms()).await?)
+    let id = state.store.create_import(&new, crate::now_ms()).await?;
+    state.imports.hold(id, permit);
+    Ok(id)
 }
 
 /// What the reader hands the writer.
@@ -355,6 +386,8 @@ enum FromReader {
         rows_read: i64,
         invalid: i64,
     },
+    /// Once the whole file is read: the rows it marks as opted out.
+    Marked(Vec<StagedRow>),
     /// Once the whole file is read and sorted: distinct rows in number order, with the
     /// duplicates found among them.
     Rows {
@@ -369,9 +402,6 @@ const STAGE_ROWS: usize = 10_000;
 
 /// Rows read between two signs of life while a file is read (rejected rows go with them).
 const PROGRESS_EVERY: i64 = 200_000;
-
-/// An import's memory budget, in MiB.
-const IMPORT_MEMORY_MB: usize = 256;
 
 /// The share of the import's memory budget its sort may hold in memory before it spills to
 /// disk; the rest is for reading, batches in flight and the database's cache.
@@ -389,7 +419,7 @@ async fn execute(
     let mut opened = false;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<FromReader, AppError>>(2);
     let expected = expected_rows(&req.path, &prepared);
-    let budget = IMPORT_MEMORY_MB * (1 << 20);
+    let budget = state.config.import_memory_mb as usize * (1 << 20);
     let sorter = Sorter::new(
         budget / 100 * SORT_SHARE_PERCENT,
         req.path.parent().unwrap_or(std::path::Path::new(".")),
@@ -402,6 +432,7 @@ async fn execute(
     let (mut rows_read, mut invalid, mut duplicates) = (0, 0, 0);
     let mut staged = ImportCounts::default();
     let mut sorted_at = None;
+    let mut marked = Vec::new();
     // An upload's write transaction, begun with its first rows; dropped without `finish` (an
     // error below, a read error), it rolls back.
     let mut upload: Option<Box<dyn ImportApply>> = None;
@@ -419,6 +450,7 @@ async fn execute(
                     .note_import(id, &rejects, r, i, crate::now_ms())
                     .await?;
             }
+            FromReader::Marked(rows) => marked = rows,
             FromReader::Rows {
                 rows,
                 duplicates: dups,
@@ -468,12 +500,13 @@ async fn execute(
     staged.rows_read = rows_read;
     staged.invalid = invalid;
     staged.duplicates = duplicates;
+    staged.opted_out_in_file = marked.len() as i64;
     let mut counts = if group {
         if !opened {
             open_when_free(state, req, id, rows_read, invalid).await?;
         }
-        // The list changes only where a reset lifts opt-outs.
-        let lifts = staged.lifted > 0 && !req.dry_run;
+        // The list changes only where a reset lifts opt-outs or the file marks some.
+        let lifts = (staged.lifted > 0 || !marked.is_empty()) && !req.dry_run;
         state
             .optouts
             .commit_bulk(
@@ -481,7 +514,7 @@ async fn execute(
                 lifts,
                 state
                     .store
-                    .publish_import(req.account, id, &staged, crate::now_ms()),
+                    .publish_import(req.account, id, &staged, &marked, crate::now_ms()),
             )
             .await
             .map_err(group_error)?
@@ -625,6 +658,8 @@ fn read_rows(
         |e: std::io::Error| AppError::Internal(anyhow::anyhow!("import sort on disk: {e}"));
     let (mut rows_read, mut invalid) = (0i64, 0i64);
     let mut rejects = Vec::new();
+    // Rows the file marks as opted out: listed when the import is published.
+    let mut marked = Vec::new();
     let mut row = Row::default();
     loop {
         match p.rows.next_into(&mut row) {
@@ -632,8 +667,10 @@ fn read_rows(
             Ok(true) => {
                 rows_read += 1;
                 match classify(&p, &row, region, with_fields) {
-                    Ok(staged) => {
-                        if let Err(e) = sorter.push(staged) {
+                    Ok(c) if c.marked => marked.push(c.row),
+                    Ok(c) => {
+                        rejects.extend(c.others);
+                        if let Err(e) = sorter.push(c.row) {
                             return fail(spill_error(e));
                         }
                     }
@@ -671,7 +708,9 @@ fn read_rows(
         rows_read,
         invalid,
     };
-    if tx.blocking_send(Ok(msg)).is_err() {
+    if tx.blocking_send(Ok(msg)).is_err()
+        || tx.blocking_send(Ok(FromReader::Marked(marked))).is_err()
+    {
         return;
     }
     let mut sorted = match sorter.finish() {
@@ -713,13 +752,21 @@ fn read_rows(
     }
 }
 
+/// One row read: the staged row, whether the file marks it as opted out, and the row's other
+/// numbers (Google's " ::: " cells), reported but not imported.
+struct Classified {
+    row: StagedRow,
+    marked: bool,
+    others: Vec<Reject>,
+}
+
 /// Turns one row into a staged row, or says why it cannot be imported.
 fn classify(
     p: &Prepared,
     row: &Row,
     region: Region,
     with_fields: bool,
-) -> Result<StagedRow, Reject> {
+) -> Result<Classified, Reject> {
     let number = row.number() as i64;
     let reject = |raw: &str, reason: String| Reject {
         row: number,
@@ -729,9 +776,10 @@ fn classify(
     if let Err(e) = p.info.check_width(row) {
         return Err(reject(&row.to_vec().join(","), e.to_string()));
     }
-    let Some(raw) = p.mapping.mobile_value(row) else {
+    let Some(phones) = p.mapping.mobile_values(row) else {
         return Err(reject("", "no number in this row".into()));
     };
+    let raw = phones.mobile;
     if p.mapping.mobile.and_then(|c| row.note(c)) == Some(CellNote::Scientific)
         || read::looks_scientific(raw)
     {
@@ -744,22 +792,44 @@ fn classify(
     }
     let phone =
         PhoneNumber::parse(raw, region).map_err(|e| reject(raw, format!("invalid number: {e}")))?;
-    let fields = if with_fields {
+    // A contact file's opt-out column; an upload lists every row whatever it says.
+    let marked = with_fields && p.mapping.opted_out(row).map_err(|e| reject(raw, e))?;
+    let fields = if with_fields && !marked {
         let get = |c: Option<usize>| {
             c.and_then(|i| row.get(i))
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
         };
-        let first = get(p.mapping.first_name).or_else(|| get(p.mapping.full_name));
-        ContactFields::parse(first, get(p.mapping.last_name), get(p.mapping.email))
-            .map_err(|e| reject(raw, e.to_string()))?
+        ContactFields::parse(
+            p.mapping.first_name_value(row).as_deref(),
+            p.mapping.last_name_value(row).as_deref(),
+            get(p.mapping.email),
+        )
+        .map_err(|e| reject(raw, e.to_string()))?
     } else {
         ContactFields::default()
     };
-    Ok(StagedRow {
-        row: number,
-        number: phone,
-        fields,
+    let others = phones
+        .others
+        .iter()
+        .map(|o| {
+            reject(
+                o,
+                format!(
+                    "another number of this row, not imported (the row's mobile {} was)",
+                    phone.as_str()
+                ),
+            )
+        })
+        .collect();
+    Ok(Classified {
+        row: StagedRow {
+            row: number,
+            number: phone,
+            fields,
+        },
+        marked,
+        others,
     })
 }
 

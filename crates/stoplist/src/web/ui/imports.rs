@@ -1255,6 +1255,11 @@ fn counts(r: &ImportRecord) -> Vec<Count> {
                 true,
             ),
             count("Opt-outs lifted (reset)", c.lifted, false),
+            count(
+                "Opted out in the file (listed, not imported)",
+                c.opted_out_in_file,
+                false,
+            ),
         ],
         ImportKind::OptOuts => vec![
             count("Rows read", c.rows_read, false),
