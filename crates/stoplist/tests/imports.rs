@@ -620,110 +620,152 @@ async fn another_account_cannot_see_or_use_an_import() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
-/// `stoplist import` killed with SIGKILL while it stages a large file: the group is unchanged,
-/// and the next server start marks the import failed.
+/// Where `an_import_killed_at_any_point_lands_whole_or_not_at_all` kills the import.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum KillAt {
+    /// While it reads and sorts the file (progress recorded, no row written yet).
+    Reading,
+    /// While it stages batches (hidden rows written, not published).
+    Staging,
+    /// Right after it was published.
+    Published,
+}
+
+/// `stoplist import` killed with SIGKILL while it reads the file, while it stages rows, and
+/// right after it lands: before the switch nothing of it is ever seen (the group stays empty)
+/// and the next server start marks it failed and deletes its hidden rows; after it, the group
+/// holds all of it. (The switch itself is one transaction: a kill during it is one of the two.)
 #[test]
-fn an_import_killed_midway_changes_nothing_and_is_marked_failed_on_restart() {
+fn an_import_killed_at_any_point_lands_whole_or_not_at_all() {
     use std::process::{Command, Stdio};
+    const ROWS: u32 = 400_000;
     let bin = env!("CARGO_BIN_EXE_stoplist");
-    let db = stoplist_store::testing::sqlite_url();
     let dir = std::env::temp_dir().join(format!("stoplist-kill-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("big.csv");
     let mut text = String::from("Mobile,First Name\n");
-    for i in 0..400_000u32 {
+    for i in 0..ROWS {
         text.push_str(&format!("+614{:08},P{i}\n", 10_000_000 + i));
     }
     std::fs::write(&file, text).unwrap();
-    let run = |args: &[&str]| {
-        Command::new(bin)
-            .arg("--database")
-            .arg(&db)
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    assert!(run(&["account", "create", "default"]).status.success());
-    assert!(
-        run(&["import", "/dev/null", "--group", "Big", "--dry-run"])
-            .status
-            .code()
-            == Some(1)
-    );
-    let mut child = Command::new(bin)
-        .args([
-            "--database",
-            &db,
-            "import",
-            file.to_str().unwrap(),
-            "--group",
-            "Big",
-        ])
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until the import is staging rows, then kill it without warning.
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = rt.block_on(stoplist_store::connect(&db)).unwrap();
-    let acc = rt
-        .block_on(store.account_by_name("default"))
-        .unwrap()
-        .unwrap()
-        .id;
-    let mut staged = false;
-    for _ in 0..600 {
-        let imports = rt.block_on(store.list_imports(acc, 1)).unwrap();
-        if imports.first().is_some_and(|i| i.counts.rows_read > 0) {
-            staged = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(staged, "the import started staging before the kill");
-    let groups = rt.block_on(store.list_groups(acc)).unwrap();
-    assert_eq!(
-        groups[0].contact_count, 0,
-        "nothing of the killed import landed"
-    );
-    let id = rt.block_on(store.list_imports(acc, 1)).unwrap()[0].id;
-
-    // Restart the server (stale after 0 s): it marks the import failed at start-up.
     let config = dir.join("stoplist.toml");
     std::fs::write(&config, "import_stale_seconds = 0\n").unwrap();
-    let mut server = Command::new(bin)
-        .args([
-            "--database",
-            &db,
-            "--config",
-            config.to_str().unwrap(),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut failed = false;
-    for _ in 0..500 {
-        let rec = rt.block_on(store.import(acc, id)).unwrap().unwrap();
-        if rec.status == stoplist_store::ImportStatus::Failed {
-            assert!(rec.error.unwrap().contains("interrupted"));
-            failed = true;
-            break;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for at in [KillAt::Reading, KillAt::Staging, KillAt::Published] {
+        let db = stoplist_store::testing::sqlite_url();
+        let run = |args: &[&str]| {
+            Command::new(bin)
+                .arg("--database")
+                .arg(&db)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        assert!(run(&["account", "create", "default"]).status.success());
+        assert!(
+            run(&["import", "/dev/null", "--group", "Big", "--dry-run"])
+                .status
+                .code()
+                == Some(1)
+        );
+        let mut child = Command::new(bin)
+            .args([
+                "--database",
+                &db,
+                "import",
+                file.to_str().unwrap(),
+                "--group",
+                "Big",
+            ])
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let store = rt.block_on(stoplist_store::connect(&db)).unwrap();
+        // The raw table, to see hidden rows no reader of the store sees.
+        let raw = rt.block_on(sqlx::SqlitePool::connect(&db)).unwrap();
+        let hidden = || -> i64 {
+            rt.block_on(
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM contacts WHERE import_id IN (SELECT import_id FROM hidden_imports)",
+                )
+                .fetch_one(&raw),
+            )
+            .unwrap()
+        };
+        let acc = rt
+            .block_on(store.account_by_name("default"))
+            .unwrap()
+            .unwrap()
+            .id;
+        let mut reached = false;
+        for _ in 0..3_000 {
+            let imports = rt.block_on(store.list_imports(acc, 1)).unwrap();
+            let Some(i) = imports.first() else {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            };
+            reached = match at {
+                KillAt::Reading => i.counts.rows_read > 0 && hidden() == 0,
+                KillAt::Staging => hidden() > 0,
+                KillAt::Published => i.status == stoplist_store::ImportStatus::Done,
+            };
+            if reached {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            reached,
+            "{at:?}: the import reached that point before the kill"
+        );
+        let count = || rt.block_on(store.list_groups(acc)).unwrap()[0].contact_count;
+        let id = rt.block_on(store.list_imports(acc, 1)).unwrap()[0].id;
+        if at == KillAt::Published {
+            assert_eq!(count(), i64::from(ROWS), "{at:?}: all of it landed");
+            continue;
+        }
+        assert_eq!(count(), 0, "{at:?}: nothing of the killed import is seen");
+
+        // Restart the server (stale after 0 s): it marks the import failed at start-up and
+        // deletes its hidden rows.
+        let mut server = Command::new(bin)
+            .args([
+                "--database",
+                &db,
+                "--config",
+                config.to_str().unwrap(),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut cleared = false;
+        for _ in 0..1_000 {
+            let rec = rt.block_on(store.import(acc, id)).unwrap().unwrap();
+            if rec.status == stoplist_store::ImportStatus::Failed && hidden() == 0 {
+                assert!(rec.error.unwrap().contains("interrupted"));
+                cleared = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        server.kill().unwrap();
+        server.wait().unwrap();
+        assert!(
+            cleared,
+            "{at:?}: the restarted server failed the import and cleared its rows"
+        );
+        let left: i64 = rt
+            .block_on(sqlx::query_scalar("SELECT COUNT(*) FROM contacts").fetch_one(&raw))
+            .unwrap();
+        assert_eq!((count(), left), (0, 0), "{at:?}");
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
-    assert!(failed, "the restarted server marked the import failed");
-    assert_eq!(
-        rt.block_on(store.list_groups(acc)).unwrap()[0].contact_count,
-        0
-    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -918,5 +960,66 @@ async fn a_file_that_marks_rows_opted_out_lists_them_and_imports_the_rest() {
             rejects.contains("0412345699") && rejects.contains("another number of this row"),
             "{rejects}"
         );
+    }
+}
+
+/// A CSV of 10,000,000 one-character lines (20 MB): no column looks like phone numbers, so it
+/// is refused before anything is recorded, with the error naming the file and its columns —
+/// without reading the ten million lines.
+#[tokio::test]
+async fn ten_million_one_character_lines_are_refused_before_anything_is_recorded() {
+    let app = TestApp::spawn_with(&stoplist_store::testing::sqlite_url(), Config::default()).await;
+    let gid = app.group("Lines").await;
+    let file = "7\n".repeat(10_000_000);
+    let (s, body) = app
+        .upload(
+            &format!("/api/v1/groups/{gid}/imports"),
+            "file_name=lines.csv&wait=true",
+            file,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(common::code(&body), "invalid_file", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("lines.csv"), "{message}");
+    let (_, imports) = app.get("/api/v1/imports").await;
+    assert_eq!(
+        imports["items"].as_array().map(Vec::len),
+        Some(0),
+        "{imports}"
+    );
+}
+
+/// A group deleted while a 100,000-row import into it runs: the import fails with an error
+/// that says so, and nothing of it is left behind.
+#[tokio::test]
+async fn an_import_into_a_group_deleted_while_it_runs_fails_and_leaves_nothing() {
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn_with(&url, Config::default()).await;
+        let gid = app.group("Doomed").await;
+        let mut file = String::from("Mobile\n");
+        for i in 0..100_000 {
+            file.push_str(&format!("0414{i:06}\n"));
+        }
+        let (s, job) = app
+            .upload(
+                &format!("/api/v1/groups/{gid}/imports"),
+                "file_name=doomed.csv",
+                file,
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+        let (s, _) = app.delete(&format!("/api/v1/groups/{gid}"), None).await;
+        assert!(s.is_success(), "{s}");
+        let mut job = job;
+        while job["status"] == "running" {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            job = app.get(&format!("/api/v1/imports/{}", job["id"])).await.1;
+        }
+        assert_eq!(job["status"], "failed", "{job}");
+        let error = job["error"].as_str().unwrap_or_default();
+        assert!(error.contains("deleted while the import ran"), "{error}");
+        let (_, all) = app.get("/api/v1/contacts").await;
+        assert_eq!(all["items"].as_array().map(Vec::len), Some(0), "{all}");
     }
 }
