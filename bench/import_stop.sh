@@ -4,8 +4,9 @@
 # ROWS rows started through the API, and a STOP reply from a new number through the generic
 # webhook every 10 ms until the import has finished. Prints how many replies were sent, how
 # many were acknowledged (2xx), their latency (median, p99, max), how many of the numbers the
-# check API then answers opted out, and the import's own figures. Replies that started before
-# the import's first staged batch are counted too: every reply of the run is in the figures.
+# check API then answers opted out, and the import's own figures; and, as the baseline in the
+# same run, 300 replies at the same pace before the import starts. Replies during the upload
+# and the reading count too: every reply from the import's start to its end is in the figures.
 #   bench/import_stop.sh [ROWS]      (default 10000000)
 # Stops only the server it started, by PID.
 set -euo pipefail
@@ -76,8 +77,24 @@ def importer():
 def rss_peak():
     with open(f"/proc/{spid}/status") as f:
         return next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmHWM"))
-t = threading.Thread(target=importer); t.start()
+def summary(rs):
+    lat = sorted(r[2] for r in rs)
+    ok = sum(1 for r in rs if isinstance(r[1], int) and 200 <= r[1] < 300)
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
+    return (f"{len(rs)} sent, {ok} acknowledged, {len(rs) - ok} not; "
+            f"latency median {q(0.5):.1f} ms, p99 {q(0.99):.1f} ms, max {lat[-1]*1000:.1f} ms")
+# The baseline in the same run: 300 replies, one every 10 ms, with no import running.
 i, threads, next_at = 0, [], time.perf_counter()
+for _ in range(300):
+    i += 1
+    th = threading.Thread(target=stop, args=(i,)); th.start(); threads.append(th)
+    next_at += 0.010
+    time.sleep(max(0, next_at - time.perf_counter()))
+for th in threads: th.join()
+idle, results[:] = list(results), []
+print(f"STOP replies with no import running: {summary(idle)}")
+t = threading.Thread(target=importer); t.start()
+threads, next_at = [], time.perf_counter()
 while not done.is_set():
     i += 1
     th = threading.Thread(target=stop, args=(i,)); th.start(); threads.append(th)
@@ -85,18 +102,14 @@ while not done.is_set():
     time.sleep(max(0, next_at - time.perf_counter()))
 for th in threads: th.join()
 t.join()
-lat = sorted(r[2] for r in results)
-ok = sum(1 for r in results if isinstance(r[1], int) and 200 <= r[1] < 300)
-q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
-numbers = [r[0] for r in results]
+numbers = [r[0] for r in idle + results]
 opted = 0
 for k in range(0, len(numbers), 10000):
     ans = api("POST", "/api/v1/optouts/check", json.dumps({"numbers": numbers[k:k+10000]}).encode())
     opted += sum(1 for a in ans["results"] if a.get("opted_out"))
 print(f"import: {job.get('status')} in {job.get('seconds', 0):.1f} s; counts {json.dumps(job.get('counts'))}")
-print(f"STOP replies: {len(results)} sent, {ok} acknowledged, {len(results) - ok} not; "
-      f"latency median {q(0.5):.1f} ms, p99 {q(0.99):.1f} ms, max {lat[-1]*1000:.1f} ms; "
-      f"{opted} of {len(numbers)} answered opted out afterwards")
+print(f"STOP replies while the import ran (upload included): {summary(results)}; "
+      f"{opted} of {len(numbers)} numbers that replied answered opted out afterwards")
 print(f"server peak resident memory: {rss_peak()} MiB")
 EOF
 grep -E "import applied" "$DATA/stop.log" | tail -1 | sed 's/^/server log: /' || true

@@ -55,6 +55,11 @@ impl PgStore {
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
     }
+
+    /// Background work's write transaction: PostgreSQL queues lock waiters itself.
+    async fn begin_background_write(&self) -> Result<Transaction<'static, Postgres>> {
+        self.begin_write().await
+    }
 }
 
 // -- the ledger head, locked so that concurrent instances append one after the other.

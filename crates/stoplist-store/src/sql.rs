@@ -412,10 +412,11 @@ pub(crate) const CONTACT_COLUMNS: &str =
 pub(crate) const VISIBLE_CONTACT: &str =
     "(c.import_id IS NULL OR c.import_id NOT IN (SELECT import_id FROM hidden_imports))";
 
-// -- the contacts a group shows: all its rows less the hidden rows of imports into it
+// -- the contacts a group shows: all its rows less the hidden rows of imports into it (kept
+// -- as a count in hidden_imports, so a group's count costs no more while an import runs)
 pub(crate) const GROUP_CONTACT_COUNT: &str =
     "((SELECT COUNT(*) FROM contacts c WHERE c.group_id = g.id)
-      - (SELECT COUNT(*) FROM hidden_imports h JOIN contacts c ON c.import_id = h.import_id WHERE h.group_id = g.id))";
+      - COALESCE((SELECT CAST(SUM(h.rows) AS BIGINT) FROM hidden_imports h WHERE h.group_id = g.id), 0))";
 
 /// Rows per multi-row statement of an import (at most 13 parameters a row: well under
 /// SQLite's 32,766 and PostgreSQL's 65,535 bound parameters).
@@ -530,7 +531,7 @@ pub(crate) fn row_fate(
     }
 }
 
-/// Instantiates `Store` for one backend. `$store` must have `pool`, `begin_write()`,
+/// Instantiates `Store` for one backend. `$store` must have `pool`, `begin_write()`, `begin_background_write()`,
 /// `backend_kind()`; `$lock_ledger` selects (and on PostgreSQL locks) the account's ledger
 /// head and settings.
 macro_rules! store_impl {
@@ -814,6 +815,18 @@ macro_rules! store_impl {
 
             /// Puts the number on the list (or lets a reply or an explicit add replace a weaker or
             /// provisional entry, keeping "since"), and answers the entry.
+            /// Import `import` has `delta` hidden rows more (staged) or fewer (withdrawn, taken
+            /// over, deleted).
+            pub(crate) async fn hidden_rows_by(tx: &mut sqlx::Transaction<'static, $db>, import: i64, delta: i64) -> Result<()> {
+                // -- the import's count of hidden rows
+                sqlx::query("UPDATE hidden_imports SET rows = rows + $2 WHERE import_id = $1")
+                    .bind(import)
+                    .bind(delta)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
             /// An opt-out of `numbers` recorded while imports run wins over them: their hidden
             /// rows of these numbers are deleted and their staged lifts of them dropped (see
             /// migration 15). Two probes a number; nothing when no import is running.
@@ -831,14 +844,17 @@ macro_rules! store_impl {
                 }
                 for number in numbers {
                     // -- running imports' hidden rows of this number
-                    sqlx::query(
+                    let gone: Vec<i64> = sqlx::query_scalar(
                         "DELETE FROM contacts WHERE account_id = $1 AND number = $2
-                            AND import_id IN (SELECT import_id FROM hidden_imports)",
+                            AND import_id IN (SELECT import_id FROM hidden_imports) RETURNING import_id",
                     )
                     .bind(account.0)
                     .bind(number)
-                    .execute(&mut **tx)
+                    .fetch_all(&mut **tx)
                     .await?;
+                    for import in gone {
+                        Self::hidden_rows_by(tx, import, -1).await?;
+                    }
                     // -- and their staged lifts of it
                     sqlx::query("DELETE FROM import_lifts WHERE account_id = $1 AND number = $2")
                         .bind(account.0)
@@ -1643,8 +1659,20 @@ macro_rules! store_impl {
                 if Self::fetch_optout(&mut tx, account, number).await?.is_some() {
                     return Err(StoreError::OptedOut);
                 }
-                // -- a new contact instance; a hidden row of a running import with this number
-                // -- becomes this contact (the import then no longer owns it)
+                // -- a hidden row of a running import with this number? it becomes this contact
+                // -- (the import then no longer owns it)
+                let taken: Option<i64> = sqlx::query_scalar(
+                    "SELECT import_id FROM contacts WHERE group_id = $1 AND number = $2
+                        AND import_id IN (SELECT import_id FROM hidden_imports)",
+                )
+                .bind(group.0)
+                .bind(number.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(import) = taken {
+                    Self::hidden_rows_by(&mut tx, import, -1).await?;
+                }
+                // -- a new contact instance, or the hidden row taken over
                 let id: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO contacts (account_id, group_id, number, first_name, last_name, email, created_at, updated_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
@@ -1875,7 +1903,7 @@ macro_rules! store_impl {
             }
 
             async fn note_import(&self, import_id: i64, rejects: &[Reject], rows_read: i64, invalid: i64, now: i64) -> Result<()> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = self.begin_background_write().await?;
                 <$db as $crate::imports::BulkImport>::insert_rejects(&mut tx, import_id, rejects).await?;
                 Self::note_progress(&mut tx, import_id, rows_read, invalid, now).await?;
                 tx.commit().await?;
@@ -1944,7 +1972,7 @@ macro_rules! store_impl {
             }
 
             async fn stage_import(&self, account: AccountId, import_id: i64, rows: &[StagedRow], rows_read: i64, invalid: i64) -> Result<ImportCounts> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = self.begin_background_write().await?;
                 // -- the account's settings (on PostgreSQL, its ledger row share-locked: see SHARE_LEDGER)
                 let settings: Option<String> = sqlx::query_scalar(Self::SHARE_LEDGER)
                     .bind(account.0)
@@ -2006,6 +2034,7 @@ macro_rules! store_impl {
                 }
                 if !imp.dry_run {
                     <$db as $crate::imports::BulkImport>::insert_hidden(&mut tx, account.0, group.0, import_id, now_ms(), &hidden).await?;
+                    Self::hidden_rows_by(&mut tx, import_id, hidden.len() as i64).await?;
                     for chunk in updates.chunks(IMPORT_ROWS_PER_STATEMENT) {
                         // -- fields the import changes on contacts already in the group, applied when it is published
                         let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO import_updates (import_id, contact_id, first_name, last_name, email) ");
@@ -2043,11 +2072,11 @@ macro_rules! store_impl {
                 let mut counts = staged.clone();
                 if !imp.dry_run {
                     // -- the group it goes into (deleting the group deletes this row too)
-                    let group: Option<i64> = sqlx::query_scalar("SELECT group_id FROM hidden_imports WHERE import_id = $1")
+                    let hidden: Option<(i64, i64)> = sqlx::query_as("SELECT group_id, rows FROM hidden_imports WHERE import_id = $1")
                         .bind(import_id)
                         .fetch_optional(&mut *tx)
                         .await?;
-                    let group = group.ok_or(StoreError::NotFound("group"))?;
+                    let (group, _) = hidden.ok_or(StoreError::NotFound("group"))?;
                     // Rows the file marks as opted out go on the list first (withdrawing their
                     // numbers from this import, as any opt-out does).
                     for r in marked {
@@ -2092,16 +2121,22 @@ macro_rules! store_impl {
                         };
                         Self::append_event(&mut tx, &mut ledger, content).await?;
                     }
-                    // -- hidden rows of numbers still opted out (their lift was withdrawn)
-                    sqlx::query(
-                        "DELETE FROM contacts WHERE import_id = $1 AND EXISTS
-                           (SELECT 1 FROM opt_outs o WHERE o.account_id = $2 AND o.number = contacts.number)
-                           AND number IN (SELECT number FROM import_lifts WHERE import_id = $1)",
+                    // -- hidden rows of numbers whose lift did not happen (still opted out), found
+                    // -- from the lifts, never by scanning the import's rows
+                    let unlifted = sqlx::query(
+                        "DELETE FROM contacts WHERE id IN (
+                           SELECT c.id FROM import_lifts l
+                             JOIN contacts c ON c.group_id = $3 AND c.number = l.number AND c.import_id = $1
+                            WHERE l.import_id = $1
+                              AND EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = $2 AND o.number = l.number))",
                     )
                     .bind(import_id)
                     .bind(account.0)
+                    .bind(group)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected() as i64;
+                    Self::hidden_rows_by(&mut tx, import_id, -unlifted).await?;
                     // -- new fields for contacts already in the group (the file's non-empty ones)
                     sqlx::query(
                         "UPDATE contacts SET first_name = COALESCE(u.first_name, contacts.first_name),
@@ -2113,10 +2148,9 @@ macro_rules! store_impl {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                    // -- what landed: this import's rows (less those an opt-out withdrew meanwhile)
-                    let landed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE import_id = $1 AND group_id = $2")
+                    // -- what lands: the import's hidden rows now (opt-outs withdrew some meanwhile)
+                    let landed: i64 = sqlx::query_scalar("SELECT rows FROM hidden_imports WHERE import_id = $1")
                         .bind(import_id)
-                        .bind(group)
                         .fetch_one(&mut *tx)
                         .await?;
                     counts.skipped_opted_out += counts.imported - landed;
@@ -2144,7 +2178,7 @@ macro_rules! store_impl {
                 for id in &gone {
                     loop {
                         // -- its hidden rows, a short transaction at a time (still hidden meanwhile)
-                        let mut tx = self.begin_write().await?;
+                        let mut tx = self.begin_background_write().await?;
                         let n = sqlx::query(
                             "DELETE FROM contacts WHERE id IN (SELECT id FROM contacts WHERE import_id = $1 LIMIT 10000)
                                AND import_id IN (SELECT import_id FROM hidden_imports)",
@@ -2153,6 +2187,7 @@ macro_rules! store_impl {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
+                        Self::hidden_rows_by(&mut tx, *id, -(n as i64)).await?;
                         tx.commit().await?;
                         if n == 0 {
                             break;

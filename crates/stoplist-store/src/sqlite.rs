@@ -4,12 +4,36 @@ use crate::{Backend, Result, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The store on SQLite.
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Writers of this process waiting for SQLite's write lock (see
+    /// [`SqliteStore::begin_background_write`]).
+    writers_waiting: Arc<AtomicUsize>,
+}
+
+/// The longest a background write (an import's batch) lets other writers go first.
+const YIELD_AT_MOST: Duration = Duration::from_millis(250);
+
+/// Counts a writer as waiting for the lock while it lives (also when its future is dropped).
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn new(count: &Arc<AtomicUsize>) -> Waiting {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl SqliteStore {
@@ -29,7 +53,10 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        let store = SqliteStore { pool };
+        let store = SqliteStore {
+            pool,
+            writers_waiting: Arc::default(),
+        };
         store.migrate(crate::migrate::SQLITE).await?;
         Ok(store)
     }
@@ -53,6 +80,20 @@ impl SqliteStore {
     /// A write transaction that takes SQLite's write lock at once, so that two writers never
     /// deadlock upgrading read locks (they queue on the busy timeout instead).
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        let _waiting = Waiting::new(&self.writers_waiting);
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// A write transaction of background work (an import's batch): every writer of this
+    /// process already waiting for the lock goes first, for up to [`YIELD_AT_MOST`]. SQLite's
+    /// busy handler has no queue — a waiting writer sleeps and tries again — so without this,
+    /// batches that follow each other within microseconds could keep a STOP reply waiting for
+    /// seconds.
+    async fn begin_background_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        let until = std::time::Instant::now() + YIELD_AT_MOST;
+        while self.writers_waiting.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }

@@ -13,7 +13,9 @@ CREATE INDEX contacts_import ON contacts(import_id) WHERE import_id IS NOT NULL;
 
 CREATE TABLE hidden_imports (
     import_id INTEGER PRIMARY KEY,
-    group_id  INTEGER NOT NULL REFERENCES contact_groups(id) ON DELETE CASCADE
+    group_id  INTEGER NOT NULL REFERENCES contact_groups(id) ON DELETE CASCADE,
+    -- its hidden rows now (a group's count subtracts them without counting them)
+    rows      INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX hidden_imports_group ON hidden_imports(group_id);
 
