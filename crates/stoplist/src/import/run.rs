@@ -456,14 +456,14 @@ async fn execute(
                 duplicates: dups,
             } => {
                 sorted_at.get_or_insert_with(|| started.elapsed());
-                if !dups.is_empty() {
-                    duplicates += dups.len() as i64;
-                    state
-                        .store
-                        .note_import(id, &dups, rows_read, invalid, crate::now_ms())
-                        .await?;
-                }
+                duplicates += dups.len() as i64;
                 if group {
+                    if !dups.is_empty() {
+                        state
+                            .store
+                            .note_import(id, &dups, rows_read, invalid, crate::now_ms())
+                            .await?;
+                    }
                     if !opened {
                         open_when_free(state, req, id, rows_read, invalid).await?;
                         opened = true;
@@ -489,7 +489,9 @@ async fn execute(
                             .await?,
                     ),
                 };
-                a.apply_batch(rows, &[], rows_read, invalid).await?;
+                // An upload's duplicates go into its own transaction: a second write
+                // transaction beside it would wait for it.
+                a.apply_batch(rows, &dups, rows_read, invalid).await?;
             }
         }
     }
