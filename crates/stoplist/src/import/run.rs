@@ -424,6 +424,7 @@ async fn execute(
         budget / 100 * SORT_SHARE_PERCENT,
         req.path.parent().unwrap_or(std::path::Path::new(".")),
         id,
+        expected,
     );
     let reader = tokio::task::spawn_blocking(move || {
         read_rows(prepared, region, group, sorter, &tx);

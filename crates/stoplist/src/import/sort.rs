@@ -59,10 +59,12 @@ impl Drop for Runs {
 
 impl Sorter {
     /// A sorter that keeps at most about `budget` bytes of rows in memory and writes runs into
-    /// `dir`, named after import `tag`.
-    pub fn new(budget: usize, dir: &Path, tag: i64) -> Sorter {
+    /// `dir`, named after import `tag`; `expected` rows (an estimate, 0 when unknown) are
+    /// made room for at once, as far as the budget allows, instead of by doubling.
+    pub fn new(budget: usize, dir: &Path, tag: i64, expected: usize) -> Sorter {
+        let room = expected.min(budget / (ROW_OVERHEAD + 32));
         Sorter {
-            buffer: Vec::new(),
+            buffer: Vec::with_capacity(room),
             bytes: 0,
             budget,
             dir: dir.to_owned(),
@@ -87,8 +89,9 @@ impl Sorter {
     }
 
     fn sort_buffer(&mut self) {
+        // The numeric key is computed once a row, not once a comparison.
         self.buffer
-            .sort_unstable_by_key(|r| (r.number.as_u64(), r.row));
+            .sort_by_cached_key(|r| (r.number.as_u64(), r.row));
     }
 
     fn spill(&mut self) -> io::Result<()> {
@@ -131,7 +134,7 @@ impl Sorter {
         for (i, p) in runs.0.iter().enumerate() {
             let mut r = BufReader::with_capacity(256 * 1024, File::open(p)?);
             if let Some(row) = read_row(&mut r)? {
-                heap.push(Reverse(Head(row, i)));
+                heap.push(Reverse(Head::new(row, i)));
             }
             readers.push(r);
         }
@@ -146,12 +149,17 @@ impl Sorter {
     }
 }
 
-/// A row at the head of run `.1`, ordered by (number, row).
-struct Head(StagedRow, usize);
+/// A row at the head of run `.1`, ordered by its key (number, row), computed once.
+struct Head(StagedRow, usize, (u64, i64));
 
 impl Head {
+    fn new(row: StagedRow, run: usize) -> Head {
+        let key = (row.number.as_u64(), row.row);
+        Head(row, run, key)
+    }
+
     fn key(&self) -> (u64, i64) {
-        (self.0.number.as_u64(), self.0.row)
+        self.2
     }
 }
 
@@ -201,11 +209,11 @@ impl Sorted {
         match &mut self.source {
             Source::Memory(rows) => Ok(rows.next()),
             Source::Runs { readers, heap, .. } => {
-                let Some(Reverse(Head(row, i))) = heap.pop() else {
+                let Some(Reverse(Head(row, i, _))) = heap.pop() else {
                     return Ok(None);
                 };
                 if let Some(next) = read_row(&mut readers[i])? {
-                    heap.push(Reverse(Head(next, i)));
+                    heap.push(Reverse(Head::new(next, i)));
                 }
                 Ok(Some(row))
             }
@@ -315,7 +323,7 @@ mod tests {
             rows.push(row(n, i, (i % 3 == 0).then_some("Zoë")));
         }
         let collect = |budget: usize| {
-            let mut s = Sorter::new(budget, &dir, 1);
+            let mut s = Sorter::new(budget, &dir, 1, 100);
             for r in &rows {
                 s.push(r.clone()).unwrap();
             }
