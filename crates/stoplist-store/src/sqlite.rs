@@ -17,6 +17,31 @@ pub struct SqliteStore {
     writers_waiting: Arc<AtomicUsize>,
 }
 
+/// How often the WAL is checkpointed in the background (see [`checkpoints`]).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies the WAL's committed pages into the database file every [`CHECKPOINT_EVERY`], until
+/// the pool closes. PASSIVE: it never waits for a writer or a reader, and none waits for it; the
+/// WAL starts over from its beginning once a checkpoint has copied all of it. (A process that
+/// ends also checkpoints as its last connection closes, as SQLite always does.)
+async fn checkpoints(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        // -- copy the WAL into the database file, without waiting for anyone
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "checkpointing the SQLite WAL failed; will retry");
+        }
+    }
+}
+
 /// The longest a background write (an import's batch) lets other writers go first.
 const YIELD_AT_MOST: Duration = Duration::from_millis(250);
 
@@ -47,7 +72,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-16384");
+            .pragma("cache_size", "-16384")
+            // No connection checkpoints the WAL when it commits (the request that happened to
+            // commit would wait for it: up to a second behind a large import); `checkpoints`
+            // does, in the background.
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -58,6 +87,7 @@ impl SqliteStore {
             writers_waiting: Arc::default(),
         };
         store.migrate(crate::migrate::SQLITE).await?;
+        tokio::spawn(checkpoints(store.pool.clone()));
         Ok(store)
     }
 

@@ -934,6 +934,29 @@ mod imports {
         }
     }
 
+    /// A new contact import into a new group "G" of `acc`: (group, import id).
+    async fn contact_import(
+        store: &Arc<dyn Store>,
+        acc: AccountId,
+        reset: Option<&Reason>,
+    ) -> (GroupId, i64) {
+        let g = store
+            .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
+            .await
+            .unwrap();
+        let actor = Actor::cli("tester");
+        let new = NewImport {
+            account: acc,
+            group: Some(g.id),
+            kind: ImportKind::Contacts,
+            file_name: "c.csv",
+            dry_run: false,
+            reset,
+            actor: &actor,
+        };
+        (g.id, store.create_import(&new, NOW).await.unwrap())
+    }
+
     /// The numbers a group shows.
     async fn shown(store: &Arc<dyn Store>, acc: AccountId, g: GroupId) -> Vec<String> {
         let page = store
@@ -961,10 +984,6 @@ mod imports {
         };
         for store in fresh_stores().await.unwrap() {
             let acc = account(&store, "a").await;
-            let g = store
-                .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
-                .await
-                .unwrap();
             for n in ["0412000001", "0412000002"] {
                 store
                     .apply_optout(
@@ -976,17 +995,7 @@ mod imports {
                     .unwrap();
             }
             let reason = Reason::parse("re-consented in store").unwrap();
-            let actor = Actor::cli("tester");
-            let new = NewImport {
-                account: acc,
-                group: Some(g.id),
-                kind: ImportKind::Contacts,
-                file_name: "c.csv",
-                dry_run: false,
-                reset: Some(&reason),
-                actor: &actor,
-            };
-            let id = store.create_import(&new, NOW).await.unwrap();
+            let (g, id) = contact_import(&store, acc, Some(&reason)).await;
             store.open_import(acc, id).await.unwrap();
             let first = [
                 staged(1, "0412000001", "A"),
@@ -1008,11 +1017,8 @@ mod imports {
             // (Enforce Global Optouts is on by default: the reply opt-out is kept out by it.)
             assert_eq!((c2.imported, c2.lifted, c2.skipped_enforced), (1, 1, 1));
             // Nothing of it is seen yet, and nothing is lifted yet.
-            assert!(shown(&store, acc, g.id).await.is_empty());
-            assert_eq!(
-                store.group(acc, g.id).await.unwrap().unwrap().contact_count,
-                0
-            );
+            assert!(shown(&store, acc, g).await.is_empty());
+            assert_eq!(store.group(acc, g).await.unwrap().unwrap().contact_count, 0);
             assert!(
                 store
                     .optout(acc, &num("0412000002"))
@@ -1032,13 +1038,10 @@ mod imports {
                 .await
                 .unwrap();
             assert_eq!(
-                shown(&store, acc, g.id).await,
+                shown(&store, acc, g).await,
                 vec!["+61412000002", "+61412000005"]
             );
-            assert_eq!(
-                store.group(acc, g.id).await.unwrap().unwrap().contact_count,
-                2
-            );
+            assert_eq!(store.group(acc, g).await.unwrap().unwrap().contact_count, 2);
             assert_eq!(
                 (counts.imported, counts.lifted, counts.skipped_opted_out),
                 (2, 1, 2)
@@ -1083,27 +1086,13 @@ mod imports {
     async fn an_import_into_a_group_deleted_meanwhile_is_refused_and_leaves_nothing() {
         for store in fresh_stores().await.unwrap() {
             let acc = account(&store, "a").await;
-            let g = store
-                .create_group(acc, &GroupName::parse("G").unwrap(), NOW)
-                .await
-                .unwrap();
-            let actor = Actor::cli("tester");
-            let new = NewImport {
-                account: acc,
-                group: Some(g.id),
-                kind: ImportKind::Contacts,
-                file_name: "c.csv",
-                dry_run: false,
-                reset: None,
-                actor: &actor,
-            };
-            let id = store.create_import(&new, NOW).await.unwrap();
+            let (g, id) = contact_import(&store, acc, None).await;
             store.open_import(acc, id).await.unwrap();
             store
                 .stage_import(acc, id, &[staged(1, "0412000001", "A")], 1, 0)
                 .await
                 .unwrap();
-            store.delete_group(acc, g.id).await.unwrap();
+            store.delete_group(acc, g).await.unwrap();
             assert!(matches!(
                 store
                     .stage_import(acc, id, &[staged(2, "0412000002", "B")], 2, 0)
