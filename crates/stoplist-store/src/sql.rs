@@ -2122,9 +2122,9 @@ macro_rules! store_impl {
                     // -- a 1,000,000-row import)
                     let unlifted = sqlx::query(
                         "DELETE FROM contacts WHERE id IN (
-                           SELECT c.id FROM import_lifts l
-                             CROSS JOIN contacts c ON c.group_id = $3 AND c.number = l.number AND c.import_id = $1
+                           SELECT c.id FROM import_lifts l CROSS JOIN contacts c
                             WHERE l.import_id = $1
+                              AND c.group_id = $3 AND c.number = l.number AND c.import_id = $1
                               AND EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = $2 AND o.number = l.number))",
                     )
                     .bind(import_id)
