@@ -1,18 +1,24 @@
-//! The import pipeline, shared by the CLI, the API and the web UI.
+//! The import pipeline, shared by the CLI, the API and the web UI (docs/architecture.md,
+//! "Imports").
 //!
 //! 1. Open the file ([`super::read::open`]) and settle the column mapping (guessed, or the
 //!    caller's); a file that cannot be read or has no number column fails before anything
-//!    is recorded.
-//! 2. Record the import, then read the rows on a blocking thread: each row's number is parsed
-//!    with the account's default region and deduped as it is read (the first row of a number
-//!    wins, [`super::dedupe`]); valid rows and rejected rows (with their row number and reason)
-//!    go on in batches of 100,000 (20,000 for a big import).
-//! 3. The first batch's progress is noted in a short transaction of its own (a sign of life
-//!    others can see); then one write transaction ([`stoplist_store::ImportApply`]) takes every
-//!    batch as it comes: the opt-out rules, updates and inserts, the rejected rows. A dry run
-//!    decides and counts the same way and writes only its rejected rows.
-//! 4. Commit, and record the report. A failure at any step drops the transaction and records
-//!    the import as failed; the group and the opt-out list are then exactly as before.
+//!    is recorded. Record the import ([`start`], which takes a place under the limits on
+//!    running imports).
+//! 2. Read every row on a blocking thread, no lock held: each number is parsed with the
+//!    account's default region; valid rows go to the sort ([`super::sort`], on disk past the
+//!    memory budget), rows the file marks as opted out are kept apart, rejected rows and the
+//!    progress are committed now and then (the heartbeat).
+//! 3. Open the import for staging once no other import into its group is unfinished, then
+//!    stage the sorted, distinct rows in short transactions
+//!    ([`stoplist_store::Store::stage_import`]): hidden from every reader until published.
+//! 4. Publish in one short transaction ([`stoplist_store::Store::publish_import`]): the rows
+//!    the file marks as opted out are listed, the reset's lifts still standing applied, the
+//!    import shown whole, the report written. A failure at any step records the import as
+//!    failed and deletes its hidden rows; the group and the opt-out list are as before.
+//!
+//! Opt Out Manager uploads read and sort the same way, then apply in one write transaction
+//! ([`stoplist_store::ImportApply`]).
 
 use super::read::{self, CellNote, Mapping, ReadError, ReadOptions, Row};
 use super::sort::{Next, Sorter};
