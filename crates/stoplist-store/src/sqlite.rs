@@ -17,6 +17,9 @@ pub struct SqliteStore {
     writers_waiting: Arc<AtomicUsize>,
 }
 
+/// Times an open is tried again when the new file is locked (see [`SqliteStore::open`]).
+const OPEN_ATTEMPTS: u64 = 5;
+
 /// How often the WAL is checkpointed in the background (see [`checkpoints`]).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
@@ -77,6 +80,26 @@ impl SqliteStore {
             // commit would wait for it: up to a second behind a large import); `checkpoints`
             // does, in the background.
             .pragma("wal_autocheckpoint", "0");
+        // Processes opening one new file at once can find it locked while another turns it
+        // into a WAL database (SQLite answers that without waiting): try again a few times.
+        let mut attempt = 0;
+        let store = loop {
+            match Self::connect(options.clone()).await {
+                Err(StoreError::Database(sqlx::Error::Database(e)))
+                    if e.code().as_deref() == Some("5") && attempt < OPEN_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                r => break r?,
+            }
+        };
+        tokio::spawn(checkpoints(store.pool.clone()));
+        Ok(store)
+    }
+
+    /// Connects with `options` and migrates.
+    async fn connect(options: SqliteConnectOptions) -> Result<SqliteStore> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -87,7 +110,6 @@ impl SqliteStore {
             writers_waiting: Arc::default(),
         };
         store.migrate(crate::migrate::SQLITE).await?;
-        tokio::spawn(checkpoints(store.pool.clone()));
         Ok(store)
     }
 
