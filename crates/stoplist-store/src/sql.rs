@@ -2067,11 +2067,11 @@ macro_rules! store_impl {
                 let mut counts = staged.clone();
                 if !imp.dry_run {
                     // -- the group it goes into (deleting the group deletes this row too)
-                    let hidden: Option<(i64, i64)> = sqlx::query_as("SELECT group_id, rows FROM hidden_imports WHERE import_id = $1")
+                    let group: Option<i64> = sqlx::query_scalar("SELECT group_id FROM hidden_imports WHERE import_id = $1")
                         .bind(import_id)
                         .fetch_optional(&mut *tx)
                         .await?;
-                    let (group, _) = hidden.ok_or(StoreError::NotFound("group"))?;
+                    let group = group.ok_or(StoreError::NotFound("group"))?;
                     // Rows the file marks as opted out go on the list first (withdrawing their
                     // numbers from this import, as any opt-out does).
                     for r in marked {
