@@ -5,8 +5,8 @@
 //! PostgreSQL is a round trip away: each batch goes as one statement whose columns are
 //! arrays (`UNNEST`), so a 20,000-row batch is one round trip instead of forty.
 //!
-//! Every statement here runs inside a caller's write transaction (an import's batch, or an
-//! upload's [`crate::ImportApply`]); none of them commits.
+//! Every statement here runs inside a caller's write transaction (a batch of an import or an
+//! upload); none of them commits.
 
 use crate::Result;
 use crate::model::{Reject, StagedRow};

@@ -36,16 +36,6 @@ pub use export::ExportStore;
 pub use index::IndexStore;
 pub use security::{NewApiKey, NewAuditEntry, NewSession, SecurityStore, UserChange};
 
-/// Rows beyond which an import is big (see [`is_big_import`]).
-pub const BIG_IMPORT_ROWS: u64 = 2_000_000;
-
-/// Whether an import of about `expected_rows` rows (0 when not known) is big: its group's
-/// indexes then outgrow any page cache, and it must fit the 300 MB budget of a
-/// 10,000,000-row import, so it gets a smaller SQLite page cache ([`Store::begin_import`]) and
-/// smaller batches from the reader.
-pub fn is_big_import(expected_rows: u64) -> bool {
-    expected_rows > BIG_IMPORT_ROWS
-}
 pub use model::*;
 pub use postgres::PgStore;
 pub use replies::{
@@ -265,7 +255,7 @@ pub trait Store:
     async fn list_imports(&self, account: AccountId, limit: i64) -> Result<Vec<ImportRecord>>;
     /// Records a batch of rejected rows and the import's progress (`rows_read`, `invalid`
     /// so far) with a fresh heartbeat, in one short transaction of its own: a sign of life
-    /// that others see at once (the rows of [`Store::begin_import`] are seen only at commit).
+    /// that others see at once.
     async fn note_import(
         &self,
         import_id: i64,
@@ -274,21 +264,26 @@ pub trait Store:
         invalid: i64,
         now: i64,
     ) -> Result<()>;
-    /// Begins applying Opt Out Manager upload `import_id` of `account` (contact imports are
-    /// staged instead: [`Store::open_import`]): takes the write lock and the
-    /// account's ledger head, and checks that the import and its group are the account's.
-    /// Rows then go in batch by batch ([`ImportApply`]); the import lands whole at
-    /// [`ImportApply::finish`] or not at all. `expected_rows` is about how many rows the file
-    /// holds (0 when not known): on SQLite a big one ([`is_big_import`]) gets a
-    /// smaller page cache (its group's indexes outgrow any cache there, and the memory budget
-    /// of a 10,000,000-row import is 300 MB).
-    async fn begin_import(
+    /// Applies one batch of Opt Out Manager upload `import_id` of `account` in one short
+    /// write transaction of its own (contact imports are staged instead:
+    /// [`Store::open_import`]): `rows` are distinct numbers of the file, in number order.
+    /// Numbers not yet listed are listed (source `upload`, the file and row as evidence, one
+    /// chained event each); listed ones are counted as `updated`. Records `rejects`, the
+    /// progress (`rows_read`, `invalid`) with a fresh heartbeat, and adds the batch's counts
+    /// to the upload's, so that an upload stopped midway reports what it listed. A dry run
+    /// only counts. Each batch lands whole: the list and the ledger always agree. Returns what
+    /// the batch decided.
+    #[allow(clippy::too_many_arguments)]
+    async fn upload_batch(
         &self,
         account: AccountId,
         import_id: i64,
-        expected_rows: u64,
+        rows: &[StagedRow],
+        rejects: &[Reject],
+        rows_read: i64,
+        invalid: i64,
         now: i64,
-    ) -> Result<Box<dyn ImportApply>>;
+    ) -> Result<ImportCounts>;
     /// Opens contact import `import_id` for staging ([`Store::stage_import`]): checks that its
     /// group is the account's and, unless it is a dry run, that no other import of the group
     /// is staged (a conflict), and from then on hides the import's rows from every reader.

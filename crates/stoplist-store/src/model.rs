@@ -374,37 +374,6 @@ pub struct StagedRow {
     pub fields: ContactFields,
 }
 
-/// An import being applied: one open write transaction that holds the account's ledger head,
-/// begun by [`crate::Store::begin_import`]. Batches of rows go in as the file is read; nothing
-/// of them is visible to anyone else until [`ImportApply::finish`] commits. Dropping it
-/// without `finish` (an error, a read failure, a killed process) rolls everything back: the
-/// group, the opt-out list and the import's rejected rows are as they were.
-///
-/// A dry run decides and counts every row exactly as a real one, and records its rejected
-/// rows (invalid, duplicates, opted out), but writes nothing to the group or the opt-out list.
-#[async_trait::async_trait]
-pub trait ImportApply: Send {
-    /// Applies a batch of valid rows and records a batch of rejected ones. The numbers of
-    /// `rows` must be distinct across the whole import (the caller dedupes; the first row of
-    /// a number wins). The opt-out rules decide every row whose number is opted out (skip,
-    /// or lift with the import's reset reason); the rest are inserted, or update the fields
-    /// of the contact already in the group (for an upload: listed, one ledger event each).
-    /// `rows_read` and `invalid` are the running totals, kept as the import's progress.
-    async fn apply_batch(
-        &mut self,
-        rows: Vec<StagedRow>,
-        rejects: &[Reject],
-        rows_read: i64,
-        invalid: i64,
-    ) -> crate::Result<()>;
-
-    /// Records the import as `done` with its report and commits, in one transaction: the
-    /// rows and the report land together or not at all. Returns the counts: those this
-    /// transaction decided (`imported`, `updated`, `skipped_*`, `lifted`), the last running
-    /// totals it was given (`rows_read`, `invalid`) and the caller's `duplicates`.
-    async fn finish(self: Box<Self>, duplicates: i64) -> crate::Result<ImportCounts>;
-}
-
 /// A row not imported, with why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reject {

@@ -422,18 +422,6 @@ pub(crate) const GROUP_CONTACT_COUNT: &str =
 /// SQLite's 32,766 and PostgreSQL's 65,535 bound parameters).
 pub(crate) const IMPORT_ROWS_PER_STATEMENT: usize = 500;
 
-// -- SQLite, while an import is applied: a 64 MiB page cache, temp files in memory.
-pub(crate) const SQLITE_IMPORT_PRAGMAS: &str =
-    "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
-// -- SQLite, while a big import is applied (is_big_import): its group's indexes fit
-// -- in no cache, so a 32 MiB one (10,000,000 rows: 166 s and 277 MB peak, against 170 s and
-// -- 326 MB with 64 MiB and the looser dedupe table; docs/benchmarks.md).
-pub(crate) const SQLITE_BIG_IMPORT_PRAGMAS: &str =
-    "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;";
-// -- SQLite, afterwards: the cache size `SqliteStore::open` sets, the default temp store.
-pub(crate) const SQLITE_DEFAULT_PRAGMAS: &str =
-    "PRAGMA cache_size = -16384; PRAGMA temp_store = DEFAULT;";
-
 /// An account's ledger head and settings, read (and on PostgreSQL locked) once in a write
 /// transaction. Events chain onto `head`; the head is saved once, at the end, if `moved`.
 #[derive(Debug, Clone)]
@@ -1126,54 +1114,41 @@ macro_rules! store_impl {
             }
         }
 
-        /// An Opt Out Manager upload being applied (see [`ImportApply`]): its write
-        /// transaction and what it has decided so far. Dropped without `finish`, the
-        /// transaction rolls back. (Contact imports are staged instead: see
-        /// [`Store::stage_import`].)
-        pub(crate) struct ImportTx {
-            tx: sqlx::Transaction<'static, $db>,
-            account: AccountId,
-            imp: ImportRecord,
-            ledger: Ledger,
-            policy: Policy,
-            counts: ImportCounts,
-            now: i64,
-            /// On SQLite (the import pragmas are reset at the end).
-            sqlite: bool,
-        }
-
-        impl ImportTx {
+        impl $store {
             /// Puts the numbers of `rows` (none listed yet) on the opt-out list with source
-            /// `upload`, the file and row as evidence, and one chained event each, many rows
-            /// per statement (a dry run only counts them).
-            async fn list_numbers(&mut self, rows: &[StagedRow]) -> Result<()> {
-                self.counts.imported += rows.len() as i64;
-                if self.imp.dry_run {
-                    return Ok(());
-                }
-                let (id, file) = (self.imp.id, self.imp.file_name.clone());
-                let actor = self.imp.actor.clone();
+            /// `upload`, upload `imp`'s file and row as evidence, and one chained event each,
+            /// many rows per statement, inside `tx`.
+            async fn list_uploaded(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                ledger: &mut Ledger,
+                imp: &ImportRecord,
+                rows: &[&StagedRow],
+                now: i64,
+            ) -> Result<()> {
+                let account = ledger.account;
+                let actor = &imp.actor;
                 for chunk in rows.chunks(IMPORT_ROWS_PER_STATEMENT) {
-                    let evidence: Vec<String> = chunk.iter().map(|r| format!("upload {id} \"{file}\" row {}", r.row)).collect();
+                    let evidence: Vec<String> =
+                        chunk.iter().map(|r| format!("upload {} \"{}\" row {}", imp.id, imp.file_name, r.row)).collect();
                     // -- uploaded numbers onto the list
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO opt_outs (account_id, number, source, actor_kind, actor_id, actor_label, evidence, created_at) ",
                     );
                     q.push_values(chunk.iter().zip(&evidence), |mut b, (r, ev)| {
-                        b.push_bind(self.account.0)
+                        b.push_bind(account.0)
                             .push_bind(r.number.as_str().to_owned())
                             .push_bind("upload")
                             .push_bind(actor.kind.as_str())
                             .push_bind(actor.id)
                             .push_bind(actor.label.clone())
                             .push_bind(ev.clone())
-                            .push_bind(self.now);
+                            .push_bind(now);
                     });
-                    q.build().execute(&mut *self.tx).await?;
+                    q.build().execute(&mut **tx).await?;
                     let numbers: Vec<&str> = chunk.iter().map(|r| r.number.as_str()).collect();
-                    $store::withdraw_from_imports(&mut self.tx, self.account, &numbers).await?;
+                    Self::withdraw_from_imports(tx, account, &numbers).await?;
                     let events = chunk.iter().zip(evidence).map(|(r, ev)| EventContent {
-                        account_id: self.account.0,
+                        account_id: account.0,
                         seq: 0,
                         number: r.number.as_str().to_owned(),
                         kind: EventKind::OptedOut,
@@ -1181,48 +1156,11 @@ macro_rules! store_impl {
                         actor: actor.clone(),
                         reason: None,
                         evidence: Some(ev),
-                        at_ms: self.now,
+                        at_ms: now,
                     });
-                    $store::append_events(&mut self.tx, &mut self.ledger, events).await?;
+                    Self::append_events(tx, ledger, events).await?;
                 }
                 Ok(())
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl ImportApply for ImportTx {
-            async fn apply_batch(&mut self, mut rows: Vec<StagedRow>, rejects: &[Reject], rows_read: i64, invalid: i64) -> Result<()> {
-                // In number order, one statement's index entries land next to each other (by the
-                // numeric key, computed once a row: comparing text would re-check UTF-8 each time).
-                rows.sort_by_cached_key(|r| r.number.as_u64());
-                let listed = <$db as $crate::imports::BulkImport>::listed(&mut self.tx, self.account.0, &rows).await?;
-                let mut keep = Vec::with_capacity(rows.len());
-                for r in rows {
-                    match row_fate(&self.policy, OptOutEvent::Added(rules::AddedBy::Upload), i64::MAX, listed.get(r.number.as_str())) {
-                        RowFate::Keep | RowFate::Lift => keep.push(r),
-                        // An upload of a number already listed: counted, not duplicated.
-                        RowFate::Already => self.counts.updated += 1,
-                        RowFate::Skip(..) => {}
-                    }
-                }
-                self.list_numbers(&keep).await?;
-                <$db as $crate::imports::BulkImport>::insert_rejects(&mut self.tx, self.imp.id, rejects).await?;
-                self.counts.rows_read = rows_read;
-                self.counts.invalid = invalid;
-                $store::note_progress(&mut self.tx, self.imp.id, rows_read, invalid, now_ms()).await
-            }
-
-            async fn finish(self: Box<Self>, duplicates: i64) -> Result<ImportCounts> {
-                let mut this = *self;
-                this.counts.duplicates = duplicates;
-                $store::save_ledger(&mut this.tx, &mut this.ledger).await?;
-                $store::write_import_report(&mut this.tx, this.account, this.imp.id, ImportStatus::Done, &this.counts, None, now_ms()).await?;
-                if this.sqlite {
-                    // -- the connection's usual cache and temp store again
-                    sqlx::raw_sql(SQLITE_DEFAULT_PRAGMAS).execute(&mut *this.tx).await?;
-                }
-                this.tx.commit().await?;
-                Ok(this.counts)
             }
         }
 
@@ -1913,29 +1851,59 @@ macro_rules! store_impl {
                 Ok(())
             }
 
-            async fn begin_import(&self, account: AccountId, import_id: i64, expected_rows: u64, now: i64) -> Result<Box<dyn ImportApply>> {
-                let mut tx = self.begin_write().await?;
-                if self.backend_kind() == $crate::Backend::Sqlite {
-                    // -- a bigger page cache for this connection while it applies an upload,
-                    // -- and statement journals in memory. Neither touches durability.
-                    let pragmas = if $crate::is_big_import(expected_rows) { SQLITE_BIG_IMPORT_PRAGMAS } else { SQLITE_IMPORT_PRAGMAS };
-                    sqlx::raw_sql(pragmas).execute(&mut *tx).await?;
-                }
-                let ledger = Self::ledger(&mut tx, account).await?;
+            async fn upload_batch(
+                &self,
+                account: AccountId,
+                import_id: i64,
+                rows: &[StagedRow],
+                rejects: &[Reject],
+                rows_read: i64,
+                invalid: i64,
+                now: i64,
+            ) -> Result<ImportCounts> {
+                let mut tx = self.begin_background_write().await?;
+                let mut ledger = Self::ledger(&mut tx, account).await?;
                 let imp = Self::import_in(&mut tx, account, import_id).await?;
                 if imp.kind != ImportKind::OptOuts {
                     return Err(StoreError::Corrupt(format!("import {import_id} is not an upload: contact imports are staged")));
                 }
-                Ok(Box::new(ImportTx {
-                    tx,
-                    account,
-                    policy: Policy::from(&ledger.settings),
-                    ledger,
-                    counts: ImportCounts::default(),
-                    now,
-                    sqlite: self.backend_kind() == $crate::Backend::Sqlite,
-                    imp,
-                }))
+                if imp.status != ImportStatus::Running {
+                    return Err(StoreError::NotFound("running import"));
+                }
+                let policy = Policy::from(&ledger.settings);
+                let listed = <$db as $crate::imports::BulkImport>::listed(&mut tx, account.0, rows).await?;
+                let mut counts = ImportCounts::default();
+                let mut keep = Vec::with_capacity(rows.len());
+                for r in rows {
+                    match row_fate(&policy, OptOutEvent::Added(rules::AddedBy::Upload), i64::MAX, listed.get(r.number.as_str())) {
+                        RowFate::Keep | RowFate::Lift => keep.push(r),
+                        // A number already listed: counted, not duplicated.
+                        RowFate::Already => counts.updated += 1,
+                        RowFate::Skip(..) => {}
+                    }
+                }
+                counts.imported = keep.len() as i64;
+                if !imp.dry_run {
+                    Self::list_uploaded(&mut tx, &mut ledger, &imp, &keep, now).await?;
+                    Self::save_ledger(&mut tx, &mut ledger).await?;
+                }
+                <$db as $crate::imports::BulkImport>::insert_rejects(&mut tx, import_id, rejects).await?;
+                // -- the batch's counts and the progress with a sign of life: what an upload
+                // -- stopped midway listed stays listed, and its report says how much
+                sqlx::query(
+                    "UPDATE imports SET imported = imported + $1, updated = updated + $2, rows_read = $3, invalid = $4,
+                        heartbeat_at = $5 WHERE id = $6",
+                )
+                .bind(counts.imported)
+                .bind(counts.updated)
+                .bind(rows_read)
+                .bind(invalid)
+                .bind(now)
+                .bind(import_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(counts)
             }
 
             async fn open_import(&self, account: AccountId, import_id: i64) -> Result<()> {
@@ -2226,7 +2194,9 @@ macro_rules! store_impl {
                 // -- imports whose process stopped: failed, nothing of them landed
                 let n = sqlx::query(
                     "UPDATE imports SET status = 'failed', finished_at = $2,
-                        error = 'interrupted: the server stopped before the import finished; nothing of it was applied'
+                        error = CASE WHEN kind = 'optouts' AND NOT dry_run AND imported > 0
+                            THEN 'interrupted: the server stopped before the upload finished; the numbers it counts as imported are listed, the rest are not: upload the file again to list them'
+                            ELSE 'interrupted: the server stopped before the import finished; nothing of it was applied' END
                       WHERE status = 'running' AND heartbeat_at < $1",
                 )
                 .bind(stale_before)

@@ -1026,3 +1026,185 @@ async fn an_import_into_a_group_deleted_while_it_runs_fails_and_leaves_nothing()
         assert_eq!(all["items"].as_array().map(Vec::len), Some(0), "{all}");
     }
 }
+
+/// `stoplist optouts upload` killed with SIGKILL after some of its batches landed: each batch
+/// landed whole (the list and the ledger agree, the ledger verifies), the restarted server
+/// marks the upload failed with a report that says how many numbers it listed and that
+/// uploading again lists the rest, and the second upload does: every number listed once.
+#[test]
+fn an_upload_killed_midway_keeps_what_it_listed_and_says_so() {
+    use std::process::{Command, Stdio};
+    const ROWS: i64 = 400_000;
+    let bin = env!("CARGO_BIN_EXE_stoplist");
+    let dir = std::env::temp_dir().join(format!("stoplist-kill-upload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("stops.txt");
+    let mut text = String::new();
+    for i in 0..ROWS {
+        text.push_str(&format!("+614{:08}\n", 20_000_000 + i));
+    }
+    std::fs::write(&file, text).unwrap();
+    let config = dir.join("stoplist.toml");
+    std::fs::write(&config, "import_stale_seconds = 0\n").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = stoplist_store::testing::sqlite_url();
+    let run = |args: &[&str]| {
+        Command::new(bin)
+            .arg("--database")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["account", "create", "default"]).status.success());
+    let upload = || {
+        Command::new(bin)
+            .args(["--database", &db, "optouts", "upload"])
+            .arg(&file)
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let store = rt.block_on(stoplist_store::connect(&db)).unwrap();
+    let acc = rt
+        .block_on(store.account_by_name("default"))
+        .unwrap()
+        .unwrap()
+        .id;
+    let mut child = upload();
+    let mut listed_at_kill = 0;
+    for _ in 0..6_000 {
+        listed_at_kill = rt.block_on(store.count_optouts(acc)).unwrap();
+        if listed_at_kill > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let listed = rt.block_on(store.count_optouts(acc)).unwrap();
+    assert!(
+        listed > 0 && listed < ROWS,
+        "killed midway: {listed} of {ROWS} listed (seen {listed_at_kill} before the kill)"
+    );
+    let verify = run(&["verify-ledger"]);
+    assert!(
+        verify.status.success(),
+        "the ledger of a killed upload verifies: {}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let id = rt.block_on(store.list_imports(acc, 1)).unwrap()[0].id;
+
+    // Restart the server (stale after 0 s): it marks the upload failed, its report true.
+    let mut server = Command::new(bin)
+        .args(["--database", &db, "--config"])
+        .arg(&config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut failed = None;
+    for _ in 0..1_000 {
+        let rec = rt.block_on(store.import(acc, id)).unwrap().unwrap();
+        if rec.status == stoplist_store::ImportStatus::Failed {
+            failed = Some(rec);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let rec = failed.expect("the restarted server marks the upload failed");
+    assert_eq!(
+        rec.counts.imported, listed,
+        "the report counts what is listed"
+    );
+    let error = rec.error.unwrap();
+    assert!(
+        error.contains("interrupted") && error.contains("upload the file again"),
+        "{error}"
+    );
+
+    let mut again = upload();
+    assert!(again.wait().unwrap().success());
+    let rec = rt.block_on(store.list_imports(acc, 1)).unwrap()[0].clone();
+    assert_eq!(rec.status, stoplist_store::ImportStatus::Done);
+    assert_eq!(
+        (rec.counts.imported, rec.counts.updated),
+        (ROWS - listed, listed),
+        "the second upload lists the rest and counts the others as listed"
+    );
+    assert_eq!(rt.block_on(store.count_optouts(acc)).unwrap(), ROWS);
+    assert!(run(&["verify-ledger"]).status.success());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// STOP replies through the generic webhook while a 200,000-number Opt Out Manager upload
+/// runs: every reply is acknowledged, every number that said STOP is listed once (a number of
+/// the file that said STOP first is counted by the upload as already listed), and the upload
+/// lists the rest.
+#[tokio::test]
+async fn stop_replies_during_an_upload_are_answered_and_each_number_is_listed_once() {
+    const ROWS: usize = 200_000;
+    let e164 = |i: usize| format!("+61414{i:06}");
+    for url in stoplist_store::testing::fresh_urls().await.unwrap() {
+        let app = TestApp::spawn_with(&url, Config::default()).await;
+        let mut file = String::new();
+        for i in 0..ROWS {
+            file.push_str(&format!("0414{i:06}\n"));
+        }
+        let (s, job) = app
+            .upload("/api/v1/optouts/uploads", "file_name=stops.txt", file)
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+        let job = job["id"].as_i64().unwrap();
+        let token = app
+            .store
+            .account(app.account)
+            .await
+            .unwrap()
+            .unwrap()
+            .webhook_token;
+        let mut replies = Vec::new();
+        for k in 0.. {
+            // In the file (numbers late in its sorted order, so before the upload reaches
+            // them) and not in it, in turn.
+            let n = if k % 2 == 0 {
+                e164(ROWS - 1 - k)
+            } else {
+                format!("+61415{k:06}")
+            };
+            let (st, body) = common::send(app.http.post(format!("{}/webhooks/generic/{token}", app.base)).json(
+                &json!({"id": format!("m{k}"), "from": n, "to": "+61400000000", "text": "STOP"}),
+            ))
+            .await;
+            assert_eq!(st, StatusCode::OK, "reply {k}: {body}");
+            let running = app.get(&format!("/api/v1/imports/{job}")).await.1["status"] == "running";
+            replies.push((n, running));
+            if !running {
+                break;
+            }
+        }
+        let during = replies.iter().filter(|r| r.1).count();
+        assert!(during >= 3, "only {during} replies overlapped the upload");
+        let (_, done) = app.get(&format!("/api/v1/imports/{job}")).await;
+        assert_eq!(done["status"], "done", "{done}");
+        let in_file = replies.iter().step_by(2).count() as i64;
+        let (imported, updated) = (
+            done["counts"]["imported"].as_i64().unwrap(),
+            done["counts"]["updated"].as_i64().unwrap(),
+        );
+        assert_eq!(imported + updated, ROWS as i64, "{done}");
+        assert!(updated <= in_file, "{done}");
+        for (n, _) in &replies {
+            assert!(app.opted_out(n).await, "{n} said STOP and is not opted out");
+        }
+        assert_eq!(
+            app.store.count_optouts(app.account).await.unwrap(),
+            ROWS as i64 + (replies.len() as i64 - in_file),
+            "every number listed once"
+        );
+    }
+}

@@ -17,8 +17,11 @@
 //!    import shown whole, the report written. A failure at any step records the import as
 //!    failed and deletes its hidden rows; the group and the opt-out list are as before.
 //!
-//! Opt Out Manager uploads read and sort the same way, then apply in one write transaction
-//! ([`stoplist_store::ImportApply`]).
+//! Opt Out Manager uploads read and sort the same way, then land batch by batch, each in a
+//! short transaction of its own ([`stoplist_store::Store::upload_batch`]): the list and the
+//! ledger always agree, and replies go on between batches. An upload stopped midway keeps
+//! the numbers its landed batches listed (an opt-out is never taken back) and says so in its
+//! report; uploading the file again lists the rest.
 
 use super::read::{self, CellNote, Mapping, ReadError, ReadOptions, Row};
 use super::sort::{Next, Sorter};
@@ -31,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use stoplist_domain::names::{ContactFields, Reason};
 use stoplist_domain::{AccountId, Actor, GroupId, PhoneNumber, Region};
 use stoplist_store::{
-    ImportApply, ImportCounts, ImportKind, ImportRecord, ImportStatus, NewImport, Reject, StagedRow,
+    ImportCounts, ImportKind, ImportRecord, ImportStatus, NewImport, Reject, StagedRow,
 };
 
 /// Where an import goes.
@@ -320,15 +323,30 @@ pub async fn run_started(
     let now = crate::now_ms();
     match outcome {
         Ok(counts) => {
-            // The report was recorded `done` in the transaction that applied the rows.
+            // The report was recorded `done` with the rows (a contact import) or after its
+            // last batch (an upload).
             tracing::info!(import = id, file = %req.file_name, ?counts, dry_run = req.dry_run, "import finished");
         }
         Err(e) => {
-            let counts = ImportCounts {
+            let mut counts = ImportCounts {
                 rows_read: progress.rows_read.load(Ordering::Relaxed),
                 ..Default::default()
             };
-            let message = e.to_string();
+            let mut message = e.to_string();
+            // An upload's batches that landed stay: its report keeps what they listed.
+            let landed = match state.store.import(req.account, id).await {
+                Ok(Some(r)) if r.kind == ImportKind::OptOuts && !req.dry_run => r.counts,
+                _ => ImportCounts::default(),
+            };
+            if landed.imported + landed.updated > 0 {
+                counts.imported = landed.imported;
+                counts.updated = landed.updated;
+                message = format!(
+                    "{message}; the {} numbers counted as imported were listed before it stopped \
+                     and stay listed: upload the file again to list the rest",
+                    landed.imported
+                );
+            }
             state
                 .store
                 .finish_import(
@@ -343,7 +361,7 @@ pub async fn run_started(
             if let Err(e) = state.store.discard_imports().await {
                 tracing::warn!(import = id, error = %e, "clearing a failed import's hidden rows failed; retried with the next stale-import check");
             }
-            tracing::warn!(import = id, file = %req.file_name, error = %message, "import failed; nothing was applied");
+            tracing::warn!(import = id, file = %req.file_name, error = %message, "import failed");
             return Err(e);
         }
     }
@@ -440,9 +458,6 @@ async fn execute(
     let mut staged = ImportCounts::default();
     let mut sorted_at = None;
     let mut marked = Vec::new();
-    // An upload's write transaction, begun with its first rows; dropped without `finish` (an
-    // error below, a read error), it rolls back.
-    let mut upload: Option<Box<dyn ImportApply>> = None;
     while let Some(msg) = rx.recv().await {
         match msg? {
             FromReader::Progress {
@@ -487,18 +502,26 @@ async fn execute(
                     staged.lifted += c.lifted;
                     continue;
                 }
-                let a = match upload.as_mut() {
-                    Some(a) => a,
-                    None => upload.insert(
-                        state
-                            .store
-                            .begin_import(req.account, id, expected as u64, crate::now_ms())
-                            .await?,
-                    ),
-                };
-                // An upload's duplicates go into its own transaction: a second write
-                // transaction beside it would wait for it.
-                a.apply_batch(rows, &dups, rows_read, invalid).await?;
+                // An upload lands batch by batch, each in a short transaction of its own
+                // (list and ledger together), so replies and opt-outs go on between them.
+                let c = state
+                    .optouts
+                    .commit_bulk(
+                        req.account,
+                        !req.dry_run,
+                        state.store.upload_batch(
+                            req.account,
+                            id,
+                            &rows,
+                            &dups,
+                            rows_read,
+                            invalid,
+                            crate::now_ms(),
+                        ),
+                    )
+                    .await?;
+                staged.imported += c.imported;
+                staged.updated += c.updated;
             }
         }
     }
@@ -528,19 +551,18 @@ async fn execute(
             .await
             .map_err(group_error)?
     } else {
-        let apply = match upload {
-            Some(a) => a,
-            None => {
-                state
-                    .store
-                    .begin_import(req.account, id, expected as u64, crate::now_ms())
-                    .await?
-            }
-        };
         state
-            .optouts
-            .commit_import(req.account, apply, req.dry_run, duplicates)
-            .await?
+            .store
+            .finish_import(
+                req.account,
+                id,
+                ImportStatus::Done,
+                &staged,
+                None,
+                crate::now_ms(),
+            )
+            .await?;
+        staged
     };
     tracing::info!(
         import = id,

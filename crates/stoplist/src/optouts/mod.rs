@@ -7,7 +7,7 @@
 //! refusals into errors.
 //!
 //! The rule "never answer not-opted-out for an opt-out this instance committed" lives here
-//! once, in [`OptOuts::begin`] / [`OptOuts::settle`] / [`OptOuts::commit_import`]: every write marks
+//! once, in [`OptOuts::begin`] / [`OptOuts::settle`] / [`OptOuts::commit_bulk`]: every write marks
 //! what it may add before the store commits and settles from what the store says it
 //! committed. A write that committed nothing never takes anything out of the index.
 //!
@@ -33,8 +33,8 @@ use stoplist_domain::names::Reason;
 use stoplist_domain::rules::{AddedBy, Decision, OptOutEvent};
 use stoplist_domain::{AccountId, Actor, OptOutSource, PhoneError, PhoneNumber, Region};
 use stoplist_store::{
-    ImportApply, ImportCounts, OptOutCommand, OptOutOutcome, RecordedReply, Recording,
-    ReplyEffects, Store, StoreError,
+    ImportCounts, OptOutCommand, OptOutOutcome, RecordedReply, Recording, ReplyEffects, Store,
+    StoreError,
 };
 
 /// The longest a dispatcher may take from the start of its check before dispatch (SPEC 3.1)
@@ -579,24 +579,11 @@ impl OptOuts {
         Ok(r)
     }
 
-    /// Commits an import or upload with its report ([`ImportApply::finish`]) as a bulk
-    /// write: the account's
-    /// answers come from the database from just before the commit until its events are
-    /// followed into the index, so no committed opt-out of it is ever answered "not opted
-    /// out" and no lifted one is answered "opted out" for longer than the follow takes.
-    pub async fn commit_import(
-        &self,
-        account: AccountId,
-        apply: Box<dyn ImportApply>,
-        dry_run: bool,
-        duplicates: i64,
-    ) -> Result<ImportCounts, StoreError> {
-        self.commit_bulk(account, !dry_run, apply.finish(duplicates))
-            .await
-    }
-
-    /// Runs `write`, a bulk write of an import that may change the opt-out list, as
-    /// [`OptOuts::commit_import`] describes; without `changes_list` it is just run.
+    /// Runs `write`, a bulk write of an import or an upload batch that may change the opt-out
+    /// list: the account's answers come from the database from just before the commit until
+    /// its events are followed into the index, so no committed opt-out of it is ever answered
+    /// "not opted out" and no lifted one is answered "opted out" for longer than the follow
+    /// takes. Without `changes_list` it is just run.
     pub async fn commit_bulk(
         &self,
         account: AccountId,
