@@ -751,3 +751,91 @@ async fn an_upload_with_no_file_chosen_asks_for_one_and_saves_nothing() {
     let saved = temp_files("stoplist-ui-upload-6-");
     assert_eq!(saved, 0, "the empty part left no file behind");
 }
+
+/// A file with a middle name and an "Unsubscribed" column: the preview offers both fields
+/// with the guessed columns; choosing "no such column" for the opted-out field imports the
+/// marked row as a contact (and lists nothing), choosing the column lists it; the dry run's
+/// "Import it now" keeps the choices.
+#[tokio::test]
+async fn the_preview_maps_middle_names_and_the_opted_out_column() {
+    const FILE: &str = "Mobile,First Name,Middle Name,Last Name,Unsubscribed\n\
+0412 000 001,Mary,Ann,Ng,\n\
+0412 000 002,Bob,,Wu,yes\n";
+    let app = spawn_app().await;
+    let group = app.group("Customers").await;
+    let preview = app.preview(group, "marks.csv", FILE.as_bytes()).await;
+    for (field, column) in [("middle_name", 2), ("opted_out", 4)] {
+        let select = &preview[preview.find(&format!("name=\"{field}\"")).unwrap()..];
+        let select = &select[..select.find("</select>").unwrap()];
+        assert!(
+            select.contains(&format!("<option value=\"{column}\" selected>")),
+            "{field}: {select}"
+        );
+        assert!(
+            select.contains("<option value=\"none\">"),
+            "{field}: {select}"
+        );
+    }
+    assert!(
+        preview.contains("Opt-out check"),
+        "the marked row is flagged"
+    );
+
+    // "No such column" for the opted-out field: a dry run, then "Import it now".
+    let dry = app
+        .post(
+            "/imports/run",
+            &[
+                ("csrf_token", &csrf_of(&preview)),
+                ("token", &hidden(&preview, "token")),
+                ("dest", &hidden(&preview, "dest")),
+                ("opted_out", "none"),
+                ("action", "dry_run"),
+            ],
+        )
+        .await;
+    assert_eq!(dry.status(), StatusCode::SEE_OTHER);
+    let page = location(&dry);
+    let record = app.finished(&page).await;
+    assert_eq!(
+        (record.counts.imported, record.counts.opted_out_in_file),
+        (2, 0)
+    );
+    let html = app.page(&page).await;
+    assert!(
+        html.contains("name=\"opted_out\" value=\"none\""),
+        "Import it now keeps the choice: {html}"
+    );
+    let again = app
+        .post(
+            "/imports/run",
+            &[
+                ("csrf_token", &csrf_of(&html)),
+                ("token", &hidden(&html, "token")),
+                ("dest", &hidden(&html, "dest")),
+                ("mobile", ""),
+                ("first_name", ""),
+                ("middle_name", ""),
+                ("last_name", ""),
+                ("email", ""),
+                ("opted_out", "none"),
+                ("action", "import"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    let record = app.finished(&location(&again)).await;
+    assert_eq!(record.counts.imported, 2);
+    assert_eq!(app.contact_count(group).await, 2);
+    assert_eq!(app.store.count_optouts(app.account).await.unwrap(), 0);
+
+    // The guessed column (as guessed): the marked row is listed, not imported.
+    let other = app.group("Others").await;
+    let preview = app.preview(other, "marks.csv", FILE.as_bytes()).await;
+    let record = app.finished(&app.run(&preview, "import").await).await;
+    assert_eq!(
+        (record.counts.imported, record.counts.opted_out_in_file),
+        (1, 1)
+    );
+    assert_eq!(app.store.count_optouts(app.account).await.unwrap(), 1);
+}

@@ -125,21 +125,66 @@ struct Meta {
     new_group: Option<String>,
     /// "Reset contacts that have previously opted out?" with its reason.
     reset_reason: Option<String>,
-    /// The guessed columns: mobile, first name, last name, email.
-    guessed: [Option<usize>; 4],
-    /// The columns chosen at the last dry run (`None`: the guess).
-    chosen: [Option<usize>; 4],
+    /// The guessed columns, in [`FIELDS`] order.
+    guessed: Vec<Option<usize>>,
+    /// The selects' values at the last dry run, in [`FIELDS`] order ([`Choice::parse`]).
+    chosen: Vec<String>,
     /// The last dry run of this upload, whose report offers "Import it now".
     dry_run: Option<i64>,
 }
 
-/// The field names of the mapping, in `Meta::guessed` order.
-const FIELDS: [(&str, &str); 4] = [
+/// The field names of the mapping, in `Meta::guessed` order: the mobile first.
+const FIELDS: [(&str, &str); 6] = [
     ("mobile", "Mobile number"),
     ("first_name", "First name"),
+    ("middle_name", "Middle name"),
     ("last_name", "Last name"),
     ("email", "Email"),
+    ("opted_out", "Opted out"),
 ];
+
+/// What a mapping select says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    /// `""`: as guessed.
+    Guess,
+    /// A column index.
+    Column(usize),
+    /// `"none"`: this optional field has no column.
+    NoColumn,
+}
+
+impl Choice {
+    fn parse(v: &str) -> Choice {
+        match v.trim() {
+            "none" => Choice::NoColumn,
+            v => v.parse().map_or(Choice::Guess, Choice::Column),
+        }
+    }
+
+    /// The column a field reads with this choice and `guess`.
+    fn column(self, guess: Option<usize>) -> Option<usize> {
+        match self {
+            Choice::Guess => guess,
+            Choice::Column(c) => Some(c),
+            Choice::NoColumn => None,
+        }
+    }
+}
+
+impl Meta {
+    /// The choice of field `f` (in [`FIELDS`] order) at the last dry run.
+    fn choice(&self, f: usize) -> Choice {
+        self.chosen
+            .get(f)
+            .map_or(Choice::Guess, |v| Choice::parse(v))
+    }
+
+    /// The guessed column of field `f`.
+    fn guess(&self, f: usize) -> Option<usize> {
+        self.guessed.get(f).copied().flatten()
+    }
+}
 
 /// A waiting upload of one account, named by its token.
 struct Waiting {
@@ -627,8 +672,15 @@ async fn receive(
             _ => None,
         },
         reset_reason: reset.map(|r| r.as_str().to_owned()),
-        guessed: [guess.mobile, guess.first_name, guess.last_name, guess.email],
-        chosen: [None; 4],
+        guessed: vec![
+            guess.mobile,
+            guess.first_name,
+            guess.middle_name,
+            guess.last_name,
+            guess.email,
+            guess.opted_out,
+        ],
+        chosen: Vec::new(),
         dry_run: None,
     };
     let Some(at) = Waiting::of(session.account_id(), &token) else {
@@ -741,7 +793,9 @@ async fn render_preview(
         (None, Some(name)) => name.clone(),
         (None, None) => "the opt-out list".to_owned(),
     };
-    let current: Vec<Option<usize>> = (0..4).map(|i| meta.chosen[i].or(meta.guessed[i])).collect();
+    let current: Vec<Option<usize>> = (0..FIELDS.len())
+        .map(|f| meta.choice(f).column(meta.guess(f)))
+        .collect();
     // An example value per column, for the selects' labels.
     let example = |col: usize| {
         info.sample
@@ -755,7 +809,7 @@ async fn render_preview(
         Some(e) => format!("{h} (e.g. {e})"),
         None => h.to_owned(),
     };
-    let shown_fields = if contacts { 4 } else { 1 };
+    let shown_fields = if contacts { FIELDS.len() } else { 1 };
     let fields = FIELDS
         .iter()
         .take(shown_fields)
@@ -763,15 +817,27 @@ async fn render_preview(
         .map(|(f, (name, label))| {
             let selected = current[f];
             let mut options = Vec::new();
-            if selected.is_none() {
-                let none_label = match (f, has_auto_phones) {
-                    (0, true) => "Automatic: the phone column typed Mobile",
-                    (0, false) => "— choose the column of numbers —",
-                    _ => "— not imported —",
-                };
+            // The number always needs a column; an optional field can always have none.
+            if f > 0 {
+                options.push(ColumnOption {
+                    value: "none".to_owned(),
+                    label: if f == FIELDS.len() - 1 {
+                        "— no such column —"
+                    } else {
+                        "— not imported —"
+                    }
+                    .to_owned(),
+                    selected: selected.is_none(),
+                });
+            } else if selected.is_none() {
                 options.push(ColumnOption {
                     value: String::new(),
-                    label: none_label.to_owned(),
+                    label: if has_auto_phones {
+                        "Automatic: the phone column typed Mobile"
+                    } else {
+                        "— choose the column of numbers —"
+                    }
+                    .to_owned(),
                     selected: true,
                 });
             }
@@ -785,6 +851,7 @@ async fn render_preview(
             let hint = match f {
                 0 if contacts => "The column with the mobile numbers. Any written form is read.",
                 0 => "The column with the numbers to put on the opt-out list.",
+                5 => "A column that says a person opted out (yes, true, 1, x): those rows go on the opt-out list, not into the group.",
                 _ => "",
             };
             MapField {
@@ -829,9 +896,12 @@ async fn render_preview(
         .collect();
     if contacts {
         let mut mapping = guess;
-        if let Some(c) = meta.chosen[0].filter(|&c| Some(c) != meta.guessed[0]) {
+        if let Choice::Column(c) = meta.choice(0)
+            && Some(c) != meta.guess(0)
+        {
             mapping.choose_mobile(c);
         }
+        mapping.opted_out = current[FIELDS.len() - 1];
         let marks = opt_out_marks(state, session.account_id(), &mapping, info).await?;
         // First after the row number, so that a row's mark lines up whatever its width; an
         // index no select offers, so that no field's tag lands on it.
@@ -929,14 +999,13 @@ pub struct RunForm {
     #[serde(default)]
     first_name: String,
     #[serde(default)]
+    middle_name: String,
+    #[serde(default)]
     last_name: String,
     #[serde(default)]
     email: String,
-}
-
-/// A select's value: a column index, or `None` for "as guessed".
-fn column_choice(v: &str) -> Option<usize> {
-    v.trim().parse::<usize>().ok()
+    #[serde(default)]
+    opted_out: String,
 }
 
 /// `POST /imports/run`: "Dry run" or "Import" of a waiting upload. Starts the import in the
@@ -973,25 +1042,35 @@ pub async fn run(
             )));
         }
     };
-    let chosen = [
-        column_choice(&form.mobile),
-        column_choice(&form.first_name),
-        column_choice(&form.last_name),
-        column_choice(&form.email),
-    ];
+    let chosen: Vec<String> = [
+        &form.mobile,
+        &form.first_name,
+        &form.middle_name,
+        &form.last_name,
+        &form.email,
+        &form.opted_out,
+    ]
+    .map(|v| v.trim().to_owned())
+    .to_vec();
     let mut mapping = MappingOverride::default();
     {
         // A choice equal to the guess keeps the guess (for the mobile, with its fallbacks).
         let slots = [
             &mut mapping.mobile,
             &mut mapping.first_name,
+            &mut mapping.middle_name,
             &mut mapping.last_name,
             &mut mapping.email,
+            &mut mapping.opted_out,
         ];
-        for ((slot, choice), guess) in slots.into_iter().zip(chosen).zip(meta.guessed) {
-            if choice.is_some() && choice != guess {
-                *slot = choice.map(ColumnRef::Index);
-            }
+        for (f, slot) in slots.into_iter().enumerate() {
+            let guess = meta.guess(f);
+            *slot = match Choice::parse(&chosen[f]) {
+                Choice::Column(c) if Some(c) != guess => Some(ColumnRef::Index(c)),
+                // The number always needs a column: "none" is never offered for it.
+                Choice::NoColumn if f > 0 && guess.is_some() => Some(ColumnRef::NoColumn),
+                _ => None,
+            };
         }
     }
     let target = match meta.dest {
@@ -1054,7 +1133,7 @@ pub async fn run(
             let AppError::Invalid { message, .. } = e else {
                 return Err(e.into());
             };
-            meta.chosen = chosen;
+            meta.chosen = chosen.clone();
             let info = match file_info(at.data.clone(), meta.file_name.clone()).await? {
                 Ok(info) => info,
                 Err(e) => {
@@ -1184,10 +1263,8 @@ pub struct ImportAgain {
     token: String,
     dest: &'static str,
     csrf: String,
-    mobile: String,
-    first_name: String,
-    last_name: String,
-    email: String,
+    /// The dry run's mapping selects, by field name.
+    choices: Vec<(&'static str, String)>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -1293,15 +1370,15 @@ async fn status_of(
         && let Some(meta) = at.load().await
         && meta.dry_run == Some(r.id)
     {
-        let col = |i: usize| meta.chosen[i].map(|c| c.to_string()).unwrap_or_default();
         import_again = Some(ImportAgain {
             token: token.to_owned(),
             dest: meta.dest.code(),
             csrf: session.csrf.clone(),
-            mobile: col(0),
-            first_name: col(1),
-            last_name: col(2),
-            email: col(3),
+            choices: FIELDS
+                .iter()
+                .zip(&meta.chosen)
+                .map(|((name, _), v)| (*name, v.clone()))
+                .collect(),
         });
     }
     let (into, into_href) = match r.group_id {
