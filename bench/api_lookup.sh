@@ -11,7 +11,7 @@ N=${N:-1000000}
 DATA=bench/data
 mkdir -p "$DATA"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release -q --bin stoplist --example bench_seed --example trivial_axum --example bench_check
+cargo build --release -q --features stoplist/bench --bin stoplist --example bench_seed --example trivial_axum --example bench_check
 BIN=${CARGO_TARGET_DIR:-target}/release
 # Stops only the servers this script started, by PID.
 PIDS=()

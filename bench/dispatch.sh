@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MESSAGES=${1:-20000}; REPLIES=${2:-5000}; CLIENTS=${3:-64}
-cargo build --release -p stoplist --example bench_dispatch >/dev/null
+cargo build --release -p stoplist --features bench --example bench_dispatch >/dev/null
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/bench_dispatch
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 echo "== SQLite"; "$BIN" "sqlite://$dir/bench.db" "$MESSAGES" "$REPLIES" "$CLIENTS"

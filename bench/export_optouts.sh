@@ -12,7 +12,7 @@ N=${N:-1000000}
 PORT=${PORT:-18090}
 DATA=bench/data
 mkdir -p "$DATA"
-cargo build --release -q --bin stoplist --example bench_seed
+cargo build --release -q --features stoplist/bench --bin stoplist --example bench_seed
 BIN="${CARGO_TARGET_DIR:-target}/release"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%FT%TZ)"
 

@@ -5,4 +5,4 @@
 #   bench/import_read.sh [CSV_ROWS] [XLSX_ROWS] [RUNS]    (defaults 1000000 100000 3)
 set -eu
 cd "$(dirname "$0")/.."
-cargo run --release -p stoplist --example bench_read -- "$@"
+cargo run --release -p stoplist --features bench --example bench_read -- "$@"

@@ -13,7 +13,7 @@ ROWS=${1:-10000000}; OPTOUTS=${2:-1000000}; RUNS=${3:-3}
 DATA=${BENCH_DATA:-bench/data/preview-$ROWS}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 python3 -c 'import duckdb' 2>/dev/null || pip install -q duckdb
-cargo build --release -q -p stoplist --example bench_preview
+cargo build --release -q -p stoplist --features bench --example bench_preview
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/examples/bench_preview
 [ -f "$DATA/optouts.txt" ] || "$BIN" gen "$DATA" "$ROWS" "$OPTOUTS"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%FT%TZ); $ROWS rows, $OPTOUTS opt-outs; duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)')"

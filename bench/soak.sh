@@ -36,11 +36,11 @@ trap cleanup EXIT
 trap 'echo "interrupted"; exit 130' INT TERM
 
 if cargo nextest --version >/dev/null 2>&1; then
-  build=(cargo nextest run --release -p stoplist --test simulation --no-run)
-  run=(cargo nextest run --release -p stoplist --test simulation --no-capture --no-fail-fast)
+  build=(cargo nextest run --release -p stoplist --test it --no-run)
+  run=(cargo nextest run --release -p stoplist --test it --no-capture --no-fail-fast -E 'test(/^simulation::/)')
 else
-  build=(cargo test --release -p stoplist --test simulation --no-run)
-  run=(cargo test --release -p stoplist --test simulation -- --nocapture --test-threads=1)
+  build=(cargo test --release -p stoplist --test it --no-run)
+  run=(cargo test --release -p stoplist --test it -- --nocapture --test-threads=1 simulation::)
 fi
 
 echo "== building the simulation (release, target $TARGET)"

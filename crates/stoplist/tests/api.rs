@@ -3,7 +3,7 @@
 //! too (each test runs once per backend).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{TestApp, code, each_backend, field, send};
 use reqwest::StatusCode;

@@ -3,7 +3,7 @@
 //! SMSGlobal's documented APIs on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{TestApp, code, counting_server, each_backend, field, send};
 use reqwest::StatusCode;

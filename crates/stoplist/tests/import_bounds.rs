@@ -6,7 +6,7 @@
 //! crate the reader already uses.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::io::{Seek, Write};
 use std::time::{Duration, Instant};

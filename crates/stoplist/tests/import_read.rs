@@ -3,7 +3,7 @@
 //! the file, the row and the column.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod import_read_fixtures;
+use crate::import_read_fixtures;
 
 use std::io::Write;
 use std::path::Path;

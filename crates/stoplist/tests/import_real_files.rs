@@ -12,7 +12,7 @@ use stoplist_domain::names::GroupName;
 use stoplist_domain::rules::AddedBy;
 use stoplist_domain::{Actor, GroupId, PhoneNumber, Region};
 
-mod common;
+use crate::common;
 
 use common::ui::{Part, UiApp, csrf_of};
 

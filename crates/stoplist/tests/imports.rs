@@ -3,7 +3,7 @@
 //! `STOPLIST_TEST_PG_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use reqwest::StatusCode;

@@ -4,7 +4,7 @@
 //! PostgreSQL when `STOPLIST_TEST_PG_URL` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{TestApp, code, counting_server, each_backend, field, send};
 use reqwest::StatusCode;

@@ -3,7 +3,7 @@
 //! export` and `report evidence` as an operator runs them. Each API test runs once per backend.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use calamine::{Data, Reader, Xlsx};
 use common::exports::{delimited, pdftotext};

@@ -6,7 +6,7 @@
 //! `STOPLIST_TEST_PG_URL` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use calamine::{Data, Reader, Xlsx};
 use common::exports::{delimited, pdftotext};

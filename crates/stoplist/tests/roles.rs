@@ -4,7 +4,7 @@
 //! (RFC 6238 written out again, not the server's code), and the audit log's events and export.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::ui::{LOGIN, PASSWORD, UiApp, client, csrf_of, hidden, spawn_ui};
 use hmac::{Hmac, KeyInit, Mac};

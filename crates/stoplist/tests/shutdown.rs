@@ -4,7 +4,7 @@
 //! exits 0). Real processes of the binary, real HTTP, the fake provider on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -29,10 +29,10 @@
 //! add, remove, upload, import, review, campaign, settings, restart, kill, or reply texts:
 //! stop, start, help, unclear, other — to look past a known failure),
 //! `STOPLIST_SIM_PID_FILE` (every server's pid is appended there, for `bench/soak.sh`). The
-//! long soak is `bench/soak.sh`.
+//! long soak is `bench/soak.sh`. Alone: `cargo nextest run -p stoplist -E 'test(/^simulation::/)'`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod sim;
+use crate::sim;
 
 use sim::Backend;
 

@@ -10,7 +10,7 @@ use stoplist_domain::rules::OptOutEvent;
 use stoplist_domain::{Actor, ActorKind, PhoneNumber, Region};
 use stoplist_store::OptOutCommand;
 
-mod common;
+use crate::common;
 
 use common::ui::{LOGIN, PASSWORD, UiApp as TestApp, client, csrf_of, location};
 
@@ -57,11 +57,6 @@ impl TestApp {
         let r = self.try_login(PASSWORD).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&r), "/optouts");
-    }
-
-    /// The session's CSRF token, read from a page's forms.
-    async fn csrf(&self) -> String {
-        csrf_of(&self.page("/optouts").await)
     }
 
     /// Every field of the settings form as the page shows it now, with `changes` applied.

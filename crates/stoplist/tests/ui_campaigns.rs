@@ -12,7 +12,7 @@ use stoplist_domain::names::{ContactFields, GroupName};
 use stoplist_domain::{CampaignId, GroupId, PhoneNumber, Region};
 use stoplist_store::{CampaignStatus, MessageCounts};
 
-mod common;
+use crate::common;
 
 use common::ui::{Part, UiApp as TestApp, csrf_of, hidden, location, multipart, temp_files};
 
@@ -21,10 +21,6 @@ async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
-    async fn csrf(&self) -> String {
-        csrf_of(&self.page("/campaigns/new").await)
-    }
-
     /// A group with contacts for `numbers` (all added before any opt-out).
     async fn group_with(&self, name: &str, numbers: &[&str]) -> GroupId {
         let group = self
@@ -49,7 +45,7 @@ impl TestApp {
     }
 
     /// Puts `number` on the opt-out list through the Opt Out Manager's form.
-    async fn opt_out(&self, number: &str) {
+    async fn opt_out_in_ui(&self, number: &str) {
         let csrf = self.csrf().await;
         let r = self
             .post("/optouts", &[("number", number), ("csrf_token", &csrf)])
@@ -112,7 +108,7 @@ async fn draft_with_an_opted_out_member(app: &TestApp) -> CampaignId {
             &["0412 000 001", "0412 000 002", "0412 000 003"],
         )
         .await;
-    app.opt_out("0412 000 003").await;
+    app.opt_out_in_ui("0412 000 003").await;
     let gid = group.0.to_string();
     let r = app
         .new_campaign(

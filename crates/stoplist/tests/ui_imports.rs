@@ -12,7 +12,7 @@ use stoplist_domain::rules::AddedBy;
 use stoplist_domain::{Actor, GroupId, PhoneNumber, Region};
 use stoplist_store::{ImportRecord, ImportStatus};
 
-mod common;
+use crate::common;
 
 use common::ui::{
     PASSWORD, Part, UiApp as TestApp, client, csrf_of, hidden, location, multipart, temp_files,
@@ -36,10 +36,6 @@ const CONTACTS_CSV: &str = "Mobile,First Name,Last Name,Email\n\
 0412 000 005,Zoë,Tran,zoe@example.com\n";
 
 impl TestApp {
-    async fn csrf(&self) -> String {
-        csrf_of(&self.page("/contacts/import").await)
-    }
-
     async fn group(&self, name: &str) -> GroupId {
         self.store
             .create_group(self.account, &GroupName::parse(name).unwrap(), 0)

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use stoplist::config::Config;
 use stoplist_domain::{PhoneNumber, Region};
 
-mod common;
+use crate::common;
 
 use common::ui::{UiApp as TestApp, csrf_of, location};
 

@@ -154,6 +154,11 @@ impl UiApp {
         format!("{}{path}", self.base)
     }
 
+    /// The session's CSRF token, as a page's forms carry it.
+    pub async fn csrf(&self) -> String {
+        csrf_of(&self.page("/optouts").await)
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }
