@@ -812,13 +812,6 @@ async fn stop_replies_during_an_import_are_answered_and_win_over_its_reset() {
             .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{job}");
         let job = job["id"].as_i64().unwrap();
-        let token = app
-            .store
-            .account(app.account)
-            .await
-            .unwrap()
-            .unwrap()
-            .webhook_token;
         // Replies, each with whether the import was still running once it was answered.
         let (mut replies, mut counts_seen) = (Vec::new(), Vec::new());
         for k in 0.. {
@@ -833,12 +826,7 @@ async fn stop_replies_during_an_import_are_answered_and_win_over_its_reset() {
             } else {
                 e164(1_000 + k * 97)
             };
-            let (st, body) = common::send(app.http.post(format!("{}/webhooks/generic/{token}", app.base)).json(
-                &json!({"id": format!("m{k}"), "from": n, "to": "+61400000000", "text": "STOP"}),
-            ))
-            .await;
-            assert_eq!(st, StatusCode::OK, "reply {k}: {body}");
-            let running = app.get(&format!("/api/v1/imports/{job}")).await.1["status"] == "running";
+            let running = stop_while_running(&app, k, &n, job).await;
             replies.push((n, running));
             if !running {
                 break;
@@ -1160,13 +1148,6 @@ async fn stop_replies_during_an_upload_are_answered_and_each_number_is_listed_on
             .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{job}");
         let job = job["id"].as_i64().unwrap();
-        let token = app
-            .store
-            .account(app.account)
-            .await
-            .unwrap()
-            .unwrap()
-            .webhook_token;
         let mut replies = Vec::new();
         for k in 0.. {
             // In the file (numbers late in its sorted order, so before the upload reaches
@@ -1176,12 +1157,7 @@ async fn stop_replies_during_an_upload_are_answered_and_each_number_is_listed_on
             } else {
                 format!("+61415{k:06}")
             };
-            let (st, body) = common::send(app.http.post(format!("{}/webhooks/generic/{token}", app.base)).json(
-                &json!({"id": format!("m{k}"), "from": n, "to": "+61400000000", "text": "STOP"}),
-            ))
-            .await;
-            assert_eq!(st, StatusCode::OK, "reply {k}: {body}");
-            let running = app.get(&format!("/api/v1/imports/{job}")).await.1["status"] == "running";
+            let running = stop_while_running(&app, k, &n, job).await;
             replies.push((n, running));
             if !running {
                 break;
@@ -1207,4 +1183,24 @@ async fn stop_replies_during_an_upload_are_answered_and_each_number_is_listed_on
             "every number listed once"
         );
     }
+}
+
+/// Sends a STOP from `number` through the generic webhook (message id `m{k}`), asserts it was
+/// acknowledged, and says whether import `job` was still running once it was.
+async fn stop_while_running(app: &TestApp, k: usize, number: &str, job: i64) -> bool {
+    let token = app
+        .store
+        .account(app.account)
+        .await
+        .unwrap()
+        .unwrap()
+        .webhook_token;
+    let (st, body) = common::send(
+        app.http
+            .post(format!("{}/webhooks/generic/{token}", app.base))
+            .json(&json!({"id": format!("m{k}"), "from": number, "to": "+61400000000", "text": "STOP"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "reply {k}: {body}");
+    app.get(&format!("/api/v1/imports/{job}")).await.1["status"] == "running"
 }
