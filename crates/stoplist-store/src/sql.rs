@@ -2191,7 +2191,8 @@ macro_rules! store_impl {
 
             async fn fail_stale_imports(&self, stale_before: i64, now: i64) -> Result<u64> {
                 let mut tx = self.begin_write().await?;
-                // -- imports whose process stopped: failed, nothing of them landed
+                // -- imports whose process stopped: failed (nothing of a contact import landed; an
+                // -- upload keeps the batches it counted)
                 let n = sqlx::query(
                     "UPDATE imports SET status = 'failed', finished_at = $2,
                         error = CASE WHEN kind = 'optouts' AND NOT dry_run AND imported > 0

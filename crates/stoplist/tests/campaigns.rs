@@ -353,13 +353,7 @@ async fn a_stop_during_a_large_campaign_stops_every_later_message_to_that_number
     .await;
     let place = under_way["counts"]["sent"].as_i64().unwrap() as usize + 5_000;
     let target = numbers[place.min(90_000)].clone();
-    let token = app
-        .store
-        .account(app.account)
-        .await
-        .unwrap()
-        .unwrap()
-        .webhook_token;
+    let token = app.webhook_token().await;
     let (s, r) = send(
         app.http
             .post(format!("{}/webhooks/generic/{token}", app.base))

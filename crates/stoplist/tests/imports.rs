@@ -651,19 +651,11 @@ fn an_import_killed_at_any_point_lands_whole_or_not_at_all() {
         text.push_str(&format!("+614{:08},P{i}\n", 10_000_000 + i));
     }
     std::fs::write(&file, text).unwrap();
-    let config = dir.join("stoplist.toml");
-    std::fs::write(&config, "import_stale_seconds = 0\n").unwrap();
+    let config = stale_import_config(&dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
     for at in [KillAt::Reading, KillAt::Staging, KillAt::Published] {
         let db = stoplist_store::testing::sqlite_url();
-        let run = |args: &[&str]| {
-            Command::new(bin)
-                .arg("--database")
-                .arg(&db)
-                .args(args)
-                .output()
-                .unwrap()
-        };
+        let run = |args: &[&str]| cli(&db, args);
         assert!(run(&["account", "create", "default"]).status.success());
         assert!(
             run(&["import", "/dev/null", "--group", "Big", "--dry-run"])
@@ -734,20 +726,7 @@ fn an_import_killed_at_any_point_lands_whole_or_not_at_all() {
 
         // Restart the server (stale after 0 s): it marks the import failed at start-up and
         // deletes its hidden rows.
-        let mut server = Command::new(bin)
-            .args([
-                "--database",
-                &db,
-                "--config",
-                config.to_str().unwrap(),
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut server = serve_failing_stale_imports(&db, &config);
         let mut cleared = false;
         for _ in 0..1_000 {
             let rec = rt.block_on(store.import(acc, id)).unwrap().unwrap();
@@ -1032,18 +1011,10 @@ fn an_upload_killed_midway_keeps_what_it_listed_and_says_so() {
         text.push_str(&format!("+614{:08}\n", 20_000_000 + i));
     }
     std::fs::write(&file, text).unwrap();
-    let config = dir.join("stoplist.toml");
-    std::fs::write(&config, "import_stale_seconds = 0\n").unwrap();
+    let config = stale_import_config(&dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = stoplist_store::testing::sqlite_url();
-    let run = |args: &[&str]| {
-        Command::new(bin)
-            .arg("--database")
-            .arg(&db)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| cli(&db, args);
     assert!(run(&["account", "create", "default"]).status.success());
     let upload = || {
         Command::new(bin)
@@ -1085,14 +1056,7 @@ fn an_upload_killed_midway_keeps_what_it_listed_and_says_so() {
     let id = rt.block_on(store.list_imports(acc, 1)).unwrap()[0].id;
 
     // Restart the server (stale after 0 s): it marks the upload failed, its report true.
-    let mut server = Command::new(bin)
-        .args(["--database", &db, "--config"])
-        .arg(&config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = serve_failing_stale_imports(&db, &config);
     let mut failed = None;
     for _ in 0..1_000 {
         let rec = rt.block_on(store.import(acc, id)).unwrap().unwrap();
@@ -1188,13 +1152,7 @@ async fn stop_replies_during_an_upload_are_answered_and_each_number_is_listed_on
 /// Sends a STOP from `number` through the generic webhook (message id `m{k}`), asserts it was
 /// acknowledged, and says whether import `job` was still running once it was.
 async fn stop_while_running(app: &TestApp, k: usize, number: &str, job: i64) -> bool {
-    let token = app
-        .store
-        .account(app.account)
-        .await
-        .unwrap()
-        .unwrap()
-        .webhook_token;
+    let token = app.webhook_token().await;
     let (st, body) = common::send(
         app.http
             .post(format!("{}/webhooks/generic/{token}", app.base))
@@ -1203,4 +1161,35 @@ async fn stop_while_running(app: &TestApp, k: usize, number: &str, job: i64) -> 
     .await;
     assert_eq!(st, StatusCode::OK, "reply {k}: {body}");
     app.get(&format!("/api/v1/imports/{job}")).await.1["status"] == "running"
+}
+
+/// `stoplist --database DB ARGS…`, run to its end.
+fn cli(db: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stoplist"))
+        .args(["--database", db])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A config file in `dir` under which a running import is stale at once
+/// (`import_stale_seconds = 0`), for [`serve_failing_stale_imports`].
+fn stale_import_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join("stoplist.toml");
+    std::fs::write(&config, "import_stale_seconds = 0\n").unwrap();
+    config
+}
+
+/// `stoplist serve` on `db` with `config` (see [`stale_import_config`]): at start-up it marks
+/// the imports a killed process left running as failed.
+fn serve_failing_stale_imports(db: &str, config: &std::path::Path) -> std::process::Child {
+    use std::process::Stdio;
+    std::process::Command::new(env!("CARGO_BIN_EXE_stoplist"))
+        .args(["--database", db, "--config"])
+        .arg(config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }

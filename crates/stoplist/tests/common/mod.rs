@@ -191,6 +191,16 @@ impl TestApp {
         .await
     }
 
+    /// The account's webhook token (the secret part of its webhook URLs).
+    pub async fn webhook_token(&self) -> String {
+        self.store
+            .account(self.account)
+            .await
+            .unwrap()
+            .unwrap()
+            .webhook_token
+    }
+
     /// Whether the API says the number is opted out.
     pub async fn opted_out(&self, raw: &str) -> bool {
         self.get(&format!("/api/v1/optouts/{raw}")).await.1["opted_out"] == true
